@@ -1,0 +1,53 @@
+"""trilat: check Theorem 3.1 of Vafidis, Bhargava & Rangel (ICLR 2025).
+
+The Bayes-optimal multi-task estimator in closed form (the reference oracle),
+its linearisation, and the task model. See ``trilat.kernels`` for the numba
+Monte Carlo kernels and ``trilat.metrics`` for representation metrics.
+"""
+
+from trilat._checks import NotIdentifiableError
+from trilat.linearization import AffineMap, linear_decoder, linearization_constant
+from trilat.oracle import (
+    Posterior,
+    distances,
+    distances_from_logits,
+    estimate,
+    posterior,
+    predict,
+    predict_logits,
+    recover,
+)
+from trilat.task import (
+    Gaussian,
+    MixingMLP,
+    Task,
+    Trials,
+    Uniform,
+    posterior_std,
+    simulate,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AffineMap",
+    "Gaussian",
+    "MixingMLP",
+    "NotIdentifiableError",
+    "Posterior",
+    "Task",
+    "Trials",
+    "Uniform",
+    "__version__",
+    "distances",
+    "distances_from_logits",
+    "estimate",
+    "linear_decoder",
+    "linearization_constant",
+    "posterior",
+    "posterior_std",
+    "predict",
+    "predict_logits",
+    "recover",
+    "simulate",
+]

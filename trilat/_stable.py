@@ -1,0 +1,46 @@
+"""Stable compositions of ``Phi``, ``Phi^-1`` and the logistic function (numpy/scipy).
+
+These are the numpy reference versions used by the oracle; the numba kernels
+reproduce them in :mod:`trilat.kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+# Below this |u|, log Phi(u) - log Phi(-u) cancels; use log1p(erf / Phi(-u)) instead.
+_LOGIT_SERIES_U = 1.0
+# Below this |z|, sigmoid(z) loses the digits of sigmoid(z) - 1/2; use erfinv(tanh(z/2)).
+_PROBIT_SERIES_Z = 2.0
+
+
+def logit_ndtr(u: np.ndarray) -> np.ndarray:
+    """The logit of ``Phi(u)``: ``log Phi(u) - log Phi(-u)``, accurate for every finite ``u``.
+
+    For ``|u| < 1`` it is ``sign(u) log1p(erf(|u|/sqrt 2) / Phi(-|u|))`` (the
+    difference of logs would cancel); beyond, the difference of ``log_ndtr``,
+    which stays finite where ``Phi(u)`` rounds to 0 or 1. Odd in ``u``.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    a = np.abs(u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = np.log1p(special.erf(a / np.sqrt(2.0)) / special.ndtr(-a))
+        far = special.log_ndtr(a) - special.log_ndtr(-a)
+    return np.copysign(np.where(a < _LOGIT_SERIES_U, near, far), u)
+
+
+def probit_expit(z: np.ndarray) -> np.ndarray:
+    """``Phi^-1(sigmoid(z))``, accurate for every finite logit ``z`` (|z| to 700 and beyond).
+
+    Never ``ndtri(expit(z))``, which is ``inf`` for ``z >~ 37`` and loses digits
+    long before. For ``|z| < 2``: ``sqrt(2) erfinv(tanh(z/2))``, since
+    ``2 sigmoid(z) - 1 = tanh(z/2)`` keeps the digits of ``sigmoid(z) - 1/2``;
+    beyond, ``-ndtri_exp(log sigmoid(-|z|))`` with the sign of ``z`` (the
+    symmetry ``Phi^-1(sigmoid(z)) = -Phi^-1(sigmoid(-z))``).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    a = np.abs(z)
+    near = np.sqrt(2.0) * special.erfinv(np.tanh(a / 2.0))
+    far = -special.ndtri_exp(special.log_expit(-a))
+    return np.copysign(np.where(a < _PROBIT_SERIES_Z, near, far), z)

@@ -1,0 +1,146 @@
+"""Theorem 3.1 part 2: with a sigmoid-like readout, ``mu(t)`` is affine in the logits.
+
+``Phi^-1(g(z)) ~ alpha z`` turns the exact recovery
+``mu = C^+ (s(t) Phi^-1(g(z)) + b)`` into the affine map
+``mu ~ s(t) alpha C^+ z + C^+ b``. The constant ``alpha`` depends on how the
+approximation is made; every constant here is derived in
+``derivations/linearization.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import integrate
+
+from trilat._checks import as_float_array, describe, positive_scalar
+from trilat._stable import probit_expit
+from trilat.task import Task, posterior_std
+
+__all__ = ["AffineMap", "linear_decoder", "linearization_constant"]
+
+ACTIVATIONS = ("sigmoid", "tanh")
+METHODS = ("moment", "taylor", "lsq")
+# A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
+_LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
+
+
+def _check_activation(activation: str) -> float:
+    if activation not in _LOGIT_SCALE:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return _LOGIT_SCALE[activation]
+
+
+def linearization_constant(
+    activation: str = "sigmoid", method: str = "moment", *, half_width: float | None = None
+) -> float:
+    """Slope ``alpha`` of the approximation ``Phi^-1(g(z)) ~ alpha z``.
+
+    ``g`` is the readout: ``sigmoid(z)``, or for ``tanh`` the probability
+    ``(1 + tanh z) / 2 = sigmoid(2z)``.
+
+    - ``"moment"``: match the variance of the logistic distribution,
+      ``pi^2 / 3``, to the normal's: ``sqrt(3)/pi`` (sigmoid), ``2 sqrt(3)/pi``
+      (tanh, the poster's constant).
+    - ``"taylor"``: the slope at 0, ``sigmoid'(0) / phi(0) = sqrt(2 pi)/4``
+      (sigmoid), twice that for tanh.
+    - ``"lsq"``: the least-squares slope on ``[-a, a]``,
+      ``alpha(a) = 3/a^3 * int_0^a z Phi^-1(g(z)) dz``; needs ``half_width=a``.
+
+    Parameters
+    ----------
+    activation : {"sigmoid", "tanh"}
+    method : {"moment", "taylor", "lsq"}
+    half_width : float, optional
+        ``a > 0``, only for ``method="lsq"``.
+
+    Returns
+    -------
+    float
+    """
+    scale = _check_activation(activation)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "lsq" and half_width is not None:
+        raise ValueError(f"half_width is only used by method='lsq', got method={method!r}")
+    if method == "moment":
+        return scale * math.sqrt(3.0) / math.pi
+    if method == "taylor":
+        return scale * math.sqrt(2.0 * math.pi) / 4.0
+    if half_width is None:
+        raise ValueError(
+            "method='lsq' needs half_width=a, the half-width of the fitted range [-a, a]"
+        )
+    a = positive_scalar(half_width, "half_width")
+    moment, _ = integrate.quad(
+        lambda z: z * float(probit_expit(scale * z)), 0.0, a, epsabs=0.0, epsrel=1e-13, limit=200
+    )
+    return 3.0 * moment / a**3
+
+
+@dataclass(frozen=True)
+class AffineMap:
+    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``."""
+
+    weight: np.ndarray
+    offset: np.ndarray
+
+    def __call__(self, z: Any) -> np.ndarray:
+        """Apply to logits ``z`` of shape ``(..., N)``; returns ``(..., D)``.
+
+        A time-dependent ``weight`` of shape ``(T, D, N)`` pairs with the time
+        axis of ``z`` of shape ``(..., T, N)``.
+        """
+        z = as_float_array(z, "z", finite=False)
+        n = self.weight.shape[-1]
+        if z.ndim == 0 or z.shape[-1] != n:
+            raise ValueError(f"z must have shape (..., {n}), got {describe(z)}")
+        return (self.weight @ z[..., None])[..., 0] + self.offset
+
+
+def linear_decoder(
+    task: Task,
+    t: Any,
+    activation: str = "sigmoid",
+    method: str = "moment",
+    *,
+    half_width: float | None = None,
+    std: Any = None,
+) -> AffineMap:
+    """The closed-form affine decoder of ``mu(t)`` from the logits.
+
+    ``mu ~ s(t) alpha C^+ z + C^+ b``, i.e. ``weight = s(t) alpha C^+`` and
+    ``offset = C^+ b``, with ``s(t) = sigma / sqrt(t)`` (or ``std``) and
+    ``alpha = linearization_constant(activation, method)``.
+
+    The poster writes ``s(t) alpha C^+ (Z + b)``, scaling the offset by the
+    constant too; the exact recovery ``C^+ (s(t) Phi^-1(g(z)) + b)`` shows the
+    offset is ``C^+ b``, unscaled. The two agree only when ``b = 0``.
+
+    The approximation is accurate only near the boundaries (``|u| <~ 2``): the
+    logit of ``Phi(u)`` grows like ``u^2/2`` in the tails, so late in a trial,
+    when most outputs are confident, this decoder is far from exact.
+
+    Parameters
+    ----------
+    task : Task
+        Must be identifiable (``rank C = D``).
+    t : float or array_like
+        Samples seen; an array of shape ``(T,)`` gives one map per time step.
+    activation, method, half_width
+        As in :func:`linearization_constant`.
+    std : float or array_like, optional
+        Posterior std ``s(t)`` of another prior, in place of ``sigma/sqrt(t)``.
+
+    Returns
+    -------
+    AffineMap
+        ``weight`` of shape ``t.shape + (D, N)``, ``offset`` of shape ``(D,)``.
+    """
+    alpha = linearization_constant(activation, method, half_width=half_width)
+    s = posterior_std(task, t, std)
+    pinv = task.pinv
+    return AffineMap(weight=(s * alpha)[..., None, None] * pinv, offset=pinv @ task.b)

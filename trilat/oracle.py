@@ -1,0 +1,250 @@
+"""The Bayes-optimal multi-task estimator in closed form: the reference.
+
+Flat prior: after ``t`` samples, ``x* | X(1..t) ~ N(mu(t), s(t)^2 I)`` with
+``mu(t)`` the running mean and ``s(t) = sigma / sqrt(t)``. The optimal answer
+to question ``i`` is ``Yhat_i = Phi(k_i / s(t))``, ``k_i = c_i^T mu - b_i`` the
+signed distance to boundary ``i``. Inverting, ``k = s(t) Phi^-1(Yhat)``, and
+``C mu = k + b`` gives ``mu = C^+ (k + b)`` whenever ``rank C = D``
+("trilateration", Theorem 3.1 part 1).
+
+Every function is vectorised over leading batch axes. ``t`` is an int or an
+array broadcastable against the time axis (``(..., T)`` against outputs
+``(..., T, N)``); every function taking ``t`` accepts ``std=`` instead, the
+posterior std of another prior (see :func:`posterior`).
+
+This module is plain numpy/scipy on purpose: the numba kernels are checked
+against it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from trilat._checks import as_float_array, describe
+from trilat._stable import logit_ndtr, probit_expit
+from trilat.linearization import _check_activation
+from trilat.task import Gaussian, Task, posterior_std
+
+__all__ = [
+    "Posterior",
+    "distances",
+    "distances_from_logits",
+    "estimate",
+    "posterior",
+    "predict",
+    "predict_logits",
+    "recover",
+]
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """``x* | X(1..t) ~ N(mean, std^2 I)``: ``mean (..., T, D)``, ``std (T,)``, ``t (T,)``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    t: np.ndarray
+
+
+def _check_task(task: Any) -> Task:
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    return task
+
+
+def _features(x: Any, name: str, size: int, what: str, *, finite: bool = True) -> np.ndarray:
+    arr = as_float_array(x, name, finite=finite)
+    if arr.ndim == 0 or arr.shape[-1] != size:
+        raise ValueError(f"{name} must have shape (..., {size}) ({what}), got {describe(arr)}")
+    return arr
+
+
+def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Posterior:
+    """Posterior of ``x*`` after each of ``T`` samples.
+
+    Flat prior (the theorem's): ``mean(t) = (1/t) sum_{s<=t} X(s)``,
+    ``std(t) = sigma / sqrt(t)``. Gaussian prior ``N(m0, s0^2 I)``: the
+    conjugate update ``std(t)^2 = 1 / (t/sigma^2 + 1/s0^2)``,
+    ``mean(t) = std(t)^2 (m0/s0^2 + sum_{s<=t} X(s)/sigma^2)``.
+
+    The paper's networks are trained on a uniform box, whose exact posterior
+    is a truncated Gaussian; neither prior here is that, and the gap is for
+    users to measure.
+
+    Parameters
+    ----------
+    task : Task
+    evidence : array_like, shape (..., T, D)
+    prior : "flat" or Gaussian
+
+    Returns
+    -------
+    Posterior
+        ``mean`` of shape ``(..., T, D)``, ``std`` and ``t`` of shape ``(T,)``.
+    """
+    task = _check_task(task)
+    x = _features(evidence, "evidence", task.dim, "time, then D")
+    if x.ndim < 2:
+        raise ValueError(f"evidence must have shape (..., T, {task.dim}), got {describe(x)}")
+    n_steps = x.shape[-2]
+    t = np.arange(1, n_steps + 1, dtype=np.float64)
+    total = np.cumsum(x, axis=-2)
+    if isinstance(prior, str) and prior == "flat":
+        return Posterior(mean=total / t[:, None], std=task.sigma / np.sqrt(t), t=t)
+    if isinstance(prior, Gaussian):
+        precision = t / task.sigma**2 + 1.0 / prior.variance
+        mean = (prior.mean / prior.variance + total / task.sigma**2) / precision[:, None]
+        return Posterior(mean=mean, std=1.0 / np.sqrt(precision), t=t)
+    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
+
+
+def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
+    """``u = (C mu - b) / s(t)``, shape ``(..., N)``."""
+    mu = _features(mu, "mu", task.dim, "D, the latent dimension")
+    s = posterior_std(task, t, std)
+    return (mu @ task.C.T - task.b) / s[..., None]
+
+
+def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """Optimal outputs ``Yhat_i = Phi((c_i^T mu - b_i) / s(t))``.
+
+    Parameters
+    ----------
+    task : Task
+    mu : array_like, shape (..., D)
+        Posterior means.
+    t : int or array_like
+        Samples seen, broadcastable against the time axis of ``mu``.
+    std : array_like, optional
+        Posterior std in place of ``sigma / sqrt(t)``.
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+        Probabilities. ``Phi(u)`` rounds to 1 for ``u >~ 8.3``; use
+        :func:`predict_logits` to keep every digit.
+    """
+    return special.ndtr(_scaled_distance(task, mu, t, std))
+
+
+def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """Logits of the optimal outputs, ``log Phi(u) - log Phi(-u)``, ``u = (C mu - b)/s(t)``.
+
+    Computed without ``log(1 - Yhat)``: finite and accurate for every finite
+    ``u`` (see ``trilat._stable.logit_ndtr``). Shapes as :func:`predict`.
+    """
+    return logit_ndtr(_scaled_distance(task, mu, t, std))
+
+
+def distances(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """Signed distances from probabilities: ``k = s(t) Phi^-1(Yhat)``.
+
+    Parameters
+    ----------
+    task : Task
+    yhat : array_like, shape (..., N)
+        Probabilities in ``[0, 1]``. Exact 0 or 1 (saturated outputs) give
+        ``-inf`` / ``+inf`` with one warning counting them.
+    t, std
+        As in :func:`predict`.
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+
+    Raises
+    ------
+    ValueError
+        NaN or values outside ``[0, 1]``.
+    """
+    task = _check_task(task)
+    p = _features(yhat, "yhat", task.n_tasks, "N, the number of tasks", finite=False)
+    bad = np.isnan(p) | (p < 0) | (p > 1)
+    if np.any(bad):
+        raise ValueError(
+            f"yhat must be probabilities in [0, 1]; {int(bad.sum())} of {p.size} entries are NaN "
+            f"or outside (first: {p[bad][0]!r})"
+        )
+    saturated = int(np.count_nonzero((p == 0) | (p == 1)))
+    if saturated:
+        warnings.warn(
+            f"{saturated} of {p.size} outputs are exactly 0 or 1 (saturated); their distances are "
+            f"infinite. Pass logits to trilat.distances_from_logits to keep every digit.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    s = posterior_std(task, t, std)
+    return s[..., None] * special.ndtri(p)
+
+
+def distances_from_logits(
+    task: Task, z: Any, t: Any = None, activation: str = "sigmoid", *, std: Any = None
+) -> np.ndarray:
+    """Signed distances from logits: ``k = s(t) Phi^-1(g(z))``.
+
+    ``g`` is the sigmoid; ``activation="tanh"`` means the output is
+    ``tanh(z) = 2 Yhat - 1``, i.e. ``Yhat = sigmoid(2z)``. Exact for any finite
+    logit: ``Phi^-1(sigmoid(z))`` is computed by ``ndtri_exp(log sigmoid(z))``
+    and the symmetry ``Phi^-1(sigmoid(z)) = -Phi^-1(sigmoid(-z))``, with
+    ``sqrt(2) erfinv(tanh(z/2))`` near 0; never ``ndtri(expit(z))``.
+
+    Parameters
+    ----------
+    task : Task
+    z : array_like, shape (..., N)
+        Finite logits.
+    t, std
+        As in :func:`predict`.
+    activation : {"sigmoid", "tanh"}
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+    """
+    task = _check_task(task)
+    scale = _check_activation(activation)
+    z = _features(z, "z", task.n_tasks, "N, the number of tasks")
+    s = posterior_std(task, t, std)
+    return s[..., None] * probit_expit(scale * z)
+
+
+def recover(task: Task, k: Any) -> np.ndarray:
+    """Trilateration: ``mu = C^+ (k + b)``.
+
+    ``C^+`` comes from a QR factorisation of ``C`` made once per task (never
+    ``inv(C^T C)``); for distances of a true ``mu`` the least-squares system is
+    consistent and the recovery is exact up to rounding, ``~ cond(C) eps``.
+
+    Parameters
+    ----------
+    task : Task
+    k : array_like, shape (..., N)
+        Signed distances.
+
+    Returns
+    -------
+    ndarray, shape (..., D)
+
+    Raises
+    ------
+    NotIdentifiableError
+        ``rank(C) < D`` (including ``N < D``).
+    """
+    task = _check_task(task)
+    k = _features(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
+    pinv = task.pinv
+    # saturated outputs (infinite k) were already reported by distances()
+    with np.errstate(invalid="ignore"):
+        return (k + task.b) @ pinv.T
+
+
+def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """``mu`` from optimal probabilities: ``recover(task, distances(task, yhat, t))``."""
+    task = _check_task(task)
+    task.require_identifiable()
+    return recover(task, distances(task, yhat, t, std=std))

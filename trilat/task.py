@@ -1,0 +1,420 @@
+"""The multi-task evidence-accumulation task of Theorem 3.1.
+
+A latent ``x* in R^D`` is drawn from a prior and held fixed over a trial; the
+agent sees ``X(t) = x* + sigma * eps(t)``, ``eps(t) ~ N(0, I_D)``, for
+``t = 1..T``, and answers ``N`` binary questions ``y_i = 1[c_i^T x* > b_i]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+
+from trilat import _philox
+from trilat._checks import (
+    NotIdentifiableError,
+    as_float_array,
+    as_rng,
+    describe,
+    positive_int,
+    positive_scalar,
+    times,
+)
+
+__all__ = [
+    "Gaussian",
+    "MixingMLP",
+    "NotIdentifiableError",
+    "Task",
+    "Trials",
+    "Uniform",
+    "posterior_std",
+    "simulate",
+]
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform prior on the box ``[low, high]^D`` (the paper's ``U[-0.5, 0.5]^D``).
+
+    Its per-coordinate variance is ``(high - low)^2 / 12``.
+    """
+
+    low: float = -0.5
+    high: float = 0.5
+
+    def __post_init__(self) -> None:
+        low, high = float(self.low), float(self.high)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(
+                f"Uniform needs finite low < high, got low={self.low!r}, high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @property
+    def variance(self) -> float:
+        """Per-coordinate variance ``(high - low)^2 / 12``."""
+        return (self.high - self.low) ** 2 / 12.0
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        """Map uniforms on (0, 1) to draws: ``low + (high - low) u``."""
+        return self.low + (self.high - self.low) * u
+
+    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+        """``n`` draws of ``x*``, shape ``(n, dim)``."""
+        return self.quantile(
+            as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))
+        )
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Isotropic Gaussian prior ``N(mean, std^2 I)``; the posterior is its conjugate update."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    def __post_init__(self) -> None:
+        mean = float(self.mean)
+        if not np.isfinite(mean):
+            raise ValueError(f"Gaussian mean must be finite, got {self.mean!r}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", positive_scalar(self.std, "Gaussian std"))
+
+    @property
+    def variance(self) -> float:
+        """Per-coordinate variance ``std^2``."""
+        return self.std**2
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        """Map uniforms on (0, 1) to draws: ``mean + std Phi^-1(u)``."""
+        return self.mean + self.std * scipy.special.ndtri(u)
+
+    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+        """``n`` draws of ``x*``, shape ``(n, dim)``."""
+        return self.quantile(
+            as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))
+        )
+
+
+Prior = Uniform | Gaussian
+
+
+class Task:
+    """``N`` linear boundaries ``(c_i, b_i)`` in ``R^D``, the noise ``sigma`` and a prior.
+
+    Label ``i`` of a latent ``x`` is ``y_i = 1[c_i^T x > b_i]``. Scaling a row
+    ``(c_i, b_i)`` by a positive number changes no label, so rows are stored
+    canonically with ``||c_i|| = 1`` (``b_i`` divided by the same norm).
+
+    Parameters
+    ----------
+    C : array_like, shape (N, D)
+        Boundary normals; finite, no zero row.
+    b : array_like, shape (N,)
+        Offsets.
+    sigma : float
+        Noise standard deviation per evidence sample, ``> 0``.
+    prior : Uniform or Gaussian
+        Prior of ``x*`` used to draw trials (default ``Uniform(-0.5, 0.5)``).
+
+    Attributes
+    ----------
+    C, b, sigma, prior, dim (D), n_tasks (N), rank, condition_number
+    pinv : ndarray, shape (D, N)
+        ``C^+``, from a QR factorisation made once; raises
+        :class:`NotIdentifiableError` when ``rank(C) < D``.
+    """
+
+    __slots__ = ("_C", "_b", "_cond", "_pinv", "_prior", "_rank", "_sigma")
+
+    def __init__(self, C: Any, b: Any, sigma: float, prior: Prior | None = None) -> None:
+        C = as_float_array(C, "C", ndim=2)
+        if C.shape[0] == 0 or C.shape[1] == 0:
+            raise ValueError(f"C must have at least one row and one column, got {describe(C)}")
+        b = as_float_array(b, "b")
+        if b.shape != (C.shape[0],):
+            raise ValueError(f"b must have shape ({C.shape[0]},) to match C, got {describe(b)}")
+        norms = np.linalg.norm(C, axis=1)
+        if np.any(norms == 0):
+            raise ValueError(
+                f"C has zero rows {np.flatnonzero(norms == 0).tolist()}; a boundary needs a normal"
+            )
+        prior = Uniform() if prior is None else prior
+        if not isinstance(prior, (Uniform, Gaussian)):
+            raise ValueError(f"prior must be trilat.Uniform or trilat.Gaussian, got {prior!r}")
+        C = C / norms[:, None]
+        b = b / norms
+        C.setflags(write=False)
+        b.setflags(write=False)
+        s = np.linalg.svd(C, compute_uv=False)
+        dim = C.shape[1]
+        rank = int(np.linalg.matrix_rank(C))
+        cond = float(s[0] / s[dim - 1]) if C.shape[0] >= dim and s[dim - 1] > 0 else math.inf
+        sets = object.__setattr__
+        sets(self, "_C", C)
+        sets(self, "_b", b)
+        sets(self, "_sigma", positive_scalar(sigma, "sigma"))
+        sets(self, "_prior", prior)
+        sets(self, "_rank", rank)
+        sets(self, "_cond", cond)
+        sets(self, "_pinv", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Task is immutable; make a new Task instead of setting {name!r}")
+
+    C = property(lambda self: self._C, doc="Unit-norm boundary normals, shape (N, D).")
+    b = property(lambda self: self._b, doc="Offsets, shape (N,), in units of the unit normals.")
+    sigma = property(lambda self: self._sigma, doc="Noise std per evidence sample.")
+    prior = property(lambda self: self._prior, doc="Prior of x* used to draw trials.")
+    rank = property(lambda self: self._rank, doc="Numerical rank of C.")
+    condition_number = property(
+        lambda self: self._cond, doc="s_1 / s_D of C (inf when rank(C) < D)."
+    )
+
+    @property
+    def dim(self) -> int:
+        """D, the dimension of the latent."""
+        return self._C.shape[1]
+
+    @property
+    def n_tasks(self) -> int:
+        """N, the number of boundaries."""
+        return self._C.shape[0]
+
+    @property
+    def identifiable(self) -> bool:
+        """Whether ``rank(C) = D`` (Theorem 3.1's condition)."""
+        return self._rank == self.dim
+
+    def require_identifiable(self) -> None:
+        """Raise :class:`NotIdentifiableError` unless ``rank(C) = D``."""
+        if not self.identifiable:
+            raise NotIdentifiableError(
+                f"C has rank {self._rank} < D = {self.dim} (N = {self.n_tasks} tasks, condition "
+                f"number {self._cond:.3g}): the outputs do not determine mu(t); "
+                f"Theorem 3.1 needs a full-rank C with N >= D"
+            )
+
+    @property
+    def pinv(self) -> np.ndarray:
+        """``C^+ = R^-1 Q^T`` from the reduced QR of ``C``, shape ``(D, N)``."""
+        if self._pinv is None:
+            self.require_identifiable()
+            q, r = scipy.linalg.qr(self._C, mode="economic")
+            pinv = scipy.linalg.solve_triangular(r, q.T)
+            pinv.setflags(write=False)
+            object.__setattr__(self, "_pinv", pinv)
+        return self._pinv
+
+    def labels(self, x: Any) -> np.ndarray:
+        """``y_i = 1[c_i^T x > b_i]`` for latents ``x`` of shape ``(..., D)``, as bool ``(..., N)``."""
+        x = as_float_array(x, "x")
+        if x.ndim == 0 or x.shape[-1] != self.dim:
+            raise ValueError(f"x must have shape (..., {self.dim}), got {describe(x)}")
+        return x @ self._C.T > self._b
+
+    @classmethod
+    def random(
+        cls,
+        dim: int,
+        n_tasks: int,
+        sigma: float = 0.2,
+        rng: Any = None,
+        offset_scale: float = 0.0,
+        prior: Prior | None = None,
+    ) -> Task:
+        """``N`` boundaries with normals uniform on the sphere and ``b ~ N(0, offset_scale^2)``."""
+        dim = positive_int(dim, "dim")
+        n_tasks = positive_int(n_tasks, "n_tasks")
+        offset_scale = float(offset_scale)
+        if not np.isfinite(offset_scale) or offset_scale < 0:
+            raise ValueError(f"offset_scale must be finite and >= 0, got {offset_scale!r}")
+        gen = as_rng(rng)
+        C = gen.standard_normal((n_tasks, dim))
+        while np.any(np.linalg.norm(C, axis=1) == 0):  # measure zero, but never a zero row
+            C = gen.standard_normal((n_tasks, dim))
+        b = offset_scale * gen.standard_normal(n_tasks) if offset_scale else np.zeros(n_tasks)
+        return cls(C, b, sigma, prior)
+
+    @classmethod
+    def evenly_spaced(cls, n_tasks: int, sigma: float = 0.2, prior: Prior | None = None) -> Task:
+        """The paper's D = 2 set: lines through the origin at angles ``(k + 1/2) pi / N``."""
+        n_tasks = positive_int(n_tasks, "n_tasks")
+        angles = (np.arange(n_tasks) + 0.5) * np.pi / n_tasks
+        return cls(
+            np.column_stack([np.cos(angles), np.sin(angles)]), np.zeros(n_tasks), sigma, prior
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python description (for JSON)."""
+        prior = {"kind": type(self._prior).__name__, **self._prior.__dict__}
+        return {"C": self._C.tolist(), "b": self._b.tolist(), "sigma": self._sigma, "prior": prior}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Task:
+        """Inverse of :meth:`to_dict`."""
+        p = dict(d.get("prior", {"kind": "Uniform"}))
+        kind = p.pop("kind")
+        priors = {"Uniform": Uniform, "Gaussian": Gaussian}
+        if kind not in priors:
+            raise ValueError(f"prior kind must be one of {sorted(priors)}, got {kind!r}")
+        return cls(d["C"], d["b"], d["sigma"], priors[kind](**p))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return (
+            np.array_equal(self._C, other._C)
+            and np.array_equal(self._b, other._b)
+            and self._sigma == other._sigma
+            and self._prior == other._prior
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Task(dim={self.dim}, n_tasks={self.n_tasks}, sigma={self._sigma!r}, "
+            f"prior={self._prior!r}, rank={self._rank}, condition_number={self._cond:.4g})"
+        )
+
+
+@dataclass(frozen=True)
+class Trials:
+    """Simulated trials: ``x_star (n, D)`` and ``evidence (n, T, D)``, ``X(t) = x* + sigma eps(t)``."""
+
+    x_star: np.ndarray
+    evidence: np.ndarray
+    first_trial: int = field(default=0)
+
+    @property
+    def n_trials(self) -> int:
+        return self.evidence.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.evidence.shape[1]
+
+
+def simulate(
+    task: Task, n_trials: int, n_steps: int, rng: Any = None, *, first_trial: int = 0
+) -> Trials:
+    """Draw trials: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, ``t = 1..T``.
+
+    Every number is a pure function of the seed and the trial's index
+    (counter-based Philox4x64-10, normals by ``Phi^-1`` of 53-bit uniforms),
+    so trials ``first_trial .. first_trial + n_trials - 1`` are the same
+    whether drawn alone or inside a larger batch, and the numba kernels of
+    :mod:`trilat.kernels` draw exactly these numbers for the same seed.
+
+    Parameters
+    ----------
+    task : Task
+    n_trials : int
+        ``n``, number of trials.
+    n_steps : int
+        ``T``, evidence samples per trial.
+    rng : None, int, SeedSequence or Generator
+        The seed. A ``Generator`` is advanced by two draws (the key).
+    first_trial : int
+        Index of the first trial, to draw any range of a seed's trials.
+
+    Returns
+    -------
+    Trials
+        ``x_star`` of shape ``(n, D)``, ``evidence`` of shape ``(n, T, D)``.
+    """
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    n_trials = positive_int(n_trials, "n_trials", minimum=0)
+    n_steps = positive_int(n_steps, "n_steps")
+    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    key = _philox.key_from_rng(rng)
+    trials = np.arange(first_trial, first_trial + n_trials, dtype=np.uint64)
+    steps = np.arange(n_steps + 1, dtype=np.uint64)
+    u = _philox.uniforms(key, trials, steps, task.dim)
+    x_star = task.prior.quantile(u[:, 0, :])
+    evidence = x_star[:, None, :] + task.sigma * scipy.special.ndtri(u[:, 1:, :])
+    return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
+
+
+class MixingMLP:
+    """The paper's fixed random MLP ``f``: ``D -> 100 -> 100 -> 40``, ReLU, frozen.
+
+    Weights and biases are drawn like PyTorch's ``nn.Linear`` default,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``. ReLU follows every hidden layer;
+    the last layer is linear, so the network sees an entangled but
+    information-preserving view of ``X(t)``.
+
+    Parameters
+    ----------
+    dim : int
+        Input dimension D.
+    widths : tuple of int
+        Layer widths; the last is the observation dimension.
+    rng : None, int or Generator
+        Seed of the weights.
+    """
+
+    def __init__(
+        self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = None
+    ) -> None:
+        dim = positive_int(dim, "dim")
+        widths = tuple(positive_int(w, "widths[i]") for w in widths)
+        if not widths:
+            raise ValueError("widths must name at least one layer")
+        gen = as_rng(rng)
+        weights, biases = [], []
+        fan_in = dim
+        for w in widths:
+            bound = 1.0 / math.sqrt(fan_in)
+            weights.append(gen.uniform(-bound, bound, (fan_in, w)))
+            biases.append(gen.uniform(-bound, bound, w))
+            fan_in = w
+        self.in_dim = dim
+        self.widths = widths
+        self.weights = tuple(weights)
+        self.biases = tuple(biases)
+
+    @property
+    def out_dim(self) -> int:
+        return self.widths[-1]
+
+    def __call__(self, evidence: Any) -> np.ndarray:
+        """``f(X)`` for evidence of shape ``(..., D)``; returns ``(..., widths[-1])``."""
+        h = as_float_array(evidence, "evidence")
+        if h.ndim == 0 or h.shape[-1] != self.in_dim:
+            raise ValueError(f"evidence must have shape (..., {self.in_dim}), got {describe(h)}")
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < last:
+                h = np.maximum(h, 0.0)
+        return h
+
+    def __repr__(self) -> str:
+        return f"MixingMLP(dim={self.in_dim}, widths={self.widths})"
+
+
+def posterior_std(task: Task, t: Any, std: Any = None) -> np.ndarray:
+    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
+
+    Exactly one of ``t`` and ``std`` must be given.
+    """
+    if std is not None:
+        if t is not None:
+            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
+        s = as_float_array(std, "std", finite=False)
+        if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
+        return s
+    if t is None:
+        raise ValueError("t is required (or std=, the posterior std of another prior)")
+    return task.sigma / np.sqrt(times(t))
