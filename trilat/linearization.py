@@ -26,6 +26,9 @@ ACTIVATIONS = ("sigmoid", "tanh")
 METHODS = ("moment", "taylor", "lsq")
 # A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
 _LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
+# sqrt(2 pi)/4 correctly rounded (derivations/linearization.py); the expression
+# math.sqrt(2 * math.pi) / 4 rounds twice and lands one ulp low.
+_SQRT_2PI_OVER_4 = 0.6266570686577502
 
 
 def _check_activation(activation: str) -> float:
@@ -69,7 +72,7 @@ def linearization_constant(
     if method == "moment":
         return scale * math.sqrt(3.0) / math.pi
     if method == "taylor":
-        return scale * math.sqrt(2.0 * math.pi) / 4.0
+        return scale * _SQRT_2PI_OVER_4
     if half_width is None:
         raise ValueError(
             "method='lsq' needs half_width=a, the half-width of the fitted range [-a, a]"
