@@ -1,0 +1,429 @@
+"""Parameter sweeps on any ``concurrent.futures.Executor``, from a laptop to a Dask cluster.
+
+A sweep runs ``fn(config, rng) -> {name: number}`` once per configuration
+and seed. Each (configuration, seed) pair is one unit of work whose random
+stream is a pure function of the pair, never of where or when it runs::
+
+    entropy = blake2b-128(canonical JSON of config)  (4 words) + root seed words
+    rng     = Generator(PCG64(SeedSequence(entropy, spawn_key=(seed,))))
+
+so a sweep gives bit-identical numbers serially, on a process pool or on a
+Dask cluster, in any order, and a configuration keeps its numbers when the
+grid around it grows. The canonical JSON sorts keys, so ``{"D": 2, "N": 8}``
+and ``{"N": 8, "D": 2}`` are the same configuration, but ``2`` and ``2.0``
+are not. Python's ``hash()`` is never used: it is salted per process.
+
+trilat builds no scheduler: ``executor`` is any ``concurrent.futures.Executor``
+(``ProcessPoolExecutor``; ``distributed.Client(...).get_executor()``), or a
+``distributed.Client``, whose executor is taken. See :mod:`trilat.sweeps`
+for the theorem's built-in sweeps.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import numbers
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from trilat._sweep_store import open_store
+from trilat._sweep_table import RESERVED_COLUMNS, SweepResult
+
+__all__ = ["SweepResult", "canonical_json", "expand_grid", "read_sweep", "sweep", "unit_seed"]
+
+Config = dict[str, Any]
+SweepFunction = Callable[[Config, np.random.Generator], Mapping[str, Any]]
+
+
+def _scalar(value: Any, where: str) -> bool | int | float | str:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return int(value)
+    if isinstance(value, (numbers.Real, np.floating)):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(
+        f"{where} must be a bool, int, float or str (a column of a tidy table), "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def _config(config: Any, where: str) -> Config:
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{where} must be a mapping of parameter names to values, got {config!r}")
+    out = {}
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where} has a non-string parameter name {key!r}")
+        if key in RESERVED_COLUMNS:
+            raise ValueError(
+                f"{where} uses the reserved column name {key!r}; reserved: {list(RESERVED_COLUMNS)}"
+            )
+        out[key] = _scalar(value, f"{where}[{key!r}]")
+    return out
+
+
+def canonical_json(config: Mapping[str, Any]) -> str:
+    """The configuration as canonical JSON: keys sorted, no spaces, floats by shortest repr.
+
+    Parameters
+    ----------
+    config : mapping of str to bool, int, float or str
+        numpy scalars are converted to the Python scalars they equal.
+
+    Returns
+    -------
+    str
+    """
+    return json.dumps(_config(config, "config"), sort_keys=True, separators=(",", ":"))
+
+
+def unit_seed(config: Mapping[str, Any], seed: int, root: int = 0) -> np.random.SeedSequence:
+    """The ``SeedSequence`` of one unit of work, a pure function of ``(config, seed, root)``.
+
+    ``entropy = (w_0..w_3, root words)``, ``w`` the little-endian 32-bit words
+    of the 16-byte blake2b digest of :func:`canonical_json` ``(config)``;
+    ``spawn_key = (seed,)``, as if spawned by ``SeedSequence(entropy)``.
+
+    Parameters
+    ----------
+    config : mapping
+        The configuration.
+    seed : int
+        Seed index ``>= 0`` (replicate number).
+    root : int
+        Root seed ``>= 0``; changes every stream of a sweep at once.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+    """
+    seed = _nonneg_int(seed, "seed")
+    root = _nonneg_int(root, "root")
+    digest = hashlib.blake2b(canonical_json(config).encode("utf-8"), digest_size=16).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    root_words = [
+        (root >> (32 * i)) & 0xFFFFFFFF for i in range(max(1, -(-root.bit_length() // 32)))
+    ]
+    return np.random.SeedSequence(entropy=words + root_words, spawn_key=(seed,))
+
+
+def _nonneg_int(x: Any, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {x!r}")
+    return int(x)
+
+
+def expand_grid(grid: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Config]:
+    """The configurations of a grid.
+
+    A mapping ``{name: values}`` gives the cartesian product of the values,
+    the last name varying fastest (a scalar counts as one value); a sequence
+    of mappings is taken as the explicit list of configurations.
+
+    Parameters
+    ----------
+    grid : mapping of str to sequence, or sequence of mappings
+
+    Returns
+    -------
+    list of dict
+        Configurations, each a dict of Python scalars.
+
+    Raises
+    ------
+    ValueError
+        An empty grid or list of values, non-scalar values, or duplicated configurations.
+    """
+    if isinstance(grid, Mapping):
+        axes = []
+        for name, values in grid.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                values = [values]
+            values = list(values)
+            if not values:
+                raise ValueError(f"grid[{name!r}] is empty; give at least one value")
+            axes.append(values)
+        configs = [
+            _config(dict(zip(grid, combo, strict=True)), "grid entry")
+            for combo in itertools.product(*axes)
+        ]
+    elif isinstance(grid, Sequence) and not isinstance(grid, (str, bytes)):
+        configs = [_config(c, f"grid[{i}]") for i, c in enumerate(grid)]
+    else:
+        raise ValueError(
+            f"grid must be a mapping of names to values or a list of configurations, got {grid!r}"
+        )
+    if not configs:
+        raise ValueError("grid has no configurations")
+    seen: dict[str, int] = {}
+    for i, c in enumerate(configs):
+        key = canonical_json(c)
+        if key in seen:
+            raise ValueError(f"grid repeats configuration {key} (entries {seen[key]} and {i})")
+        seen[key] = i
+    return configs
+
+
+def _fn_name(fn: Any) -> str:
+    inner = getattr(fn, "func", fn)  # functools.partial
+    name = f"{getattr(inner, '__module__', '?')}:{getattr(inner, '__qualname__', type(inner).__name__)}"
+    return name if inner is fn else f"partial({name})"
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return (
+        cls.__qualname__
+        if cls.__module__ == "builtins"
+        else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+def _values(out: Any, config: Config) -> dict[str, float]:
+    if not isinstance(out, Mapping):
+        raise TypeError(
+            f"a sweep function must return a dict of numbers, got {type(out).__name__}"
+        )
+    values = {}
+    for key, value in out.items():
+        if not isinstance(key, str) or key in RESERVED_COLUMNS or key in config:
+            raise ValueError(
+                f"a sweep function returned the value name {key!r}, which is not a string, is "
+                f"reserved ({list(RESERVED_COLUMNS)}) or is a parameter of the configuration"
+            )
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, np.number)):
+            raise TypeError(f"a sweep function returned {key!r} = {value!r}; expected a number")
+        values[key] = float(value)
+    return values
+
+
+def _run_units(
+    fn: SweepFunction, fn_name: str, root: int, units: list[tuple[Config, int]]
+) -> list[dict[str, Any]]:
+    """Run units of work (in whatever process the executor chose); one stored record each."""
+    records = []
+    for config, seed in units:
+        rng = np.random.default_rng(unit_seed(config, seed, root))
+        start = time.perf_counter()
+        values, error = None, None
+        try:
+            values = _values(fn(dict(config), rng), config)
+        except (
+            Exception
+        ) as exc:  # recorded, not raised: one bad configuration must not end a sweep
+            error = {
+                "type": _error_type(exc),
+                "message": str(exc),
+                "traceback": traceback.format_exc(),
+            }
+        records.append(
+            {
+                "fn": fn_name,
+                "root": root,
+                "config": config,
+                "seed": seed,
+                "values": values,
+                "error": error,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return records
+
+
+def _progress_bar(progress: bool | None, total: int, initial: int, desc: str) -> Any:
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # optional dependency: no bar, no fuss
+        return None
+    return tqdm(total=total, initial=initial, desc=desc, unit="run", file=sys.stderr)
+
+
+def _as_executor(executor: Any) -> cf.Executor | None:
+    if executor is None or isinstance(executor, cf.Executor):
+        return executor
+    if hasattr(executor, "get_executor"):  # a distributed.Client
+        return executor.get_executor()
+    raise ValueError(
+        f"executor must be None (serial), a concurrent.futures.Executor or a "
+        f"distributed.Client, got {type(executor).__name__}"
+    )
+
+
+def _seed_list(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(
+                f"seeds must be >= 1 (a count) or a list of seed indices, got {seeds}"
+            )
+        return list(range(int(seeds)))
+    out = [_nonneg_int(s, "each of seeds") for s in seeds]
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be a non-empty list of distinct indices >= 0, got {out}")
+    return out
+
+
+def sweep(
+    fn: SweepFunction,
+    grid: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    seeds: int | Iterable[int] = 1,
+    executor: Any = None,
+    progress: bool | None = None,
+    out: str | os.PathLike[str] | None = None,
+    root: int = 0,
+    chunksize: int = 1,
+    max_pending: int = 1024,
+    retry_errors: bool = False,
+) -> SweepResult:
+    """Run ``fn(config, rng)`` for every configuration of ``grid`` and every seed.
+
+    Unit ``(config, k)`` draws from ``rng = default_rng(unit_seed(config, k, root))``,
+    so its numbers do not depend on the executor, the order or the other units.
+    A unit whose ``fn`` raises an ``Exception`` is recorded with the error's
+    type, message and traceback and the sweep goes on; ``KeyboardInterrupt``
+    and failures of the executor itself stop the sweep (after saving every
+    finished unit).
+
+    Parameters
+    ----------
+    fn : callable ``(config: dict, rng: numpy.random.Generator) -> dict[str, number]``
+        Must be picklable for process pools (a module-level function);
+        Dask pickles closures too.
+    grid : mapping ``{name: values}`` (cartesian product) or list of configurations
+        Parameter values: bool, int, float or str.
+    seeds : int or iterable of int
+        ``K`` runs seeds ``0..K-1``; a list runs those seed indices.
+    executor : None, concurrent.futures.Executor or distributed.Client
+        ``None`` runs in this process, in order.
+    progress : bool or None
+        tqdm progress bar: ``None`` shows one when stderr is a terminal, ``True``
+        always, ``False`` never. Without tqdm there is no bar.
+    out : path, optional
+        Sweep file (JSON lines; Parquet for ``.parquet``, needs pyarrow). Units
+        already in it are skipped, new ones appended as they finish: an
+        interrupted sweep resumes where it stopped. It must hold results of the
+        same ``fn`` and ``root``.
+    root : int
+        Root seed ``>= 0``.
+    chunksize : int
+        Units per submitted task (larger amortises scheduling of tiny units).
+    max_pending : int
+        Tasks in flight at once; bounds memory on huge sweeps.
+    retry_errors : bool
+        Run again units stored with an error (default: keep the error).
+
+    Returns
+    -------
+    SweepResult
+        One row per (configuration, seed), in grid order with seeds fastest,
+        including rows read from ``out``.
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be callable as fn(config, rng), got {fn!r}")
+    configs = expand_grid(grid)
+    seed_list = _seed_list(seeds)
+    root = _nonneg_int(root, "root")
+    chunksize = _positive(chunksize, "chunksize")
+    max_pending = _positive(max_pending, "max_pending")
+    pool = _as_executor(executor)
+    name = _fn_name(fn)
+    keys = [canonical_json(c) for c in configs]
+    units = {(k, s): (c, s) for k, c in zip(keys, configs, strict=True) for s in seed_list}
+
+    store = open_store(out) if out is not None else None
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if store is not None:
+        for record in store.read():
+            if record.get("fn") != name or record.get("root") != root:
+                raise ValueError(
+                    f"{out} holds results of fn={record.get('fn')!r}, root={record.get('root')!r}, "
+                    f"not of this sweep (fn={name!r}, root={root}); pass another out file"
+                )
+            done[(canonical_json(record["config"]), record["seed"])] = record  # last one wins
+        if retry_errors:
+            done = {k: r for k, r in done.items() if not r.get("error")}
+    todo = [u for key, u in units.items() if key not in done]
+    bar = _progress_bar(progress, len(units), len(units) - len(todo), name.rsplit(":", 1)[-1])
+
+    def finish(records: list[dict[str, Any]]) -> None:
+        if store is not None:
+            store.append(records)
+        for r in records:
+            done[(canonical_json(r["config"]), r["seed"])] = r
+        if bar is not None:
+            bar.update(len(records))
+
+    try:
+        if pool is None:
+            for unit in todo:
+                finish(_run_units(fn, name, root, [unit]))
+        else:
+            _run_on(pool, fn, name, root, todo, chunksize, max_pending, finish)
+    finally:
+        if bar is not None:
+            bar.close()
+        if store is not None:
+            store.close()
+    return SweepResult(tuple(done[key] for key in units))
+
+
+def _positive(x: Any, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {x!r}")
+    return int(x)
+
+
+def _run_on(
+    pool: cf.Executor,
+    fn: SweepFunction,
+    name: str,
+    root: int,
+    todo: list[tuple[Config, int]],
+    chunksize: int,
+    max_pending: int,
+    finish: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    chunks = iter([todo[i : i + chunksize] for i in range(0, len(todo), chunksize)])
+    pending: set[cf.Future] = set()
+    try:
+        while True:
+            for chunk in itertools.islice(chunks, max_pending - len(pending)):
+                pending.add(pool.submit(_run_units, fn, name, root, chunk))
+            if not pending:
+                return
+            finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                finish(future.result())
+    finally:
+        # on an interruption keep what already finished, cancel what has not started
+        for future in list(pending):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finish(future.result())
+            else:
+                future.cancel()
+
+
+def read_sweep(path: str | os.PathLike[str]) -> SweepResult:
+    """Read a sweep file (JSON lines, or Parquet with pyarrow) into a :class:`SweepResult`.
+
+    Rows come in file order (the order units finished). ``math.nan`` values
+    are written as JSON ``NaN``, which Python's ``json`` reads back.
+    """
+    return SweepResult.load(path)
