@@ -202,6 +202,18 @@ class SweepResult:
             fields += [(f"{v}_mean", np.dtype(np.float64)), (f"{v}_sem", np.dtype(np.float64))]
         out = np.empty(len(groups), dtype=fields)
         ok = table["error_type"] == ""
+        with np.errstate(invalid="ignore"):  # inf values give NaN spreads, honestly
+            self._fill_summary(out, table, groups, by, ok)
+        return out
+
+    def _fill_summary(
+        self,
+        out: np.ndarray,
+        table: np.ndarray,
+        groups: dict[tuple[Any, ...], list[int]],
+        by: tuple[str, ...],
+        ok: np.ndarray,
+    ) -> None:
         for g, (key, rows) in enumerate(groups.items()):
             rows_ok = [i for i in rows if ok[i]]
             for b, k in zip(by, key, strict=True):
@@ -212,7 +224,6 @@ class SweepResult:
                 x = table[v][rows_ok]
                 out[f"{v}_mean"][g] = x.mean() if x.size else math.nan
                 out[f"{v}_sem"][g] = x.std(ddof=1) / math.sqrt(x.size) if x.size > 1 else math.nan
-        return out
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write the rows as a sweep file (JSON lines, or Parquet by suffix, needs pyarrow).

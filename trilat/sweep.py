@@ -22,6 +22,8 @@ for the theorem's built-in sweeps.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -211,37 +213,57 @@ def _values(out: Any, config: Config) -> dict[str, float]:
     return values
 
 
+_BLAS: Any = None
+
+
+def _blas_threads(threads: int | None) -> Any:
+    """Limit BLAS/OpenMP threads (threadpoolctl, optional; without it, no limit)."""
+    global _BLAS
+    if threads is None:
+        return contextlib.nullcontext()
+    if _BLAS is None:
+        try:
+            import threadpoolctl
+        except ImportError:  # optional dependency: degrade quietly
+            _BLAS = False
+        else:
+            _BLAS = threadpoolctl.ThreadpoolController()
+    return _BLAS.limit(limits=threads) if _BLAS else contextlib.nullcontext()
+
+
 def _run_units(
-    fn: SweepFunction, fn_name: str, root: int, units: list[tuple[Config, int]]
+    fn: SweepFunction,
+    fn_name: str,
+    root: int,
+    units: list[tuple[Config, int]],
+    blas_threads: int | None = 1,
 ) -> list[dict[str, Any]]:
     """Run units of work (in whatever process the executor chose); one stored record each."""
-    records = []
-    for config, seed in units:
-        rng = np.random.default_rng(unit_seed(config, seed, root))
-        start = time.perf_counter()
-        values, error = None, None
-        try:
-            values = _values(fn(dict(config), rng), config)
-        except (
-            Exception
-        ) as exc:  # recorded, not raised: one bad configuration must not end a sweep
-            error = {
-                "type": _error_type(exc),
-                "message": str(exc),
-                "traceback": traceback.format_exc(),
-            }
-        records.append(
-            {
-                "fn": fn_name,
-                "root": root,
-                "config": config,
-                "seed": seed,
-                "values": values,
-                "error": error,
-                "seconds": time.perf_counter() - start,
-            }
-        )
-    return records
+    with _blas_threads(blas_threads):
+        return [_run_unit(fn, fn_name, root, config, seed) for config, seed in units]
+
+
+def _run_unit(fn: SweepFunction, fn_name: str, root: int, config: Config, seed: int) -> dict:
+    rng = np.random.default_rng(unit_seed(config, seed, root))
+    start = time.perf_counter()
+    values, error = None, None
+    try:
+        values = _values(fn(dict(config), rng), config)
+    except Exception as exc:  # recorded, not raised: one bad configuration must not end a sweep
+        error = {
+            "type": _error_type(exc),
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+        }
+    return {
+        "fn": fn_name,
+        "root": root,
+        "config": config,
+        "seed": seed,
+        "values": values,
+        "error": error,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def _progress_bar(progress: bool | None, total: int, initial: int, desc: str) -> Any:
@@ -291,6 +313,7 @@ def sweep(
     chunksize: int = 1,
     max_pending: int = 1024,
     retry_errors: bool = False,
+    blas_threads: int | None = 1,
 ) -> SweepResult:
     """Run ``fn(config, rng)`` for every configuration of ``grid`` and every seed.
 
@@ -328,6 +351,13 @@ def sweep(
         Tasks in flight at once; bounds memory on huge sweeps.
     retry_errors : bool
         Run again units stored with an error (default: keep the error).
+    blas_threads : int or None
+        BLAS/OpenMP threads inside each unit (via threadpoolctl, when
+        installed; ``None`` leaves them alone). One thread per unit, as Dask
+        workers do, keeps parallelism at the level of units (small matrices
+        on many BLAS threads are many times slower on a busy machine) and the
+        numbers independent of the executor: a multithreaded BLAS may round
+        differently with a different number of threads.
 
     Returns
     -------
@@ -372,10 +402,12 @@ def sweep(
 
     try:
         if pool is None:
-            for unit in todo:
-                finish(_run_units(fn, name, root, [unit]))
+            with _blas_threads(blas_threads):
+                for unit in todo:
+                    finish(_run_units(fn, name, root, [unit], None))
         else:
-            _run_on(pool, fn, name, root, todo, chunksize, max_pending, finish)
+            work = functools.partial(_run_units, fn, name, root, blas_threads=blas_threads)
+            _run_on(pool, work, todo, chunksize, max_pending, finish)
     finally:
         if bar is not None:
             bar.close()
@@ -392,9 +424,7 @@ def _positive(x: Any, name: str) -> int:
 
 def _run_on(
     pool: cf.Executor,
-    fn: SweepFunction,
-    name: str,
-    root: int,
+    work: Callable[[list[tuple[Config, int]]], list[dict[str, Any]]],
     todo: list[tuple[Config, int]],
     chunksize: int,
     max_pending: int,
@@ -405,15 +435,16 @@ def _run_on(
     try:
         while True:
             for chunk in itertools.islice(chunks, max_pending - len(pending)):
-                pending.add(pool.submit(_run_units, fn, name, root, chunk))
+                pending.add(pool.submit(work, chunk))
             if not pending:
                 return
-            finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for future in finished:
+                pending.discard(future)
                 finish(future.result())
     finally:
-        # on an interruption keep what already finished, cancel what has not started
-        for future in list(pending):
+        # on an interruption keep every unit that finished, cancel what has not started
+        for future in pending:
             if future.done() and not future.cancelled() and future.exception() is None:
                 finish(future.result())
             else:

@@ -1,0 +1,451 @@
+"""The theorem's built-in sweeps: each ``fn(config, rng) -> {name: number}``.
+
+Run them with :func:`trilat.sweep.sweep` or ``trilat sweep NAME``; each has a
+default grid in :data:`SWEEPS` and a figure in :mod:`trilat.plots`. Configuration
+keys follow the paper: ``D`` latent dimension, ``N`` number of tasks,
+``sigma`` evidence noise, ``t`` samples seen, ``T`` trial length. Unknown keys
+raise ``ValueError`` (a typo in a grid must not silently sweep nothing).
+
+- :func:`recovery` (part 1): identifiability and the round-trip error of
+  trilateration against ``(D, N, cond(C))``.
+- :func:`orthogonality` (part 3): cosines between the columns of ``C`` of
+  ``Task.random`` against ``N`` and ``D``, beside :func:`orthogonality_scale`.
+- :func:`linearization` (part 2): the closed-form affine decoder against the
+  exact recovery, against ``t`` and ``sigma``.
+- :func:`ceiling` (eq. 7): the decodability ceiling against Monte Carlo r^2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from trilat._checks import as_float_array, positive_int
+from trilat.linearization import linear_decoder
+from trilat.oracle import distances_from_logits, posterior, predict_logits, recover
+from trilat.task import Task, posterior_std, simulate
+
+__all__ = [
+    "SWEEPS",
+    "BuiltinSweep",
+    "ceiling",
+    "decodability_ceiling",
+    "linearization",
+    "orthogonality",
+    "orthogonality_scale",
+    "recovery",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _params(config: Mapping[str, Any], defaults: dict[str, Any], sweep: str) -> dict[str, Any]:
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"the {sweep} sweep has no parameter(s) {unknown}; its parameters are "
+            f"{sorted(defaults)}"
+        )
+    return {**defaults, **config}
+
+
+def _task(D: int, N: int, sigma: float, rng: np.random.Generator) -> Task:
+    """The paper's tasks: evenly spaced lines for ``D = 2``, random unit normals otherwise."""
+    if D == 2:
+        return Task.evenly_spaced(N, sigma)
+    return Task.random(D, N, sigma, rng=rng)
+
+
+def orthogonality_scale(dim: Any, n_tasks: Any) -> np.ndarray:
+    """Root-mean-square cosine between two columns of ``C``: ``sqrt(D / ((D + 2) N))``.
+
+    For ``N`` rows ``c_i`` uniform on the unit sphere of ``R^D``, columns ``j != k``
+    have ``E[c_ij^2] = 1/D`` and ``E[c_ij^2 c_ik^2] = 1/(D(D+2))``, so their inner
+    product has variance ``N/(D(D+2))`` while each column's squared norm
+    concentrates at ``N/D``; the cosine is ``O(1/sqrt(N))`` with this scale
+    as ``N -> infinity`` (derived in ``derivations/recovery.py``). Its mean
+    absolute value tends to ``sqrt(2/pi)`` times the scale.
+
+    Parameters
+    ----------
+    dim : int or array_like
+        ``D >= 2``.
+    n_tasks : int or array_like
+        ``N >= 1``, broadcast against ``dim``.
+
+    Returns
+    -------
+    ndarray
+        The scale, broadcast shape of the inputs.
+    """
+    d = as_float_array(dim, "dim")
+    n = as_float_array(n_tasks, "n_tasks")
+    if np.any(d < 2) or np.any(n < 1):
+        raise ValueError(
+            f"orthogonality_scale needs dim >= 2 and n_tasks >= 1, got {dim}, {n_tasks}"
+        )
+    return np.sqrt(d / ((d + 2.0) * n))
+
+
+def decodability_ceiling(task: Task, t: Any) -> np.ndarray:
+    """The paper's eq. 7: ``r^2(t) = 1 - s(t)^2 / Var(x*)``, ``s(t) = sigma / sqrt(t)``.
+
+    The r^2 of the flat-prior posterior mean ``mu(t)`` read as an estimate of
+    ``x*``. Under the uniform prior it is not the best achievable r^2: the
+    Bayes posterior mean (a truncated Gaussian's) does better, most at small
+    ``t`` (see :func:`ceiling`).
+
+    Parameters
+    ----------
+    task : Task
+    t : int or array_like
+        Samples seen, ``> 0``.
+
+    Returns
+    -------
+    ndarray, shape of ``t``
+    """
+    return 1.0 - posterior_std(task, t) ** 2 / task.prior.variance
+
+
+# --- part 1: identifiability and recovery ---------------------------------------------
+
+
+def _boundaries(D: int, N: int, cond: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit rows with condition number ``cond`` (``inf``: rank ``D - 1``), shape ``(N, D)``.
+
+    Alternating projections (Tropp, Dhillon, Heath & Strohmer 2005) between
+    matrices with singular values geometric from ``s_1`` to ``s_1/cond`` (scaled
+    so ``sum s^2 = N``) and matrices with unit rows; such a matrix exists for
+    every ``N >= D`` (Schur-Horn), and in practice a handful of steps reach
+    ``cond`` to 1e-3. The condition number reached is reported by the sweep.
+    """
+    C = rng.standard_normal((N, D))
+    C /= np.linalg.norm(C, axis=1)[:, None]
+    if N < D:
+        return C  # rank N < D whatever cond asks: not identifiable
+    s = np.geomspace(1.0, 1.0 / cond, D) if math.isfinite(cond) else np.geomspace(1.0, 1e-3, D)
+    if not math.isfinite(cond):
+        s[-1] = 0.0
+    s *= math.sqrt(N / np.sum(s**2))
+    for _ in range(200):
+        u, _, vt = np.linalg.svd(C, full_matrices=False)
+        C = (u * s) @ vt
+        C /= np.linalg.norm(C, axis=1)[:, None]
+        reached = np.linalg.svd(C, compute_uv=False)
+        if math.isfinite(cond) and abs(reached[0] / reached[-1] / cond - 1.0) < 1e-3:
+            break
+        if not math.isfinite(cond):
+            break
+    return C
+
+
+def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """Trilateration round trip ``mu -> z = logit Phi(u) -> k = s Phi^-1(sigmoid z) -> C^+(k + b)``.
+
+    ``u = (C mu - b)/s(t)``; ``mu(t)`` are posterior means of simulated trials,
+    ``C`` has unit rows and condition number ``cond`` (``inf`` makes it rank
+    ``D - 1``; ``N < D`` is rank ``N``). The error of an exact recovery grows
+    like ``cond(C) eps``.
+
+    Parameters (config)
+    -------------------
+    D, N, cond, offset (std of ``b``), sigma, T, n_trials.
+
+    Returns
+    -------
+    dict
+        ``identifiable`` (0/1), ``rank``, ``cond_actual``, ``err_max``
+        (``max |mu_hat - mu|``), ``err_rel`` (over ``max |mu|``) and
+        ``err_over_cond_eps`` (``err_rel / (cond_actual eps)``); errors are NaN
+        when not identifiable.
+    """
+    p = _params(
+        config,
+        {"D": 2, "N": 6, "cond": 1.0, "offset": 0.0, "sigma": 0.2, "T": 20, "n_trials": 50},
+        "recovery",
+    )
+    D, N = positive_int(p["D"], "D"), positive_int(p["N"], "N")
+    cond = float(p["cond"])
+    if not cond >= 1.0:
+        raise ValueError(f"cond must be >= 1 (or inf), got {p['cond']!r}")
+    C = _boundaries(D, N, cond, rng)
+    b = float(p["offset"]) * rng.standard_normal(N)
+    task = Task(C, b, p["sigma"])
+    out = {
+        "identifiable": float(task.identifiable),
+        "rank": float(task.rank),
+        "cond_actual": task.condition_number,
+    }
+    if not task.identifiable:
+        return {**out, "err_max": math.nan, "err_rel": math.nan, "err_over_cond_eps": math.nan}
+    T = positive_int(p["T"], "T")
+    mu = posterior(task, simulate(task, positive_int(p["n_trials"], "n_trials"), T, rng).evidence)
+    t = np.arange(1, T + 1)
+    z = predict_logits(task, mu.mean, t)
+    mu_hat = recover(task, distances_from_logits(task, z, t))
+    err = float(np.max(np.abs(mu_hat - mu.mean)))
+    rel = err / float(np.max(np.abs(mu.mean)))
+    return {
+        **out,
+        "err_max": err,
+        "err_rel": rel,
+        "err_over_cond_eps": rel / (out["cond_actual"] * _EPS),
+    }
+
+
+# --- part 3: orthogonality -------------------------------------------------------------
+
+
+def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """Cosines between the columns of ``C`` of ``Task.random(D, N)``, the factor directions.
+
+    ``cos_jk = (C^T C)_jk / sqrt((C^T C)_jj (C^T C)_kk)`` over the ``D(D-1)/2``
+    pairs ``j < k``; expected ``O(1/sqrt(N))`` with RMS
+    :func:`orthogonality_scale` ``= sqrt(D / ((D+2) N))``.
+
+    Parameters (config)
+    -------------------
+    D (>= 2), N.
+
+    Returns
+    -------
+    dict
+        ``cos_max`` (largest ``|cos|``), ``cos_mean`` (mean ``|cos|``),
+        ``cos_ms`` (mean ``cos^2``; average it over seeds and take the root
+        to estimate the RMS), ``scale`` and ``cos_rms_over_scale``.
+    """
+    p = _params(config, {"D": 2, "N": 6}, "orthogonality")
+    D, N = positive_int(p["D"], "D", minimum=2), positive_int(p["N"], "N")
+    C = Task.random(D, N, rng=rng).C
+    gram = C.T @ C
+    norms = np.sqrt(np.diag(gram))
+    j, k = np.triu_indices(D, 1)
+    cos = gram[j, k] / (norms[j] * norms[k])
+    scale = float(orthogonality_scale(D, N))
+    ms = float(np.mean(cos**2))
+    return {
+        "cos_max": float(np.max(np.abs(cos))),
+        "cos_mean": float(np.mean(np.abs(cos))),
+        "cos_ms": ms,
+        "scale": scale,
+        "cos_rms_over_scale": math.sqrt(ms) / scale,
+    }
+
+
+# --- part 2: linearisation -------------------------------------------------------------
+
+
+def _r2(estimate: np.ndarray, target: np.ndarray) -> float:
+    """``1 - sum |estimate - target|^2 / sum |target - mean(target)|^2`` over trials and coordinates."""
+    return 1.0 - float(np.sum((estimate - target) ** 2) / np.sum((target - target.mean(0)) ** 2))
+
+
+def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """The closed-form affine decoder ``s(t) alpha C^+ z + C^+ b`` against the exact recovery.
+
+    ``z`` are the optimal logits at step ``t`` of simulated trials; the exact
+    ``mu = C^+ (s(t) Phi^-1(sigmoid z) + b)`` comes from :func:`trilat.recover`.
+    ``alpha = sqrt(3)/pi`` (moment matching). ``D = 2`` uses the paper's evenly
+    spaced lines, larger ``D`` random unit normals.
+
+    Parameters (config)
+    -------------------
+    t, sigma, D, N, n_trials.
+
+    Returns
+    -------
+    dict
+        ``r2_closed_form`` and ``rmse_closed_form`` of the closed form;
+        ``r2_best_affine``, the least-squares affine map fitted to the same
+        logits (in-sample; ``N + 1`` coefficients per coordinate against
+        ``n_trials`` samples); ``frac_linear``, the fraction of ``|u| < 2``
+        where the approximation holds.
+    """
+    p = _params(config, {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000}, "linearization")
+    t = positive_int(p["t"], "t")
+    task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
+    trials = simulate(task, positive_int(p["n_trials"], "n_trials"), t, rng)
+    mu = posterior(task, trials.evidence).mean[:, -1, :]
+    z = predict_logits(task, mu, t)
+    exact = recover(task, distances_from_logits(task, z, t))
+    closed = linear_decoder(task, t)(z)
+    design = np.column_stack([z, np.ones(len(z))])
+    coef, *_ = np.linalg.lstsq(design, exact, rcond=None)
+    u = (mu @ task.C.T - task.b) / posterior_std(task, t)
+    return {
+        "r2_closed_form": _r2(closed, exact),
+        "rmse_closed_form": float(np.sqrt(np.mean(np.sum((closed - exact) ** 2, axis=-1)))),
+        "r2_best_affine": _r2(design @ coef, exact),
+        "frac_linear": float(np.mean(np.abs(u) < 2.0)),
+    }
+
+
+# --- eq. 7: the ceiling of decodability ------------------------------------------------
+
+
+def _oracle_estimates(
+    task: Task, t: int, n_trials: int, rng: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x*`` and the oracle's estimate of ``mu(t)`` through its outputs, shapes ``(n, D)``.
+
+    The estimate goes through the optimal outputs and trilateration,
+    ``C^+ (s(t) Phi^-1(Yhat) + b)``, in logit space so that no output
+    saturates. The one place that decides how the Monte Carlo is drawn.
+    """
+    trials = simulate(task, n_trials, t, rng)
+    mu = posterior(task, trials.evidence).mean[:, -1, :]
+    return trials.x_star, recover(
+        task, distances_from_logits(task, predict_logits(task, mu, t), t)
+    )
+
+
+def _truncated_normal_mean(mu: np.ndarray, s: float, low: float, high: float) -> np.ndarray:
+    """``E[x | x ~ N(mu, s^2) on [low, high]] = mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
+
+    ``a, b = (low - mu)/s, (high - mu)/s``. When the interval lies in the
+    upper tail (``a > 0``) the ratio is computed as
+    ``-expm1((a^2 - b^2)/2) / (sqrt(pi/2) (erfcx(a/sqrt2) - e^((a^2 - b^2)/2) erfcx(b/sqrt2)))``,
+    which neither underflows nor cancels; the lower tail by the symmetry
+    ``x -> -x``.
+    """
+    a, b = (low - mu) / s, (high - mu) / s
+    upper, lower = a > 0, b < 0
+    # reflect the lower tail onto the upper one: offset(a, b) = -offset(-b, -a)
+    lo, hi = np.where(lower, -b, a), np.where(lower, -a, b)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # unused branches
+        r = np.exp(0.5 * (lo - hi) * (lo + hi))
+        tail = -np.expm1(0.5 * (lo - hi) * (lo + hi)) / (
+            math.sqrt(0.5 * math.pi)
+            * (special.erfcx(lo / math.sqrt(2.0)) - r * special.erfcx(hi / math.sqrt(2.0)))
+        )
+        central = (np.exp(-0.5 * a**2) - np.exp(-0.5 * b**2)) / (
+            math.sqrt(2.0 * math.pi) * (special.ndtr(b) - special.ndtr(a))
+        )
+    offset = np.where(upper, tail, np.where(lower, -tail, central))
+    return mu + s * offset
+
+
+def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """Eq. 7 ``r^2(t) = 1 - s(t)^2/Var(x*)`` against Monte Carlo r^2 of decoding ``x*``.
+
+    ``x* ~ U[-1/2, 1/2]^D`` (``Var = 1/12``). Three Monte Carlo r^2 values
+    (``1 - sum |xhat - x*|^2 / sum |x* - mean x*|^2``):
+
+    - ``r2_mu``: ``xhat = mu(t)`` recovered from the oracle's outputs; its
+      expectation is eq. 7 (``mu - x*`` is the mean noise, variance ``s^2``);
+    - ``r2_linear``: the best affine map of ``mu(t)`` (in-sample), which
+      shrinks towards the prior mean: ``Var/(Var + s^2)`` in expectation;
+    - ``r2_bayes``: the uniform prior's posterior mean, a truncated Gaussian's,
+      ``E[x* | mu] = mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``,
+      ``a, b = (-1/2 - mu)/s, (1/2 - mu)/s``: the true ceiling.
+
+    So eq. 7 is the flat-prior ceiling; decoders that know the prior exceed it.
+
+    Parameters (config)
+    -------------------
+    t, sigma, D, N, n_trials.
+
+    Returns
+    -------
+    dict
+        ``r2_eq7``, ``r2_mu``, ``r2_linear``, ``r2_bayes`` and ``r2_mu_minus_eq7``.
+    """
+    p = _params(config, {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000}, "ceiling")
+    t = positive_int(p["t"], "t")
+    task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
+    x_star, mu = _oracle_estimates(task, t, positive_int(p["n_trials"], "n_trials"), rng)
+    s = float(posterior_std(task, t))
+    bayes = _truncated_normal_mean(mu, s, task.prior.low, task.prior.high)
+    design = np.column_stack([mu, np.ones(len(mu))])
+    coef, *_ = np.linalg.lstsq(design, x_star, rcond=None)
+    eq7 = float(decodability_ceiling(task, t))
+    r2_mu = _r2(mu, x_star)
+    return {
+        "r2_eq7": eq7,
+        "r2_mu": r2_mu,
+        "r2_linear": _r2(design @ coef, x_star),
+        "r2_bayes": _r2(bayes, x_star),
+        "r2_mu_minus_eq7": r2_mu - eq7,
+    }
+
+
+# --- registry ------------------------------------------------------------------------
+
+
+_POWERS_AND_BETWEEN = [
+    2,
+    3,
+    4,
+    6,
+    8,
+    12,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512,
+    768,
+    1024,
+]
+
+
+@dataclass(frozen=True)
+class BuiltinSweep:
+    """A built-in sweep: its function, default grid and seeds, and what it shows."""
+
+    name: str
+    fn: Callable[[dict[str, Any], np.random.Generator], dict[str, float]]
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: int = 5
+    description: str = ""
+
+
+SWEEPS: dict[str, BuiltinSweep] = {
+    s.name: s
+    for s in (
+        BuiltinSweep(
+            "recovery",
+            recovery,
+            {
+                "D": [2, 8, 32],
+                "N": [1, 4, 16, 64, 256],
+                "cond": [1.0, 1e2, 1e4, 1e6, 1e8, 1e10, 1e12, math.inf],
+            },
+            5,
+            "identifiability and trilateration round-trip error against D, N and cond(C)",
+        ),
+        BuiltinSweep(
+            "orthogonality",
+            orthogonality,
+            {"N": _POWERS_AND_BETWEEN, "D": [2, 4, 8, 16, 32]},
+            20,
+            "cosines between columns of random C against N, D and sqrt(D/((D+2)N))",
+        ),
+        BuiltinSweep(
+            "linearization",
+            linearization,
+            {"t": [1, 2, 3, 5, 8, 12, 20, 50, 100], "sigma": [0.05, 0.1, 0.2, 0.4, 0.8]},
+            5,
+            "closed-form affine decoder against exact recovery, over t and sigma",
+        ),
+        BuiltinSweep(
+            "ceiling",
+            ceiling,
+            {"t": [1, 2, 3, 5, 8, 12, 20, 50, 100], "sigma": [0.1, 0.2, 0.4, 0.8]},
+            5,
+            "eq. 7 decodability ceiling against Monte Carlo r^2",
+        ),
+    )
+}
