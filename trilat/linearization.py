@@ -143,6 +143,8 @@ def linear_decoder(
     AffineMap
         ``weight`` of shape ``t.shape + (D, N)``, ``offset`` of shape ``(D,)``.
     """
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
     alpha = linearization_constant(activation, method, half_width=half_width)
     s = posterior_std(task, t, std)
     pinv = task.pinv

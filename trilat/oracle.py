@@ -105,6 +105,7 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
 
 def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
     """``u = (C mu - b) / s(t)``, shape ``(..., N)``."""
+    task = _check_task(task)
     mu = _features(mu, "mu", task.dim, "D, the latent dimension")
     s = posterior_std(task, t, std)
     return (mu @ task.C.T - task.b) / s[..., None]
