@@ -344,15 +344,18 @@ def test_parquet_round_trip(tmp_path):
 
 
 def test_orthogonality_cosines_approach_the_derived_scale():
-    # E[cos^2] -> D/((D+2)N) as N -> inf (orthogonality_scale). Tolerance: 5 standard errors of
-    # the mean over seeds (false failure ~6e-7 per check, normal approximation) plus the O(1/N)
-    # bias of the ratio of quadratic forms; its measured coefficient is <= 1.3 for D = 2..32
-    # (2000 seeds each), so 2/N bounds it.
+    # derivations/recovery.py: E[cos^2] = D/((D+2)N) + 2D(5D-4)/((D+2)^2 (D+4) N^2) + O(N^-3);
+    # the leading term is orthogonality_scale^2. At N = 1024 the O(N^-3) remainder is ~1e-9
+    # relative, far below the Monte Carlo error: 5 standard errors of the mean over seeds
+    # (false failure ~6e-7 per check, normal approximation).
     n = 1024
     result = sweep(orthogonality, {"D": [4, 32], "N": [n]}, seeds=300)
     for row in result.summarize():
-        scale2 = float(orthogonality_scale(row["D"], n)) ** 2
-        assert abs(row["cos_ms_mean"] / scale2 - 1) <= 5 * row["cos_ms_sem"] / scale2 + 2 / n
+        d = row["D"]
+        scale2 = float(orthogonality_scale(d, n)) ** 2
+        assert scale2 == d / ((d + 2) * n)
+        two_term = scale2 + 2 * d * (5 * d - 4) / ((d + 2) ** 2 * (d + 4) * n**2)
+        assert abs(row["cos_ms_mean"] - two_term) <= 5 * row["cos_ms_sem"]
 
 
 def test_orthogonality_scale_formula_and_validation():
