@@ -1,0 +1,246 @@
+"""Monte Carlo statistics of Theorem 3.1 part 1 and of the decodability ceiling, in plain numpy.
+
+:func:`monte_carlo` streams trials in chunks through the oracle: simulate,
+the running mean ``mu(t)``, the optimal logits, the distances from them and
+the trilateration back to ``mu_hat(t)``. It keeps only per-``t`` sums, so its
+memory does not grow with the number of trials. ``trilat.kernels`` provides
+a numba function of the same signature returning the same
+:class:`MonteCarloStats`; ``trilat verify`` uses whichever it imports.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trilat._checks import positive_int
+from trilat._philox import key_from_rng
+from trilat.oracle import distances_from_logits, posterior, predict, predict_logits, recover
+from trilat.task import Task, simulate
+
+__all__ = ["MonteCarloStats", "RunningMoments", "default_chunk_trials", "monte_carlo"]
+
+# Working memory of one chunk, in bytes; the arrays of a chunk are about
+# 8 T (5 D + 4 N) bytes per trial (evidence, mu, mu_hat, errors; u, logits,
+# distances, probabilities).
+CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class MonteCarloStats:
+    """Per-``t`` summaries of ``n_trials`` simulated trials of a task.
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+        Samples seen, ``1..T``.
+    max_abs_error, mean_abs_error : ndarray, shape (T,)
+        Largest and mean Euclidean ``|mu_hat(t) - mu(t)|`` over trials, where
+        ``mu_hat`` is recovered from the optimal logits.
+    n_saturated : ndarray of int, shape (T,)
+        Outputs whose probability ``Phi(u)`` is exactly 0 or 1 in double
+        precision (those a probability path would lose; the logit path keeps them).
+    n_outputs : int
+        Outputs per ``t``: ``n_trials * N``.
+    r2_mu_xstar : ndarray, shape (T,)
+        ``R^2`` of ``mu(t)`` against ``x*``: ``1 - SS_res/SS_tot`` per coordinate
+        (``SS_tot`` about the sample mean of ``x*``), averaged over the D coordinates.
+    n_trials : int
+    """
+
+    t: np.ndarray
+    max_abs_error: np.ndarray
+    mean_abs_error: np.ndarray
+    n_saturated: np.ndarray
+    n_outputs: int
+    r2_mu_xstar: np.ndarray
+    n_trials: int
+
+
+class RunningMoments:
+    """Count, mean and centred second moments of vectors, merged chunk by chunk.
+
+    Chan, Golub & LeVeque's pairwise update: merging keeps the co-moment
+    matrix accurate where accumulating raw sums of squares would cancel.
+    Rows are samples; the leading axes of the shape are kept apart (one set of
+    moments per ``t``).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean: np.ndarray | None = None
+        self.comoment: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> None:
+        """Add samples ``x`` of shape ``(n, ..., K)``: moments of shape ``(..., K)`` / ``(..., K, K)``."""
+        n = x.shape[0]
+        if n == 0:
+            return
+        mean = x.mean(axis=0)
+        centred = x - mean
+        comoment = np.einsum("n...i,n...j->...ij", centred, centred)
+        if self.mean is None:
+            self.count, self.mean, self.comoment = n, mean, comoment
+            return
+        total = self.count + n
+        delta = mean - self.mean
+        self.comoment = (
+            self.comoment
+            + comoment
+            + delta[..., :, None] * delta[..., None, :] * (self.count * n / total)
+        )
+        self.mean = self.mean + delta * (n / total)
+        self.count = total
+
+    @property
+    def variance_sums(self) -> np.ndarray:
+        """``sum (x - mean)^2`` per component, shape ``(..., K)``."""
+        return np.diagonal(self.comoment, axis1=-2, axis2=-1)
+
+
+def default_chunk_trials(task: Task, n_steps: int, budget_bytes: int = CHUNK_BYTES) -> int:
+    """Trials per chunk so that one chunk's arrays stay within ``budget_bytes``."""
+    per_trial = 8 * n_steps * (5 * task.dim + 4 * task.n_tasks)
+    return max(1, budget_bytes // per_trial)
+
+
+def chunks(n_trials: int, chunk_trials: int) -> Iterator[tuple[int, int]]:
+    """``(first, count)`` of consecutive chunks covering ``0..n_trials - 1``."""
+    for first in range(0, n_trials, chunk_trials):
+        yield first, min(chunk_trials, n_trials - first)
+
+
+def reusable_seed(rng: Any) -> Callable[[], Any]:
+    """A function returning, at every call, a seed that makes :func:`simulate` draw the
+    trials ``simulate(..., rng=rng)`` would draw in one call.
+
+    Ints and SeedSequences are reused as they are; ``None`` becomes one fresh
+    SeedSequence. A Generator gives its key by two draws, so each chunk gets a
+    copy of its current state, and the Generator itself is advanced once, as a
+    single call would advance it.
+    """
+    if isinstance(rng, np.random.Generator):
+        state = rng.bit_generator.state
+        bit_type = type(rng.bit_generator)
+        key_from_rng(rng)  # advance it exactly as one call to simulate would
+
+        def copy() -> np.random.Generator:
+            bits = bit_type()
+            bits.state = state
+            return np.random.Generator(bits)
+
+        return copy
+    if rng is None:
+        rng = np.random.SeedSequence()
+    if not isinstance(rng, (int, np.integer, np.random.SeedSequence)) or isinstance(rng, bool):
+        raise ValueError(
+            f"rng must be None, an int seed, a SeedSequence or a numpy.random.Generator, got {rng!r}"
+        )
+    return lambda: rng
+
+
+def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
+    """A tqdm bar on stderr when ``progress`` is True, or None and stderr is a terminal."""
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if progress:
+            raise ImportError(
+                "progress=True needs tqdm: pip install 'trilat[progress]' (or pip install tqdm)"
+            ) from None
+        return None
+    return tqdm(total=total, desc=desc, unit="trial", leave=False, file=sys.stderr)
+
+
+def monte_carlo(
+    task: Task,
+    n_trials: int,
+    n_steps: int,
+    rng: Any = None,
+    chunk_trials: int | None = None,
+    *,
+    progress: bool | None = None,
+) -> MonteCarloStats:
+    """Simulate ``n_trials`` trials and summarise the exact recovery ``mu -> logits -> mu_hat``.
+
+    For each trial and ``t = 1..T``: ``mu(t)`` the running mean of the
+    evidence (flat prior), ``z = predict_logits(task, mu, t)``,
+    ``mu_hat = recover(task, distances_from_logits(task, z, t))``; the
+    statistics of ``|mu_hat - mu|``, of saturation and of ``mu`` against
+    ``x*`` are accumulated chunk by chunk (numbers identical for any chunk
+    size, since every trial's noise depends only on the seed and its index).
+
+    Parameters
+    ----------
+    task : Task
+        Must be identifiable (``rank C = D``).
+    n_trials, n_steps : int
+        ``n`` and ``T``.
+    rng : None, int, SeedSequence or Generator
+        Seed of :func:`trilat.simulate`.
+    chunk_trials : int, optional
+        Trials per chunk; by default as many as fit in about 64 MB.
+    progress : bool, optional
+        tqdm progress bar; ``None`` shows one when stderr is a terminal.
+
+    Returns
+    -------
+    MonteCarloStats
+        Arrays of shape ``(T,)``.
+
+    Raises
+    ------
+    NotIdentifiableError
+        ``rank(C) < D``.
+    """
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task.require_identifiable()
+    n_trials = positive_int(n_trials, "n_trials", minimum=2)
+    n_steps = positive_int(n_steps, "n_steps")
+    if chunk_trials is None:
+        chunk_trials = default_chunk_trials(task, n_steps)
+    chunk_trials = positive_int(chunk_trials, "chunk_trials")
+    seed = reusable_seed(rng)
+    t = np.arange(1.0, n_steps + 1.0)
+    max_err = np.zeros(n_steps)
+    sum_err = np.zeros(n_steps)
+    saturated = np.zeros(n_steps, dtype=np.int64)
+    sse = np.zeros((n_steps, task.dim))
+    x_moments = RunningMoments()
+    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
+    try:
+        for first, count in chunks(n_trials, chunk_trials):
+            trials = simulate(task, count, n_steps, rng=seed(), first_trial=first)
+            mu = posterior(task, trials.evidence).mean
+            z = predict_logits(task, mu, t)
+            mu_hat = recover(task, distances_from_logits(task, z, t))
+            err = np.linalg.norm(mu_hat - mu, axis=-1)
+            max_err = np.maximum(max_err, err.max(axis=0))
+            sum_err += err.sum(axis=0)
+            yhat = predict(task, mu, t)
+            saturated += np.count_nonzero((yhat == 0.0) | (yhat == 1.0), axis=(0, 2))
+            sse += np.sum((mu - trials.x_star[:, None, :]) ** 2, axis=0)
+            x_moments.add(trials.x_star)
+            if bar is not None:
+                bar.update(count)
+    finally:
+        if bar is not None:
+            bar.close()
+    r2 = np.mean(1.0 - sse / x_moments.variance_sums, axis=-1)
+    return MonteCarloStats(
+        t=t,
+        max_abs_error=max_err,
+        mean_abs_error=sum_err / n_trials,
+        n_saturated=saturated,
+        n_outputs=n_trials * task.n_tasks,
+        r2_mu_xstar=r2,
+        n_trials=n_trials,
+    )

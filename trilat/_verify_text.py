@@ -1,0 +1,199 @@
+"""The terminal report of ``trilat verify``: one titled, aligned table per part."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trilat.verify import VerifyReport
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> list[str]:
+    """Aligned columns: numbers right-aligned; the last ``left`` columns left-aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    first_left = len(header) - left
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            c.ljust(w) if i >= first_left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  " + "  ".join(out).rstrip()
+
+    rule = "  " + "  ".join("-" * w for w in widths)
+    return [line(header), rule, *(line(r) for r in rows)]
+
+
+def num(x: float | None, fmt: str = ".4f") -> str:
+    if x is None:
+        return "-"
+    if math.isinf(x):
+        return "inf"
+    return format(x, fmt)
+
+
+def verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("pass" if ok else "FAIL")
+
+
+def _header(report: VerifyReport) -> list[str]:
+    c = report.config
+    prior = report_prior(report)
+    ns = ", ".join(str(n) for n in c.n_tasks)
+    return [
+        "trilat verify: Theorem 3.1 of Vafidis, Bhargava & Rangel (ICLR 2025), by Monte Carlo",
+        f"  D = {c.dim}, N in {{{ns}}}, tasks: {c.task_kind}",
+        f"  sigma = {c.sigma:g}, T = {c.steps} steps, {c.trials:,} trials, seed {c.seed}, "
+        f"x* ~ {prior}",
+        "  oracle: flat-prior posterior N(mu(t), s(t)^2 I), mu(t) the running mean, "
+        "s(t) = sigma/sqrt(t)",
+    ]
+
+
+def report_prior(report: VerifyReport) -> str:
+    return f"Uniform(-0.5, 0.5)^{report.config.dim}"
+
+
+def _part1(report: VerifyReport) -> list[str]:
+    from trilat.verify import PART1_TOL
+
+    rows = [
+        [
+            str(r.n_tasks),
+            str(r.rank),
+            num(r.condition_number, ".3g"),
+            num(r.max_error, ".2e"),
+            num(r.mean_error, ".2e"),
+            "-" if r.saturated_share is None else f"{100 * r.saturated_share:.1f}%",
+            verdict(r.passed),
+            "" if r.identifiable and r.passed else r.note,
+        ]
+        for r in report.part1
+    ]
+    header = ["N", "rank", "cond(C)", "max |mu_hat-mu|", "mean |mu_hat-mu|", "Phi(u)=0|1",
+              "check", ""]  # fmt: skip
+    return [
+        "Part 1: mu(t) is recovered exactly from the optimal outputs (through their logits)",
+        f"  check: max over trials and t of |mu_hat - mu(t)| < {PART1_TOL:.0e} where rank C = D;",
+        "  N < D must be not identifiable. 'Phi(u)=0|1': share of outputs whose probability",
+        "  rounds to 0 or 1 (lost by a probability path, kept by the logits).",
+        "",
+        *table(header, rows, left=2),
+    ]
+
+
+def _part2(report: VerifyReport) -> list[str]:
+    p = report.part2
+    title = (
+        "Part 2: mu(t) is affine in the logits only near the boundaries (reported, not checked)"
+    )
+    if p is None:
+        return [title, "  skipped: no identifiable task (N >= D) in this run"]
+    rows = [
+        [f"{t:g}", f"{s:.4f}", f"{a:.4f}", f"{b:.4f}", f"{c:.3f}"]
+        for t, s, a, b, c in zip(
+            p.t, p.s, p.r2_closed_form, p.r2_best_affine, p.share_linear, strict=True
+        )
+    ]
+    header = ["t", "s(t)", "R^2 closed form", "R^2 best affine", "share |u| <= 2"]
+    return [
+        title,
+        f"  N = {p.n_tasks}. R^2 against the exact mu(t) of two affine decoders of the logits z:",
+        "  closed form mu ~ s(t) (sqrt(3)/pi) C^+ z + C^+ b (sigmoid, moment constant), and the",
+        "  best least-squares affine map. The logit of Phi(u) grows like u^2/2 beyond |u| ~ 2, so",
+        "  the closed form degrades as outputs grow confident while the best affine map holds.",
+        "",
+        *table(header, rows),
+    ]
+
+
+def _part3(report: VerifyReport) -> list[str]:
+    from trilat.verify import RANDOM_SEEDS, Z_SCORE
+
+    title = "Part 3: the factor directions (columns of C) become orthogonal"
+    if not report.part3:
+        return [title, "  skipped: D = 1 has a single factor direction"]
+    d = report.config.dim
+    rows = []
+    for r in report.part3:
+        rows.append(
+            [
+                str(r.n_tasks),
+                num(r.task_max_cos, ".1e"),
+                verdict(r.task_passed),
+                f"{r.random_max_cos:.3f} +- {r.random_max_cos_se:.3f}",
+                f"{math.sqrt(r.gram_expected):.3f}",
+                f"{r.gram_ms:.4f} +- {r.gram_ms_se:.4f}",
+                f"{r.gram_expected:.4f}",
+                verdict(r.random_passed),
+            ]
+        )
+    verified = "evenly spaced" if d == 2 else "verified task"
+    header = ["N", f"{verified}", "check", "random", "scale", "q (random)", "E[q]", "check"]
+    if d == 2:
+        about = [
+            "  'evenly spaced': max |cos| between columns of the verified C. For N >= 2,",
+            "  C^T C = (N/2) I, so max |cos| <= 2 (N + 3) eps (rounding only).",
+        ]
+    else:
+        about = [
+            "  'verified task': max |cos| of the random task of part 1 (one draw, not checked)."
+        ]
+    lines = [
+        title,
+        *about,
+        f"  'random': mean over {RANDOM_SEEDS} random tasks of max |cos| (+- se); 'scale' is the",
+        "  RMS cosine sqrt(D/((D+2)N)). Check: q = mean_{j<k} (D G_jk/N)^2, G = C^T C, has mean",
+        f"  E[q] = D/((D+2)N) exactly for unit rows uniform on the sphere; within {Z_SCORE:g} se.",
+        "",
+        *table(header, rows),
+    ]
+    return lines
+
+
+def _ceiling(report: VerifyReport) -> list[str]:
+    from trilat.verify import Z_SCORE
+
+    c = report.ceiling
+    rows = [
+        [f"{t:g}", f"{r2:.4f}", f"{e:.4f}", f"{abs(r2 - e):.4f}", f"{tol:.4f}", verdict(ok)]
+        for t, r2, e, tol, ok in zip(c.t, c.r2, c.eq7, c.tolerance, c.passed, strict=True)
+    ]
+    header = ["t", "R^2 (Monte Carlo)", "eq. 7", "|diff|", "tolerance", "check"]
+    return [
+        "Ceiling of decodability: R^2 of mu(t) against x*, and the paper's eq. 7",
+        "  eq. 7: 1 - s(t)^2 / Var(x*), Var(x*) = 1/12.",
+        f"  tolerance: {Z_SCORE:g} se + bias, se = r sqrt((2 + 4/5) / (n D)), r = s(t)^2 / Var(x*)",
+        "  (delta method; 4/5 = Var((x - m)^2) / Var(x)^2 for uniform x*).",
+        "",
+        *table(header, rows),
+    ]
+
+
+def format_report(report: VerifyReport) -> str:
+    """The whole report: header, the four parts, and the verdict with what failed."""
+    from trilat.verify import Z_SCORE
+
+    n_checks = (
+        len(report.part1)
+        + sum(1 for r in report.part3 if r.task_passed is not None)
+        + len(report.part3)
+        + len(report.ceiling.t)
+    )
+    mc_checks = len(report.part3) + len(report.ceiling.t)
+    tail = math.erfc(Z_SCORE / math.sqrt(2.0))
+    if report.passed:
+        verdict_lines = [f"Result: PASS, all {n_checks} checks hold."]
+    else:
+        verdict_lines = [f"Result: FAIL, {len(report.failures)} of {n_checks} checks:"]
+        verdict_lines += [f"  - {f}" for f in report.failures]
+    verdict_lines.append(
+        f"  The {mc_checks} Monte Carlo checks allow {Z_SCORE:g} standard errors: a correct "
+        f"implementation\n  fails one with probability {tail:.1e}, any of them with "
+        f"<= {mc_checks * tail:.1e}."
+    )
+    verdict_lines.append(f"  wall time {report.seconds:.1f} s")
+    blocks = [_header(report), _part1(report), _part2(report), _part3(report), _ceiling(report)]
+    return "\n\n".join("\n".join(b) for b in [*blocks, verdict_lines])

@@ -1,0 +1,57 @@
+"""The ``trilat`` command: one subcommand per job (``trilat verify``, ...).
+
+Adding a subcommand takes one small function and one line: write
+``_name(subparsers)``, which adds the subcommand's parser, its options and
+``set_defaults(run=...)`` (a function of the parsed arguments returning the
+exit code), and list it in ``SUBCOMMANDS``. Import the subcommand's module
+inside that function, so that ``trilat --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+
+def _verify(subparsers: Any) -> None:
+    from trilat import verify
+
+    parser = subparsers.add_parser(
+        "verify",
+        help="check Theorem 3.1 end to end by Monte Carlo (the paper's defaults)",
+        description=verify.__doc__.split("\n\n")[0],
+    )
+    verify.add_arguments(parser)
+    parser.set_defaults(run=verify.run)
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [_verify]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``trilat`` parser with every subcommand of ``SUBCOMMANDS``."""
+    from trilat import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="trilat",
+        description="Check Theorem 3.1 of Vafidis, Bhargava & Rangel (ICLR 2025): "
+        "the Bayes-optimal multi-task estimator and what it implies.",
+    )
+    parser.add_argument("--version", action="version", version=f"trilat {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trilat`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,474 @@
+"""``trilat verify``: check Theorem 3.1 end to end on simulated trials.
+
+- Part 1 (checked): for each N, whether ``C`` is identifiable, and the largest
+  ``|mu_hat - mu(t)|`` when ``mu(t)`` is recovered from the optimal outputs
+  through their logits; must be below ``1e-10`` where ``rank C = D``, and "not
+  identifiable" where ``N < D`` (the theorem's own prediction).
+- Part 2 (reported): per ``t``, the ``R^2`` against ``mu(t)`` of the
+  closed-form affine decoder (sigmoid, moment constant) and of the best
+  least-squares affine decoder of the same logits, and the share of outputs
+  with ``|u| <= 2``, where the linearisation is accurate.
+- Part 3 (checked): the largest ``|cos|`` between columns of ``C``; exactly 0
+  (to rounding) for the evenly spaced set, and ``O(1/sqrt N)`` for random
+  tasks, checked through ``E[(D G_jk / N)^2] = D / ((D + 2) N)`` for the Gram
+  matrix ``G = C^T C`` of rows uniform on the sphere.
+- Ceiling (checked): ``R^2`` of ``mu(t)`` against ``x*`` next to the paper's
+  eq. 7, ``1 - s(t)^2 / Var(x*)``.
+
+The Monte Carlo statistics of part 1 and the ceiling come from one function,
+``monte_carlo`` (imported below); everything streams in chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, progress_bar
+from trilat._montecarlo import monte_carlo as monte_carlo  # the numba kernels: trilat.kernels
+from trilat._stable import logit_ndtr
+from trilat.linearization import linear_decoder
+from trilat.oracle import posterior, predict_logits
+from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
+
+__all__ = ["VerifyConfig", "VerifyReport", "add_arguments", "run", "run_verify"]
+
+PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable
+Z_SCORE = 5.0  # Monte Carlo checks: two-sided normal tail 5.7e-7 per check
+LINEAR_U = 2.0  # |u| below which Phi^-1(sigmoid(z)) ~ alpha z is accurate
+RANDOM_SEEDS = 400  # random tasks per N in part 3
+PART2_N = 6  # the paper's N for part 2 (else the identifiable N closest to it)
+EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """What to verify: D, the N values, sigma, T, trials and the seed."""
+
+    dim: int = 2
+    n_tasks: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
+    sigma: float = 0.2
+    steps: int = 20
+    trials: int = 10_000
+    seed: int = 0
+
+    def task(self, n: int) -> Task:
+        """The task verified for ``N = n``: the paper's evenly spaced set for D = 2, else random."""
+        if self.dim == 2:
+            return Task.evenly_spaced(n, sigma=self.sigma)
+        return Task.random(self.dim, n, sigma=self.sigma, rng=self.seed)
+
+    @property
+    def task_kind(self) -> str:
+        return "evenly spaced (the paper's set)" if self.dim == 2 else "random unit rows, b = 0"
+
+
+@dataclass
+class Part1Row:
+    n_tasks: int
+    rank: int
+    condition_number: float
+    identifiable: bool
+    max_error: float | None
+    mean_error: float | None
+    saturated_share: float | None
+    passed: bool
+    note: str
+
+
+@dataclass
+class Part2:
+    n_tasks: int
+    t: list[float]
+    s: list[float]
+    r2_closed_form: list[float]
+    r2_best_affine: list[float]
+    share_linear: list[float]
+
+
+@dataclass
+class Part3Row:
+    n_tasks: int
+    task_max_cos: float
+    task_tolerance: float | None
+    task_passed: bool | None
+    random_max_cos: float
+    random_max_cos_se: float
+    gram_ms: float
+    gram_ms_se: float
+    gram_expected: float
+    random_passed: bool
+
+
+@dataclass
+class Ceiling:
+    t: list[float]
+    r2: list[float]
+    eq7: list[float]
+    tolerance: list[float]
+    passed: list[bool]
+    n_tasks_used: int | None
+
+
+@dataclass
+class VerifyReport:
+    """All numbers of a run of ``trilat verify`` (``to_dict`` for JSON)."""
+
+    config: VerifyConfig
+    part1: list[Part1Row]
+    part2: Part2 | None
+    part3: list[Part3Row]
+    ceiling: Ceiling
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["passed"] = self.passed
+        out["config"]["task_kind"] = self.config.task_kind
+        out["tolerances"] = {
+            "part1_max_error": PART1_TOL,
+            "monte_carlo_z": Z_SCORE,
+            "evenly_spaced_max_cos": "2 (N + 3) eps",
+        }
+        return _finite_or_none(out)
+
+
+def _finite_or_none(x: Any) -> Any:
+    """JSON has no inf/nan: map them to None, recursively."""
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_or_none(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+# --------------------------------------------------------------------------- part 1
+
+
+def part1_row(task: Task, stats: Any | None) -> Part1Row:
+    """Part 1 for one task, from its Monte Carlo statistics (None when not identifiable)."""
+    n, d = task.n_tasks, task.dim
+    common = dict(n_tasks=n, rank=task.rank, condition_number=task.condition_number)
+    if not task.identifiable:
+        predicted = n < d
+        note = (
+            "not identifiable (N < D), as predicted"
+            if predicted
+            else f"not identifiable (rank {task.rank} < D = {d}) although N >= D"
+        )
+        return Part1Row(**common, identifiable=False, max_error=None, mean_error=None,
+                        saturated_share=None, passed=predicted, note=note)  # fmt: skip
+    worst = float(np.max(stats.max_abs_error))
+    passed = worst < PART1_TOL
+    return Part1Row(
+        **common,
+        identifiable=True,
+        max_error=worst,
+        mean_error=float(np.mean(stats.mean_abs_error)),
+        saturated_share=float(np.sum(stats.n_saturated) / (stats.n_outputs * len(stats.t))),
+        passed=passed,
+        note=f"max < {PART1_TOL:.0e}" if passed else f"max >= {PART1_TOL:.0e}",
+    )
+
+
+# --------------------------------------------------------------------------- part 2
+
+
+def linearization_stats(
+    task: Task, n_trials: int, n_steps: int, seed: Any, progress: bool | None = None
+) -> Part2:
+    """Part 2: per ``t``, R^2 of the closed-form and the best affine decoder of the logits.
+
+    Both are scored against the exact ``mu(t)`` over the same trials (seed as
+    part 1). The best affine decoder is the in-sample least-squares fit of
+    ``mu`` on ``[z, 1]``, from streamed centred co-moments; R^2 is
+    ``1 - SS_res/SS_tot`` per coordinate, averaged over coordinates.
+    """
+    n, d = task.n_tasks, task.dim
+    t = np.arange(1.0, n_steps + 1.0)
+    decoder = linear_decoder(task, t)  # sigmoid, moment constant
+    z_edge = float(logit_ndtr(LINEAR_U))  # |u| <= 2  <=>  |z| <= logit Phi(2)
+    sse_closed = np.zeros((n_steps, d))
+    n_linear = np.zeros(n_steps)
+    joint = RunningMoments()
+    chunk = default_chunk_trials(task, n_steps)
+    bar = progress_bar(n_trials, f"trilat verify part 2 (N = {n})", progress)
+    for first, count in chunks(n_trials, chunk):
+        evidence = simulate(task, count, n_steps, rng=seed, first_trial=first).evidence
+        mu = posterior(task, evidence).mean
+        z = predict_logits(task, mu, t)
+        sse_closed += np.sum((decoder(z) - mu) ** 2, axis=0)
+        n_linear += np.count_nonzero(np.abs(z) <= z_edge, axis=(0, 2))
+        joint.add(np.concatenate([z, mu], axis=-1))
+        if bar is not None:
+            bar.update(count)
+    if bar is not None:
+        bar.close()
+    s_zz = joint.comoment[:, :n, :n]
+    s_zm = joint.comoment[:, :n, n:]
+    ss_tot = joint.variance_sums[:, n:]
+    best = np.empty(n_steps)
+    for i in range(n_steps):
+        beta = np.linalg.lstsq(s_zz[i], s_zm[i], rcond=None)[0]
+        ss_res = ss_tot[i] - np.sum(s_zm[i] * beta, axis=0)
+        best[i] = np.mean(1.0 - ss_res / ss_tot[i])
+    closed = np.mean(1.0 - sse_closed / ss_tot, axis=-1)
+    return Part2(
+        n_tasks=n,
+        t=t.tolist(),
+        s=posterior_std(task, t).tolist(),
+        r2_closed_form=closed.tolist(),
+        r2_best_affine=best.tolist(),
+        share_linear=(n_linear / (n_trials * n)).tolist(),
+    )
+
+
+# --------------------------------------------------------------------------- part 3
+
+
+def max_abs_cos(C: np.ndarray) -> float:
+    """Largest ``|cos|`` between distinct columns of ``C``."""
+    gram = C.T @ C
+    norms = np.sqrt(np.diag(gram))
+    cos = gram / np.outer(norms, norms)
+    return float(np.max(np.abs(cos[np.triu_indices(C.shape[1], 1)])))
+
+
+def part3_row(config: VerifyConfig, task: Task) -> Part3Row:
+    """Orthogonality of the factor directions for the verified task and random tasks.
+
+    Evenly spaced lines have ``C^T C = (N/2) I`` for ``N >= 2``; in floating
+    point each Gram entry carries at most ``(N + 3) eps`` times ``N/2`` (N
+    products of rounded cos/sin and their sum), so ``|cos| <= 2 (N + 3) eps``.
+
+    Random rows uniform on the sphere have ``E[C^T C] = (N/D) I`` and
+    ``E[G_jk^2] = N / (D (D + 2))``, hence ``q = mean_{j<k} (D G_jk / N)^2`` has
+    mean exactly ``D / ((D + 2) N)`` for every N: the cosines are
+    ``O(sqrt(D / ((D + 2) N)))``. Checked over ``RANDOM_SEEDS`` tasks within
+    ``Z_SCORE`` standard errors of the mean.
+    """
+    n, d = task.n_tasks, task.dim
+    task_cos = max_abs_cos(task.C)
+    task_tol = task_ok = None
+    if config.dim == 2 and n >= 2:  # the evenly spaced set: orthogonal up to rounding
+        task_tol = 2 * (n + 3) * EPS
+        task_ok = task_cos <= task_tol
+    seeds = np.random.SeedSequence([config.seed, 3, n]).spawn(RANDOM_SEEDS)
+    cos_max = np.empty(RANDOM_SEEDS)
+    gram_ms = np.empty(RANDOM_SEEDS)
+    pairs = np.triu_indices(d, 1)
+    for i, seq in enumerate(seeds):
+        C = Task.random(d, n, rng=seq).C
+        cos_max[i] = max_abs_cos(C)
+        gram_ms[i] = np.mean((d * (C.T @ C)[pairs] / n) ** 2)
+    expected = d / ((d + 2) * n)
+    se = float(np.std(gram_ms, ddof=1) / math.sqrt(RANDOM_SEEDS))
+    return Part3Row(
+        n_tasks=n,
+        task_max_cos=task_cos,
+        task_tolerance=task_tol,
+        task_passed=task_ok,
+        random_max_cos=float(np.mean(cos_max)),
+        random_max_cos_se=float(np.std(cos_max, ddof=1) / math.sqrt(RANDOM_SEEDS)),
+        gram_ms=float(np.mean(gram_ms)),
+        gram_ms_se=se,
+        gram_expected=expected,
+        random_passed=abs(float(np.mean(gram_ms)) - expected) <= Z_SCORE * se,
+    )
+
+
+# --------------------------------------------------------------------------- ceiling
+
+
+def excess_kurtosis_of_square(prior: Uniform | Gaussian) -> float:
+    """``Var((x - m)^2) / Var(x)^2`` for one coordinate of the prior: 4/5 uniform, 2 Gaussian."""
+    return 0.8 if isinstance(prior, Uniform) else 2.0
+
+
+def ceiling_check(task: Task, stats: Any, n_trials: int) -> Ceiling:
+    """``R^2(mu(t), x*)`` against eq. 7, ``1 - s(t)^2 / Var(x*)``, within a derived tolerance.
+
+    With ``r = s^2 / Var(x*)``, ``R^2 = 1 - SS_res/SS_tot`` where
+    ``SS_res/(nD)`` averages ``s^2 chi^2_1`` (relative variance 2) and
+    ``SS_tot/(nD)`` averages ``(x - m)^2`` (relative variance ``k``: 4/5 for a
+    uniform prior), independently. The delta method gives
+    ``se = r sqrt((2 + k) / (n D))``; centring on the sample mean and the ratio
+    add a bias below ``r (1 + k) / (n - 1)``. Tolerance: ``Z_SCORE se + bias``.
+    """
+    t = np.asarray(stats.t, dtype=float)
+    s = posterior_std(task, t)
+    var = task.prior.variance
+    r = s**2 / var
+    k = excess_kurtosis_of_square(task.prior)
+    se = r * np.sqrt((2.0 + k) / (n_trials * task.dim))
+    tol = Z_SCORE * se + r * (1.0 + k) / (n_trials - 1)
+    eq7 = 1.0 - r
+    r2 = np.asarray(stats.r2_mu_xstar, dtype=float)
+    return Ceiling(
+        t=t.tolist(),
+        r2=r2.tolist(),
+        eq7=eq7.tolist(),
+        tolerance=tol.tolist(),
+        passed=(np.abs(r2 - eq7) <= tol).tolist(),
+        n_tasks_used=task.n_tasks,
+    )
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _part2_n(config: VerifyConfig, identifiable: list[int]) -> int | None:
+    if not identifiable:
+        return None
+    if PART2_N in identifiable:
+        return PART2_N
+    return min(identifiable, key=lambda n: (abs(n - PART2_N), n))
+
+
+def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyReport:
+    """Run every part for ``config`` and collect the checks that failed."""
+    start = time.perf_counter()
+    tasks = {n: config.task(n) for n in config.n_tasks}
+    stats = {
+        n: monte_carlo(task, config.trials, config.steps, rng=config.seed, progress=progress)
+        for n, task in tasks.items()
+        if task.identifiable
+    }
+    part1 = [part1_row(task, stats.get(n)) for n, task in tasks.items()]
+    part2_n = _part2_n(config, sorted(stats))
+    part2 = None
+    if part2_n is not None:
+        part2 = linearization_stats(
+            tasks[part2_n], config.trials, config.steps, config.seed, progress
+        )
+    part3 = [part3_row(config, task) for task in tasks.values()] if config.dim > 1 else []
+    # mu(t) does not depend on C: any identifiable task gives the ceiling; without
+    # one, the identity boundaries (same draws, same mu) stand in.
+    ceiling_n = part2_n
+    if ceiling_n is None:
+        stand_in = Task(np.eye(config.dim), np.zeros(config.dim), config.sigma)
+        ceiling_stats = monte_carlo(stand_in, config.trials, config.steps, rng=config.seed,
+                                    progress=progress)  # fmt: skip
+        ceiling = ceiling_check(stand_in, ceiling_stats, config.trials)
+        ceiling.n_tasks_used = None
+    else:
+        ceiling = ceiling_check(tasks[ceiling_n], stats[ceiling_n], config.trials)
+    failures = [f"part 1, N = {row.n_tasks}: {row.note}" for row in part1 if not row.passed]
+    for row in part3:
+        if row.task_passed is False:
+            failures.append(
+                f"part 3, N = {row.n_tasks}: evenly spaced max |cos| = {row.task_max_cos:.3g} "
+                f"> {row.task_tolerance:.3g}"
+            )
+        if not row.random_passed:
+            failures.append(
+                f"part 3, N = {row.n_tasks}: random tasks mean (D G_jk/N)^2 = {row.gram_ms:.4g}, "
+                f"expected {row.gram_expected:.4g} +- {Z_SCORE * row.gram_ms_se:.2g}"
+            )
+    for t, r2, eq7, tol, ok in zip(
+        ceiling.t, ceiling.r2, ceiling.eq7, ceiling.tolerance, ceiling.passed, strict=True
+    ):
+        if not ok:
+            failures.append(f"ceiling, t = {t:g}: R^2 = {r2:.4f}, eq. 7 = {eq7:.4f} +- {tol:.2g}")
+    return VerifyReport(
+        config=config,
+        part1=part1,
+        part2=part2,
+        part3=part3,
+        ceiling=ceiling,
+        failures=failures,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _positive_int(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``trilat verify``; defaults are the paper's."""
+    d = VerifyConfig()
+    parser.add_argument("--dim", type=_positive_int(1), default=d.dim,
+                        help=f"latent dimension D (default {d.dim}; D > 2 uses random tasks)")  # fmt: skip
+    parser.add_argument("--n-tasks", type=_positive_int(1), nargs="+", default=list(d.n_tasks),
+                        metavar="N", help="numbers of tasks N (default: 1 2 3 6 12 24)")  # fmt: skip
+    parser.add_argument("--sigma", type=_positive_float, default=d.sigma,
+                        help=f"noise std per evidence sample (default {d.sigma})")  # fmt: skip
+    parser.add_argument("--steps", type=_positive_int(1), default=d.steps,
+                        help=f"evidence samples per trial T (default {d.steps})")  # fmt: skip
+    parser.add_argument("--trials", type=_positive_int(2), default=d.trials,
+                        help=f"Monte Carlo trials (default {d.trials:,})")  # fmt: skip
+    parser.add_argument("--seed", type=_positive_int(0), default=d.seed,
+                        help=f"seed of every draw (default {d.seed})")  # fmt: skip
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON instead of tables")  # fmt: skip
+    parser.add_argument("--plot", metavar="DIR", type=Path, default=None,
+                        help="also write the figures (PNG) to DIR (needs the plot extra)")  # fmt: skip
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars on stderr (default: when stderr is a terminal)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``trilat verify``: print the report; exit 0 when every check holds, else 1."""
+    from trilat._verify_text import format_report
+
+    config = VerifyConfig(
+        dim=args.dim,
+        n_tasks=tuple(dict.fromkeys(args.n_tasks)),  # in the given order, without repeats
+        sigma=args.sigma,
+        steps=args.steps,
+        trials=args.trials,
+        seed=args.seed,
+    )
+    report = run_verify(config, progress=args.progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(format_report(report))
+    if args.plot is not None:
+        from trilat.plots import verify_figures
+
+        written = verify_figures(report, args.plot)
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0 if report.passed else 1
