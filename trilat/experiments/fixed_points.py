@@ -1,0 +1,369 @@
+"""Fixed points of a trained RNN's recurrent map and the dimension of its attractor.
+
+A recurrent network updates its state by ``h(t) = F(h(t-1); u(t))``. Under a
+constant *fixation input* ``u`` its fixed points solve ``F(h; u) = h``; they
+are found, as in Sussillo & Barak (2013), by minimising the speed
+``q(h) = 1/2 ||F(h; u) - h||^2`` from many initial states sampled along
+trajectories of the task. At a fixed point ``h*`` the Jacobian
+``J = dF/dh (h*)`` of this discrete-time map has eigenvalues ``lambda``; a mode
+with ``|lambda| = 1`` neither grows nor decays, so a continuous attractor of
+dimension ``d`` shows ``d`` eigenvalues at ``lambda = 1`` at every point, and
+its fixed points spread over a ``d``-dimensional set. (For a continuous-time
+system the same modes are eigenvalues of ``J - I`` near 0.)
+
+The fixation input. The network sees ``u(t) = f(X(t))``; there is no input
+that means "no evidence". The default is the observation of evidence at the
+centre of the prior, ``u = f(m)`` (``m = 0`` for the paper's box
+``[-0.5, 0.5]^D``): the paper's own analysis feeds its networks the fixation
+input with the evidence channels at zero, and for boundaries through the
+origin ``X = 0`` lies on every boundary, so it favours no answer of any task.
+A network that accumulates evidence then holds what it has accumulated, and
+the set of states it can hold is the attractor. ``"mean"`` (the average
+observation ``E f(X)``), ``"zero"`` (``u = 0``, input switched off) or any
+vector are available for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from trilat._checks import as_float_array, as_rng, describe, positive_int, positive_scalar
+from trilat.experiments._runtime import bar, show_progress, torch_threads
+from trilat.task import Gaussian, MixingMLP, Task, simulate
+
+__all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points"]
+
+FIXATIONS = ("center", "mean", "zero")
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPoints:
+    """Fixed points of ``h -> F(h; u)`` and their linearisation.
+
+    Attributes
+    ----------
+    points : ndarray, shape (K, S)
+        The converged points (speed below ``speed_tol``), float64.
+    speed : ndarray, shape (K,)
+        ``||F(h) - h||`` at each point.
+    eigenvalues : ndarray of complex, shape (K, S)
+        Eigenvalues of ``dF/dh`` at each point, sorted by ``|lambda - 1|``.
+    marginal : ndarray of int, shape (K,)
+        How many eigenvalues have ``|lambda - 1| < tol`` at each point.
+    dimension : int
+        The attractor's dimension: the median of ``marginal`` (0 when no
+        point converged).
+    spread : ndarray, shape (min(K, S),)
+        Fraction of the points' variance along each principal axis; a
+        ``d``-dimensional attractor puts it on ``d`` axes.
+    tol : float
+        Threshold on ``|lambda - 1|``.
+    speed_tol : float
+        Threshold on the speed for a point to count as fixed.
+    fixation : str
+        How the input was chosen.
+    input : ndarray, shape (obs_dim,)
+        The constant input ``u``.
+    n_initial : int
+        Initial states tried.
+    all_speed : ndarray, shape (n_initial,)
+        Final speed of every search, converged or not.
+    """
+
+    points: np.ndarray
+    speed: np.ndarray
+    eigenvalues: np.ndarray
+    marginal: np.ndarray
+    dimension: int
+    spread: np.ndarray
+    tol: float
+    speed_tol: float
+    fixation: str
+    input: np.ndarray
+    n_initial: int
+    all_speed: np.ndarray
+
+    @property
+    def n_fixed(self) -> int:
+        """``K``, the number of converged points."""
+        return int(self.points.shape[0])
+
+    def spread_dimension(self, fraction: float = 0.95) -> int:
+        """Principal axes needed to hold ``fraction`` of the fixed points' variance."""
+        if not self.spread.size:
+            return 0
+        return int(np.searchsorted(np.cumsum(self.spread), fraction) + 1)
+
+    def summary(self) -> str:
+        """One paragraph: points found, speeds, marginal eigenvalues, dimension."""
+        if not self.n_fixed:
+            return (
+                f"no fixed point found under the {self.fixation} input: none of "
+                f"{self.n_initial} searches reached speed < {self.speed_tol:.2g} (median final "
+                f"speed {np.median(self.all_speed):.3g})"
+            )
+        counts = np.bincount(self.marginal)
+        hist = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+        lead = np.abs(self.eigenvalues[:, : self.dimension + 1] - 1)
+        return (
+            f"{self.n_fixed} of {self.n_initial} searches converged to fixed points under the "
+            f"{self.fixation} input (median speed {np.median(self.speed):.2g}); eigenvalues with "
+            f"|lambda - 1| < {self.tol:.3g} per point (count: points) {{{hist}}}; attractor "
+            f"dimension {self.dimension}; median |lambda - 1| of the {self.dimension + 1} "
+            f"closest: {np.round(np.median(lead, axis=0), 4).tolist()}; variance of the points "
+            f"on their first 4 principal axes {np.round(self.spread[:4], 3).tolist()}"
+        )
+
+
+def _center(task: Task) -> np.ndarray:
+    prior = task.prior
+    if isinstance(prior, Gaussian):
+        return np.full(task.dim, prior.mean)
+    return np.full(task.dim, 0.5 * (prior.low + prior.high))
+
+
+def fixation_input(
+    fixation: Any, task: Task, mixing: MixingMLP, *, n_steps: int = 20, rng: Any = None
+) -> tuple[str, np.ndarray]:
+    """The constant input ``u`` of the fixed-point analysis, shape ``(obs_dim,)``.
+
+    ``"center"``: ``f(m)``, ``m`` the centre of the prior; ``"mean"``: the
+    average observation over 4096 simulated trials; ``"zero"``: ``0``; an
+    array: itself.
+    """
+    if isinstance(fixation, str):
+        if fixation == "center":
+            return fixation, np.asarray(mixing(_center(task)), dtype=np.float64)
+        if fixation == "mean":
+            trials = simulate(task, 4096, n_steps, rng)
+            return fixation, mixing(trials.evidence).mean(axis=(0, 1))
+        if fixation == "zero":
+            return fixation, np.zeros(mixing.out_dim)
+        raise ValueError(f"fixation must be one of {FIXATIONS} or an array, got {fixation!r}")
+    u = as_float_array(fixation, "fixation", ndim=1)
+    if u.shape != (mixing.out_dim,):
+        raise ValueError(f"fixation must have shape ({mixing.out_dim},), got {describe(u)}")
+    return "given", u
+
+
+def fixed_points(
+    network: Any,
+    task: Task | None = None,
+    *,
+    mixing: MixingMLP | None = None,
+    fixation: Any = "center",
+    n_initial: int = 256,
+    n_trials: int = 256,
+    n_steps: int | None = None,
+    noise: float = 0.05,
+    iterations: int = 3000,
+    lr: float = 1e-2,
+    refine: int = 30,
+    speed_tol: float = 1e-5,
+    tol: float | None = None,
+    rng: Any = None,
+    progress: bool | None = None,
+    threads: int | None = 1,
+) -> FixedPoints:
+    """Fixed points of ``F(h; u) = h`` under the fixation input, and their spectra.
+
+    Minimises ``q(h) = 1/2 ||F(h; u) - h||^2`` (float64) from ``n_initial``
+    states sampled along ``n_trials`` simulated trajectories, each perturbed
+    by Gaussian noise of ``noise`` times the states' RMS spread: Adam for
+    ``iterations`` steps, then ``refine`` damped Gauss-Newton
+    (Levenberg-Marquardt) steps ``dh = -(A^T A + lambda I)^-1 A^T (F(h) - h)``,
+    ``A = dF/dh - I``, which converge quickly onto a manifold of fixed points
+    where ``A`` is singular along the manifold. Points with
+    ``||F(h) - h|| < speed_tol * RMS spread`` count as fixed. At each,
+    the eigenvalues of ``dF/dh`` are computed and those with
+    ``|lambda - 1| < tol`` counted.
+
+    Parameters
+    ----------
+    network : TrainedNetwork or torch.nn.Module
+        A recurrent network exposing ``step(state, inputs)`` and
+        ``states(observations)`` (as :class:`~trilat.experiments.models.RecurrentNetwork`);
+        a :class:`~trilat.experiments.TrainedNetwork` brings its task and mixing.
+    task : Task, optional
+        Default ``network.task``.
+    mixing : MixingMLP, optional
+        Default ``network.mixing``.
+    fixation : {"center", "mean", "zero"} or array_like
+        The constant input (see the module docstring); default ``f`` of the
+        prior's centre.
+    n_initial, n_trials : int
+        Searches, and the trials whose states seed them.
+    n_steps : int, optional
+        ``T`` of those trials (default: the training ``T``, else 20).
+    noise : float
+        Perturbation of the initial states, in units of the states' RMS spread.
+    iterations, lr : int, float
+        Adam steps and learning rate (in units of the RMS spread).
+    refine : int
+        Levenberg-Marquardt steps after Adam.
+    speed_tol : float
+        Relative speed below which a point is fixed.
+    tol : float, optional
+        Threshold on ``|lambda - 1|``; default ``1 - exp(-1/T)``: a mode with
+        ``|lambda| > exp(-1/T)`` keeps more than ``1/e`` of its amplitude over
+        a trial, so it holds information for the task's whole duration.
+    rng : None, int or Generator
+        Seeds the trials, the choice of initial states and their noise.
+    progress : bool, optional
+        Progress bar; default: when stderr is a terminal.
+    threads : int or None
+        ``torch.set_num_threads`` for the search (restored after).
+
+    Returns
+    -------
+    FixedPoints
+
+    Raises
+    ------
+    ValueError
+        A network without a recurrent map (the transformer), or bad arguments.
+    """
+    module = getattr(network, "module", network)
+    if not (hasattr(module, "step") and hasattr(module, "states")):
+        raise ValueError(
+            f"{type(module).__name__} has no recurrent map: fixed points need a module with "
+            f"step(state, inputs) and states(observations) (the 'rnn', 'gru' and 'lstm' "
+            f"architectures; a transformer has none)"
+        )
+    task = getattr(network, "task", None) if task is None else task
+    mixing = getattr(network, "mixing", None) if mixing is None else mixing
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task (or come with the network), got {task!r}")
+    if not isinstance(mixing, MixingMLP):
+        raise ValueError(
+            f"mixing must be a trilat.MixingMLP (or come with the network), got {mixing!r}"
+        )
+    config = getattr(network, "config", {})
+    steps = positive_int(n_steps if n_steps is not None else config.get("n_steps", 20), "n_steps")
+    n_initial = positive_int(n_initial, "n_initial")
+    n_trials = positive_int(n_trials, "n_trials")
+    iterations = positive_int(iterations, "iterations", minimum=0)
+    refine = positive_int(refine, "refine", minimum=0)
+    lr = positive_scalar(lr, "lr")
+    speed_tol = positive_scalar(speed_tol, "speed_tol")
+    noise = float(noise)
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    tol = 1.0 - math.exp(-1.0 / steps) if tol is None else positive_scalar(tol, "tol")
+    gen = as_rng(rng)
+    trial_seed = int(gen.integers(0, 2**63 - 1))
+    kind, u_np = fixation_input(fixation, task, mixing, n_steps=steps, rng=trial_seed)
+
+    dtype = torch.float64
+    original = next(module.parameters()).dtype
+    was_training = module.training
+    grad_flags = [p.requires_grad for p in module.parameters()]
+    module.to(dtype).eval()
+    try:
+        for p in module.parameters():
+            p.requires_grad_(False)
+        with torch_threads(threads):
+            u = torch.as_tensor(u_np, dtype=dtype)
+            evidence = simulate(task, n_trials, steps, trial_seed).evidence
+            with torch.no_grad():
+                traj = module.states(torch.as_tensor(mixing(evidence), dtype=dtype))
+            traj = traj.reshape(-1, module.state_size)
+            scale = float(torch.sqrt(((traj - traj.mean(0)) ** 2).sum(1).mean()))
+            if not scale > 0:
+                raise ValueError(
+                    "the network's states do not vary along trajectories; nothing to analyse"
+                )
+            pick = torch.as_tensor(gen.integers(0, traj.shape[0], size=n_initial))
+            kick = torch.as_tensor(gen.standard_normal((n_initial, traj.shape[1])), dtype=dtype)
+            h0 = traj[pick] + noise * scale / math.sqrt(traj.shape[1]) * kick
+            h = _search(module, u, h0, scale, iterations, lr, refine, progress)
+            with torch.no_grad():
+                speed = torch.linalg.vector_norm(module.step(h, u) - h, dim=1).numpy()
+            fixed = speed < speed_tol * scale
+            points = h[torch.as_tensor(fixed)]
+            jac = _jacobians(module, u, points).numpy()
+    finally:
+        for p, flag in zip(module.parameters(), grad_flags, strict=True):
+            p.requires_grad_(flag)
+        module.to(original).train(was_training)
+
+    points_np = points.numpy()
+    eig = np.linalg.eigvals(jac) if len(jac) else np.zeros((0, points_np.shape[1]), complex)
+    order = np.argsort(np.abs(eig - 1), axis=1)
+    eig = np.take_along_axis(eig, order, axis=1)
+    marginal = np.count_nonzero(np.abs(eig - 1) < tol, axis=1)
+    if len(points_np) > 1:
+        centred = points_np - points_np.mean(0)
+        sv = np.linalg.svd(centred, compute_uv=False) ** 2
+        spread = sv / sv.sum() if sv.sum() > 0 else np.zeros_like(sv)
+    else:
+        spread = np.zeros(0)
+    return FixedPoints(
+        points=points_np,
+        speed=speed[fixed],
+        eigenvalues=eig,
+        marginal=marginal,
+        dimension=int(np.median(marginal)) if len(marginal) else 0,
+        spread=spread,
+        tol=tol,
+        speed_tol=speed_tol,
+        fixation=kind,
+        input=u_np,
+        n_initial=n_initial,
+        all_speed=speed,
+    )
+
+
+def _jacobians(module: Any, u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """``dF/dh`` at each point, ``(K, S, S)``: one Jacobian of the batch sum."""
+    if not len(points):
+        return torch.zeros(0, points.shape[1], points.shape[1], dtype=points.dtype)
+    full = torch.autograd.functional.jacobian(lambda x: module.step(x, u).sum(0), points)
+    return full.permute(1, 0, 2)  # (S, K, S) -> (K, S, S)
+
+
+def _search(
+    module: Any,
+    u: torch.Tensor,
+    h0: torch.Tensor,
+    scale: float,
+    iterations: int,
+    lr: float,
+    refine: int,
+    progress: bool | None,
+) -> torch.Tensor:
+    """Minimise ``sum_k 1/2 ||F(h_k) - h_k||^2``: Adam, then Levenberg-Marquardt per point."""
+    show = show_progress(progress)
+    h = h0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([h], lr=lr * scale / math.sqrt(h.shape[1]))
+    with bar(total=iterations + refine, enabled=show, desc="fixed points") as pbar:
+        for _ in range(iterations):
+            q = 0.5 * ((module.step(h, u) - h) ** 2).sum()
+            opt.zero_grad(set_to_none=True)
+            q.backward()
+            opt.step()
+            pbar.update(1)
+        h = h.detach()
+        eye = torch.eye(h.shape[1], dtype=h.dtype)
+        damping = torch.full((h.shape[0],), 1e-3, dtype=h.dtype)
+        with torch.no_grad():
+            r = module.step(h, u) - h
+        for _ in range(refine):
+            a = _jacobians(module, u, h) - eye
+            with torch.no_grad():
+                at = a.transpose(1, 2)
+                lhs = at @ a + damping[:, None, None] * eye
+                dh = -torch.linalg.solve(lhs, (at @ r[:, :, None]))[:, :, 0]
+                trial = h + dh
+                r_trial = module.step(trial, u) - trial
+                better = (r_trial**2).sum(1) < (r**2).sum(1)
+                h = torch.where(better[:, None], trial, h)
+                r = torch.where(better[:, None], r_trial, r)
+                damping = torch.where(better, damping / 3, damping * 4).clamp(1e-12, 1e6)
+            pbar.update(1)
+    return h.detach()

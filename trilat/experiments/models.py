@@ -1,0 +1,212 @@
+"""The paper's architectures as ``torch.nn`` modules.
+
+Every module maps observations ``(n, T, obs_dim)`` to output logits
+``(n, T, N)`` (``Yhat = sigmoid(z)``), reads the input causally (the output at
+step ``t`` depends on ``f(X(1..t))`` only), and passes its latent state
+``(n, T, hidden)`` through a submodule named ``"latent"`` (an
+``nn.Identity``), so that ``trilat.adapters.from_torch(module,
+latent="latent")`` captures it with a forward hook. The readout is linear in
+that latent state, as Theorem 3.1 part 2 assumes.
+
+- ``"rnn"``: vanilla ReLU RNN, ``h(t) = relu(W_in f(X(t)) + W h(t-1) + b)``,
+  ``h(0) = 0`` (the paper's network, with ``dt = tau``);
+- ``"gru"``, ``"lstm"``: ``nn.GRU`` / ``nn.LSTM``; the LSTM's latent state is
+  its output ``h(t)``, its recurrent state ``(h(t), c(t))``;
+- ``"transformer"``: one pre-norm causal self-attention block
+  (``nn.TransformerEncoderLayer``, 8 heads, width 64, feed-forward 4 x width,
+  no dropout) on a linear embedding of the observations plus sinusoidal
+  positional encodings, then a final LayerNorm (GPT-2's layout); the latent
+  state is the normalised block output.
+
+Recurrent modules also expose their one-step map for fixed-point analysis:
+``states(observations)`` gives the recurrent state along trajectories
+``(n, T, S)`` and ``step(state, inputs)`` the map ``F(state; input)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from trilat._checks import positive_int
+
+__all__ = [
+    "ARCHITECTURES",
+    "CausalTransformer",
+    "RecurrentNetwork",
+    "build",
+]
+
+ARCHITECTURES = ("rnn", "gru", "lstm", "transformer")
+_CORES = {
+    "rnn": lambda i, h: nn.RNN(i, h, nonlinearity="relu", batch_first=True),
+    "gru": lambda i, h: nn.GRU(i, h, batch_first=True),
+    "lstm": lambda i, h: nn.LSTM(i, h, batch_first=True),
+}
+
+
+class RecurrentNetwork(nn.Module):
+    """A single-layer recurrent core, a linear readout, and the latent hook point.
+
+    Parameters
+    ----------
+    cell : {"rnn", "gru", "lstm"}
+    obs_dim : int
+        Width of the observations ``f(X(t))``.
+    n_tasks : int
+        ``N``, the number of outputs.
+    hidden : int
+        Units of the recurrent layer.
+    """
+
+    def __init__(self, cell: str, obs_dim: int, n_tasks: int, hidden: int = 64) -> None:
+        super().__init__()
+        if cell not in _CORES:
+            raise ValueError(f"cell must be one of {tuple(_CORES)}, got {cell!r}")
+        self.cell = cell
+        self.obs_dim = positive_int(obs_dim, "obs_dim")
+        self.n_tasks = positive_int(n_tasks, "n_tasks")
+        self.hidden = positive_int(hidden, "hidden")
+        self.core = _CORES[cell](self.obs_dim, self.hidden)
+        self.latent = nn.Identity()
+        self.readout = nn.Linear(self.hidden, self.n_tasks)
+
+    @property
+    def state_size(self) -> int:
+        """``S``: ``hidden`` (``2 hidden`` for the LSTM, ``h`` then ``c``)."""
+        return 2 * self.hidden if self.cell == "lstm" else self.hidden
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, T, N)`` for observations ``(n, T, obs_dim)``."""
+        h, _ = self.core(observations)
+        return self.readout(self.latent(h))
+
+    def states(self, observations: torch.Tensor) -> torch.Tensor:
+        """The recurrent state after each step, ``(n, T, S)``, from ``state(0) = 0``."""
+        if self.cell != "lstm":
+            h, _ = self.core(observations)
+            return h
+        # nn.LSTM returns c(t) only at the last step: step through time.
+        n = observations.shape[0]
+        state = observations.new_zeros(n, self.state_size)
+        out = []
+        for t in range(observations.shape[1]):
+            state = self.step(state, observations[:, t])
+            out.append(state)
+        return torch.stack(out, dim=1)
+
+    def step(self, state: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """One step of the recurrent map, ``state(t) = F(state(t-1); f(X(t)))``.
+
+        Parameters
+        ----------
+        state : Tensor, shape (n, S)
+        inputs : Tensor, shape (n, obs_dim) or (obs_dim,)
+
+        Returns
+        -------
+        Tensor, shape (n, S)
+        """
+        if inputs.ndim == 1:
+            inputs = inputs.expand(state.shape[0], -1)
+        u = inputs[:, None, :]
+        if self.cell == "lstm":
+            h, c = state[:, : self.hidden], state[:, self.hidden :]
+            _, (h1, c1) = self.core(u, (h[None].contiguous(), c[None].contiguous()))
+            return torch.cat([h1[0], c1[0]], dim=1)
+        _, h1 = self.core(u, state[None].contiguous())
+        return h1[0]
+
+
+def sinusoidal_positions(n_steps: int, width: int, *, dtype: Any, device: Any) -> torch.Tensor:
+    """``PE[t, 2j] = sin(t / 10000^(2j/width))``, ``PE[t, 2j+1] = cos(...)``, ``(T, width)``."""
+    t = torch.arange(1, n_steps + 1, dtype=dtype, device=device)[:, None]
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(0, width, 2, dtype=dtype, device=device) / width
+    )
+    pe = torch.zeros(n_steps, width, dtype=dtype, device=device)
+    pe[:, 0::2] = torch.sin(t * freq)
+    pe[:, 1::2] = torch.cos(t * freq[: width // 2])
+    return pe
+
+
+class CausalTransformer(nn.Module):
+    """One causal self-attention block with a linear readout.
+
+    ``e(t) = W_e f(X(t)) + PE(t)``; ``z = LayerNorm(Block(e))`` with a causal
+    mask (step ``t`` attends to steps ``1..t``); logits ``W_o z(t) + b_o``.
+
+    Parameters
+    ----------
+    obs_dim : int
+    n_tasks : int
+    width : int
+        Model width (the latent size); must be divisible by ``heads``.
+    heads : int
+        Attention heads.
+    """
+
+    def __init__(self, obs_dim: int, n_tasks: int, width: int = 64, heads: int = 8) -> None:
+        super().__init__()
+        self.obs_dim = positive_int(obs_dim, "obs_dim")
+        self.n_tasks = positive_int(n_tasks, "n_tasks")
+        self.hidden = positive_int(width, "width")
+        heads = positive_int(heads, "heads")
+        if self.hidden % heads or self.hidden % 2:
+            raise ValueError(
+                f"width must be even and divisible by heads, got width={width}, heads={heads}"
+            )
+        self.heads = heads
+        self.embed = nn.Linear(self.obs_dim, self.hidden)
+        self.block = nn.TransformerEncoderLayer(
+            self.hidden,
+            heads,
+            dim_feedforward=4 * self.hidden,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.norm = nn.LayerNorm(self.hidden)
+        self.latent = nn.Identity()
+        self.readout = nn.Linear(self.hidden, self.n_tasks)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, T, N)`` for observations ``(n, T, obs_dim)``."""
+        steps = observations.shape[1]
+        e = self.embed(observations) + sinusoidal_positions(
+            steps, self.hidden, dtype=observations.dtype, device=observations.device
+        )
+        mask = nn.Transformer.generate_square_subsequent_mask(
+            steps, device=observations.device, dtype=observations.dtype
+        )
+        z = self.norm(self.block(e, src_mask=mask, is_causal=True))
+        return self.readout(self.latent(z))
+
+
+def build(arch: str, obs_dim: int, n_tasks: int, *, hidden: int = 64, heads: int = 8) -> nn.Module:
+    """A fresh network of one of :data:`ARCHITECTURES` (initialised by torch's global RNG).
+
+    Parameters
+    ----------
+    arch : {"rnn", "gru", "lstm", "transformer"}
+    obs_dim : int
+        Width of the observations (40 for the paper's mixing MLP).
+    n_tasks : int
+        ``N``.
+    hidden : int
+        Recurrent units, or the transformer's width.
+    heads : int
+        Attention heads (transformer only).
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
+    if arch == "transformer":
+        return CausalTransformer(obs_dim, n_tasks, width=hidden, heads=heads)
+    return RecurrentNetwork(arch, obs_dim, n_tasks, hidden=hidden)

@@ -1,0 +1,607 @@
+"""Train the paper's networks: Adam on binary cross-entropy, seeded, resumable.
+
+The loss is ``BCEWithLogits(z, target) = mean[log(1 + e^z) - target z]`` over
+trials, steps and tasks, with targets laid out by the loss schedule of
+:mod:`trilat.experiments.data`. Its minimum over outputs is reached at the
+Bayes-optimal ``Yhat_i(t) = P(y_i = 1 | X(1..t))``; on a validation set the
+gap to the (flat-prior) oracle's loss is reported as the *excess* loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat.adapters import NetworkOutput, from_torch
+from trilat.experiments._runtime import bar, show_progress, torch_threads
+from trilat.experiments.data import VALIDATION_FIRST_TRIAL, check_loss, make_batch
+from trilat.experiments.models import ARCHITECTURES, build
+from trilat.oracle import posterior, predict_logits
+from trilat.task import MixingMLP, Task
+
+__all__ = ["History", "TrainedNetwork", "load", "train"]
+
+CHECKPOINT_FORMAT = "trilat.experiments.checkpoint/1"
+# Draw this many trials per call to the simulator and slice them into batches:
+# a pure function of the trial index, so chunking changes no number.
+_CHUNK_TRIALS = 4096
+
+
+@dataclass
+class History:
+    """What happened during training, one entry per evaluation.
+
+    Attributes
+    ----------
+    step : list of int
+        Optimiser steps done at each evaluation.
+    train_loss : list of float
+        Mean training loss over the steps since the previous evaluation.
+    val_loss : list of float
+        Loss on the fixed validation set.
+    oracle_loss : float
+        The flat-prior oracle's loss on the same validation set; ``val_loss -
+        oracle_loss`` is the excess (it can be slightly negative: on the
+        uniform box the flat-prior oracle is not exactly optimal).
+    best_step : int
+        The step whose weights were kept (lowest validation loss).
+    stopped_early : bool
+        Whether training stopped on a plateau before ``steps``.
+    """
+
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    oracle_loss: float = math.nan
+    best_step: int = 0
+    stopped_early: bool = False
+
+    @property
+    def best_val_loss(self) -> float:
+        """Validation loss of the kept weights."""
+        if not self.step:
+            return math.nan
+        return self.val_loss[self.step.index(self.best_step)]
+
+    @property
+    def excess(self) -> float:
+        """``best_val_loss - oracle_loss``, nats per output."""
+        return self.best_val_loss - self.oracle_loss
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": list(self.step),
+            "train_loss": list(self.train_loss),
+            "val_loss": list(self.val_loss),
+            "oracle_loss": self.oracle_loss,
+            "best_step": self.best_step,
+            "stopped_early": self.stopped_early,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        return cls(**d)
+
+
+class TrainedNetwork:
+    """A trained network with the task and the mixing ``f`` it was trained on.
+
+    It is a :class:`trilat.adapters.Network`: ``trained(observations)``
+    returns a :class:`trilat.NetworkOutput` (latents from the ``"latent"``
+    submodule, logits from the readout), and it carries ``mixing``, so
+    ``trilat.compare(trained, trained.task)`` feeds it the observations it
+    was trained on.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+    task : Task
+    mixing : MixingMLP
+    arch : str
+    config : dict
+        The training configuration (plain values).
+    history : History
+    """
+
+    input_kind = "observations"
+
+    def __init__(
+        self,
+        module: nn.Module,
+        task: Task,
+        mixing: MixingMLP,
+        *,
+        arch: str,
+        config: dict[str, Any],
+        history: History,
+    ) -> None:
+        self.module = module
+        self.task = task
+        self.mixing = mixing
+        self.arch = arch
+        self.config = dict(config)
+        self.history = history
+        self._network = from_torch(
+            module, latent="latent", obs_dim=mixing.out_dim, n_tasks=task.n_tasks
+        )
+
+    @property
+    def obs_dim(self) -> int:
+        return self.mixing.out_dim
+
+    @property
+    def n_tasks(self) -> int:
+        return self.task.n_tasks
+
+    def __call__(self, observations: np.ndarray) -> NetworkOutput:
+        """Latents ``(n, T, H)`` and logits ``(n, T, N)`` for observations ``(n, T, obs_dim)``."""
+        return self._network(observations)
+
+    def save(self, path: Any) -> Path:
+        """Write the weights, task, mixing, configuration and history (loadable by :func:`load`)."""
+        return _save(Path(path), _final_state(self))
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainedNetwork(arch={self.arch!r}, hidden={self.config.get('hidden')}, "
+            f"n_tasks={self.task.n_tasks}, steps={self.history.best_step}, "
+            f"excess={self.history.excess:.3g})"
+        )
+
+
+def _mixing_state(mixing: MixingMLP) -> dict[str, Any]:
+    return {
+        "in_dim": mixing.in_dim,
+        "widths": list(mixing.widths),
+        "weights": [torch.from_numpy(np.array(w)) for w in mixing.weights],
+        "biases": [torch.from_numpy(np.array(b)) for b in mixing.biases],
+    }
+
+
+def _mixing_from_state(d: dict[str, Any]) -> MixingMLP:
+    """Rebuild a :class:`MixingMLP` with exactly the saved weights (float64)."""
+    mixing = MixingMLP.__new__(MixingMLP)
+    mixing.in_dim = int(d["in_dim"])
+    mixing.widths = tuple(int(w) for w in d["widths"])
+    mixing.weights = tuple(w.double().numpy() for w in d["weights"])
+    mixing.biases = tuple(b.double().numpy() for b in d["biases"])
+    return mixing
+
+
+def _final_state(trained: TrainedNetwork) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "arch": trained.arch,
+        "config": dict(trained.config),
+        "task": trained.task.to_dict(),
+        "mixing": _mixing_state(trained.mixing),
+        "model": trained.module.state_dict(),
+        "history": trained.history.to_dict(),
+        "finished": True,
+    }
+
+
+def _save(path: Path, state: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    return path
+
+
+def _read(path: Any) -> dict[str, Any]:
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{path} holds objects other than tensors and plain containers; trilat loads "
+            f"checkpoints with weights_only=True and never unpickles arbitrary objects"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not a trilat.experiments checkpoint (expected format "
+            f"{CHECKPOINT_FORMAT!r}); load plain state dicts with trilat.adapters.load_state_dict"
+        )
+    return state
+
+
+def _module_for(arch: Any, config: dict[str, Any], module: nn.Module | None) -> nn.Module:
+    if module is not None:
+        return module
+    if arch not in ARCHITECTURES:
+        raise ValueError(
+            f"the checkpoint holds a custom architecture {arch!r}; pass module= with the same "
+            f"structure to load it"
+        )
+    return build(
+        arch,
+        config["obs_dim"],
+        config["n_tasks"],
+        hidden=config["hidden"],
+        heads=config["heads"],
+    )
+
+
+def load(path: Any, *, module: nn.Module | None = None) -> TrainedNetwork:
+    """Load a network written by :meth:`TrainedNetwork.save` or a ``train(checkpoint=)`` run.
+
+    The file is read with ``torch.load(weights_only=True)``: tensors and
+    plain containers only, never arbitrary pickled objects.
+
+    Parameters
+    ----------
+    path : str or path-like
+    module : torch.nn.Module, optional
+        A module of the same structure, needed only for a custom architecture.
+
+    Returns
+    -------
+    TrainedNetwork
+        With the kept (best) weights, in eval mode.
+    """
+    state = _read(path)
+    config = state["config"]
+    net = _module_for(state["arch"], config, module)
+    weights = state["model"] if state.get("finished") else state["best_model"]
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise ValueError(f"the weights in {path} do not fit {type(net).__name__}: {exc}") from None
+    net.eval()
+    return TrainedNetwork(
+        net,
+        Task.from_dict(state["task"]),
+        _mixing_from_state(state["mixing"]),
+        arch=state["arch"],
+        config=config,
+        history=History.from_dict(state["history"]),
+    )
+
+
+def _oracle_logits(task: Task, evidence: np.ndarray, loss: str) -> np.ndarray:
+    """The flat-prior oracle's logits, laid out like the targets of ``loss``."""
+    post = posterior(task, evidence)
+    z = predict_logits(task, post.mean, std=post.std)
+    if loss == "decision":
+        z[:, :-1, :] = 0.0  # the optimal answer to a target of 1/2
+    return z
+
+
+def train(
+    arch: str | nn.Module,
+    task: Task,
+    *,
+    steps: int = 20_000,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    n_steps: int = 20,
+    hidden: int = 64,
+    heads: int = 8,
+    loss: str = "every_step",
+    mixing: MixingMLP | None = None,
+    rng: Any = None,
+    progress: bool | None = None,
+    patience: int | None = 10,
+    min_delta: float = 1e-4,
+    eval_every: int = 250,
+    eval_trials: int = 2048,
+    checkpoint: Any = None,
+    threads: int | None = 1,
+) -> TrainedNetwork:
+    """Train a network on the multi-task task with Adam and binary cross-entropy.
+
+    Minimises ``mean[log(1 + e^z) - target z]`` (``BCEWithLogitsLoss``) over
+    batches of fresh trials: batch ``k`` is trials ``k B .. (k+1) B - 1`` of
+    the run's data seed, observed through the frozen ``mixing``
+    (:func:`trilat.experiments.data.make_batch`). Every ``eval_every`` steps
+    the loss on a fixed validation set (``eval_trials`` trials far away in
+    the same stream) is measured; the weights with the lowest validation
+    loss are kept, and training stops early when it has not improved by
+    ``min_delta`` for ``patience`` evaluations.
+
+    Parameters
+    ----------
+    arch : {"rnn", "gru", "lstm", "transformer"} or torch.nn.Module
+        An architecture of :mod:`trilat.experiments.models` (built with
+        ``hidden`` units), or your own module mapping ``(n, T, obs_dim)`` to
+        logits ``(n, T, N)`` with a submodule named ``"latent"``.
+    task : Task
+    steps : int
+        Maximum optimiser steps.
+    batch_size : int
+        Trials per step (paper: 16).
+    lr : float
+        Adam's learning rate (paper: 1e-3).
+    n_steps : int
+        ``T``, evidence samples per trial (paper: 20).
+    hidden, heads : int
+        Units (transformer: width) and attention heads.
+    loss : {"every_step", "decision"}
+        The target schedule (see :mod:`trilat.experiments.data`):
+        ``"every_step"`` trains the outputs towards the Bayes-optimal answer
+        at every ``t``; ``"decision"`` is the paper's (labels at ``t = T``,
+        ``1/2`` before).
+    mixing : MixingMLP, optional
+        The frozen ``f``; default ``MixingMLP(D)`` seeded from ``rng``.
+    rng : None, int or Generator
+        Seeds the initial weights (through a scoped ``torch.manual_seed``
+        that leaves torch's global generator as it was), the data stream and
+        the default mixing.
+    progress : bool, optional
+        A progress bar with the running loss on stderr; default: when stderr
+        is a terminal.
+    patience : int or None
+        Evaluations without improvement before stopping; ``None``: never stop
+        early.
+    min_delta : float
+        Improvement of the validation loss (nats per output) that counts.
+    eval_every, eval_trials : int
+        Steps between evaluations; validation trials.
+    checkpoint : path-like, optional
+        Written (atomically) at every evaluation: weights, optimiser state,
+        best weights, history. If the file exists, training resumes from it
+        (it must be the same run: same arguments and seed, except ``steps``,
+        so a run can be extended) and continues exactly as if it had not
+        stopped.
+    threads : int or None
+        ``torch.set_num_threads`` during training (restored after); a 64-unit
+        network on batches of 16 does not gain from more than one thread.
+        ``None`` leaves torch's setting alone.
+
+    Returns
+    -------
+    TrainedNetwork
+        With the best weights, in eval mode.
+    """
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    custom = isinstance(arch, nn.Module)
+    if not custom and arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {ARCHITECTURES} or a torch.nn.Module, got {arch!r}")
+    steps = positive_int(steps, "steps")
+    batch_size = positive_int(batch_size, "batch_size")
+    lr = positive_scalar(lr, "lr")
+    n_steps = positive_int(n_steps, "n_steps")
+    loss = check_loss(loss)
+    eval_every = positive_int(eval_every, "eval_every")
+    eval_trials = positive_int(eval_trials, "eval_trials")
+    if patience is not None:
+        patience = positive_int(patience, "patience")
+    if not (math.isfinite(float(min_delta)) and float(min_delta) >= 0):
+        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+    gen = as_rng(rng)
+    init_seed, data_seed, mixing_seed = (int(s) for s in gen.integers(0, 2**63 - 1, size=3))
+    if mixing is None:
+        mixing = MixingMLP(task.dim, rng=mixing_seed)
+    elif not isinstance(mixing, MixingMLP) or mixing.in_dim != task.dim:
+        raise ValueError(
+            f"mixing must be a trilat.MixingMLP taking D = {task.dim}, got {mixing!r}"
+        )
+    arch_name = type(arch).__name__ if custom else arch
+    config = {
+        "obs_dim": mixing.out_dim,
+        "n_tasks": task.n_tasks,
+        "hidden": int(getattr(arch, "hidden", hidden)) if custom else hidden,
+        "heads": heads,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "n_steps": n_steps,
+        "loss": loss,
+        "patience": patience,
+        "min_delta": float(min_delta),
+        "eval_every": eval_every,
+        "eval_trials": eval_trials,
+        "init_seed": init_seed,
+        "data_seed": data_seed,
+    }
+    with torch_threads(threads):
+        if custom:
+            module = arch
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(init_seed)
+                module = build(arch, mixing.out_dim, task.n_tasks, hidden=hidden, heads=heads)
+        run = _Run(module, task, mixing, config, arch_name, checkpoint)
+        run.fit(show_progress(progress))
+    module.eval()
+    return TrainedNetwork(module, task, mixing, arch=arch_name, config=config, history=run.history)
+
+
+class _Run:
+    """The mutable state of one training run (so that it can be checkpointed)."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        task: Task,
+        mixing: MixingMLP,
+        config: dict[str, Any],
+        arch: str,
+        checkpoint: Any,
+    ) -> None:
+        self.module = module
+        self.task = task
+        self.mixing = mixing
+        self.config = config
+        self.arch = arch
+        self.path = None if checkpoint is None else Path(checkpoint)
+        self.dtype = next(module.parameters()).dtype
+        self.optimizer = torch.optim.Adam(module.parameters(), lr=config["lr"])
+        self.criterion = nn.BCEWithLogitsLoss()
+        self.history = History()
+        self.step = 0
+        self.best_state = copy.deepcopy(module.state_dict())
+        self.bad_evals = 0
+        self.reference = math.inf
+        self._chunk: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        val = make_batch(
+            task,
+            mixing,
+            config["eval_trials"],
+            config["n_steps"],
+            config["data_seed"],
+            first_trial=VALIDATION_FIRST_TRIAL,
+            loss=config["loss"],
+        )
+        self.val_x = self._tensor(val.observations)
+        self.val_y = self._tensor(val.targets)
+        oracle = _oracle_logits(task, val.evidence, config["loss"])
+        self.history.oracle_loss = float(
+            self.criterion(torch.from_numpy(oracle), torch.from_numpy(val.targets))
+        )
+        if self.path is not None and self.path.exists():
+            self._resume()
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=self.dtype)
+
+    def _batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``k``: trials ``k B .. (k+1) B - 1`` of the data seed."""
+        b = self.config["batch_size"]
+        per_chunk = max(1, _CHUNK_TRIALS // b)
+        first = (k // per_chunk) * per_chunk
+        if self._chunk is None or self._chunk[0] != first:
+            data = make_batch(
+                self.task,
+                self.mixing,
+                per_chunk * b,
+                self.config["n_steps"],
+                self.config["data_seed"],
+                first_trial=first * b,
+                loss=self.config["loss"],
+            )
+            self._chunk = (first, self._tensor(data.observations), self._tensor(data.targets))
+        _, x, y = self._chunk
+        i = (k - first) * b
+        return x[i : i + b], y[i : i + b]
+
+    def _validate(self) -> float:
+        self.module.eval()
+        with torch.no_grad():
+            val = float(self.criterion(self.module(self.val_x), self.val_y))
+        self.module.train()
+        return val
+
+    def fit(self, show: bool) -> None:
+        cfg = self.config
+        steps, every, patience = cfg["steps"], cfg["eval_every"], cfg["patience"]
+        self.module.train()
+        running, count = 0.0, 0
+        with bar(total=steps, initial=self.step, enabled=show, desc=f"train {self.arch}") as pbar:
+            while self.step < steps and not self.history.stopped_early:
+                x, y = self._batch(self.step)
+                loss = self.criterion(self.module(x), y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                self.step += 1
+                value = loss.detach().item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"training loss became {value} at step {self.step}; lower lr "
+                        f"(got {cfg['lr']})"
+                    )
+                running += value
+                count += 1
+                pbar.update(1)
+                if self.step % every == 0 or self.step == steps:
+                    self._evaluate(running / count, patience, cfg["min_delta"])
+                    running, count = 0.0, 0
+                    pbar.set_postfix(
+                        loss=f"{self.history.train_loss[-1]:.4f}",
+                        excess=f"{self.history.val_loss[-1] - self.history.oracle_loss:.4f}",
+                    )
+        self.module.load_state_dict(self.best_state)
+
+    def _evaluate(self, train_loss: float, patience: int | None, min_delta: float) -> None:
+        h = self.history
+        val = self._validate()
+        best = h.best_val_loss if h.step else math.inf
+        h.step.append(self.step)
+        h.train_loss.append(train_loss)
+        h.val_loss.append(val)
+        if val < best:  # keep the best weights whatever the size of the gain
+            h.best_step = self.step
+            self.best_state = copy.deepcopy(self.module.state_dict())
+        # A plateau: no gain of min_delta over the loss at the last real improvement.
+        if val < self.reference - min_delta:
+            self.reference = val
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+            if patience is not None and self.bad_evals >= patience:
+                h.stopped_early = True
+        if self.path is not None:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        _save(
+            self.path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "arch": self.arch,
+                "config": dict(self.config),
+                "task": self.task.to_dict(),
+                "mixing": _mixing_state(self.mixing),
+                "model": self.module.state_dict(),
+                "best_model": self.best_state,
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step,
+                "bad_evals": self.bad_evals,
+                "reference": self.reference,
+                "history": self.history.to_dict(),
+                "finished": False,
+            },
+        )
+
+    def _resume(self) -> None:
+        state = _read(self.path)
+        if state.get("finished"):
+            raise ValueError(
+                f"{self.path} holds a finished network (TrainedNetwork.save); load it with "
+                f"trilat.experiments.load, or pass another checkpoint path to train"
+            )
+        saved = {
+            "arch": state["arch"],
+            "task": Task.from_dict(state["task"]),
+            **state["config"],
+        }
+        here = {"arch": self.arch, "task": self.task, **self.config}
+        # A run may be resumed with a larger (or smaller) budget: steps may differ.
+        differ = sorted(
+            k for k in set(saved) | set(here) if k != "steps" and saved.get(k) != here.get(k)
+        )
+        mixing = _mixing_from_state(state["mixing"])
+        if (
+            not all(
+                np.array_equal(a, b)
+                for a, b in zip(mixing.weights, self.mixing.weights, strict=False)
+            )
+            or mixing.widths != self.mixing.widths
+        ):
+            differ.append("mixing")
+        if differ:
+            raise ValueError(
+                f"{self.path} is a checkpoint of another run: {', '.join(differ)} differ "
+                f"(checkpoint: {[saved.get(k) for k in differ if k != 'mixing']}); pass the "
+                f"same arguments and seed, or another checkpoint path"
+            )
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.best_state = state["best_model"]
+        self.step = int(state["step"])
+        self.bad_evals = int(state["bad_evals"])
+        self.reference = float(state["reference"])
+        self.history = History.from_dict(state["history"])
