@@ -29,6 +29,7 @@ import itertools
 import json
 import numbers
 import os
+import queue
 import sys
 import time
 import traceback
@@ -281,7 +282,7 @@ def _as_executor(executor: Any) -> cf.Executor | None:
     if executor is None or isinstance(executor, cf.Executor):
         return executor
     if hasattr(executor, "get_executor"):  # a distributed.Client
-        return executor.get_executor()
+        return executor.get_executor(pure=False)  # unique units: skip hashing their arguments
     raise ValueError(
         f"executor must be None (serial), a concurrent.futures.Executor or a "
         f"distributed.Client, got {type(executor).__name__}"
@@ -432,16 +433,19 @@ def _run_on(
 ) -> None:
     chunks = iter([todo[i : i + chunksize] for i in range(0, len(todo), chunksize)])
     pending: set[cf.Future] = set()
+    completed: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
     try:
         while True:
             for chunk in itertools.islice(chunks, max_pending - len(pending)):
-                pending.add(pool.submit(work, chunk))
+                future = pool.submit(work, chunk)
+                pending.add(future)
+                # a callback per future, not cf.wait over all pending: O(1) per completion
+                future.add_done_callback(completed.put)
             if not pending:
                 return
-            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                pending.discard(future)
-                finish(future.result())
+            future = completed.get()
+            pending.discard(future)
+            finish(future.result())
     finally:
         # on an interruption keep every unit that finished, cancel what has not started
         for future in pending:

@@ -1,0 +1,230 @@
+"""``trilat sweep NAME``: run a built-in sweep serially, on a process pool or on Dask.
+
+``--grid KEY=V1,V2,...`` replaces that key's values in the sweep's default
+grid (or adds the key, e.g. ``--grid n_trials=5000``). Values parse as int,
+then float (``1e6``, ``inf``), then ``true``/``false``, else string.
+``--executor dask`` connects to ``--scheduler ADDRESS``, or starts a
+``LocalCluster`` of ``--workers`` single-threaded worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from trilat.sweep import SweepResult, expand_grid, sweep
+from trilat.sweeps import SWEEPS
+
+__all__ = ["add_arguments", "parse_grid", "run"]
+
+
+def _value(text: str) -> bool | int | float | str:
+    text = text.strip()
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
+    """``["D=2,4", "N=8"]`` -> ``{"D": [2, 4], "N": [8]}``; a malformed item raises ``ValueError``."""
+    grid: dict[str, list[Any]] = {}
+    for item in items or []:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise ValueError(f"--grid expects KEY=V1,V2,... (e.g. --grid N=2,4,8), got {item!r}")
+        if key in grid:
+            raise ValueError(f"--grid gives {key!r} twice; list all its values in one --grid")
+        grid[key] = [_value(v) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``trilat sweep``."""
+    names = ", ".join(f"{s.name} ({s.description})" for s in SWEEPS.values())
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("name", choices=sorted(SWEEPS), metavar="NAME", help=f"one of: {names}")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="values of one parameter (repeatable); replaces the default grid's values for KEY",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per configuration (default: the sweep's)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        default=None,
+        help="where units run (default: serial, or dask when --scheduler is given)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes for --executor processes, or LocalCluster workers (default: up to 2)",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="results file (.jsonl, or .parquet with pyarrow); resumes"
+    )
+    parser.add_argument("--plot", metavar="PNG", help="save the sweep's figure (needs matplotlib)")
+    parser.add_argument("--root", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument(
+        "--chunksize",
+        type=int,
+        default=None,
+        help="units per submitted task (default: about 16 tasks per worker, at most 64 units, "
+        "since the built-in units take milliseconds and a task costs the scheduler about as much)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str, int]]:
+    kind = args.executor or ("dask" if args.scheduler else "serial")
+    if args.scheduler and kind != "dask":
+        raise ValueError(f"--scheduler needs --executor dask, got --executor {kind}")
+    workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if kind == "serial":
+        yield None, "serial", 1
+    elif kind == "processes":
+        with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool, f"process pool, {workers} workers", workers
+    else:
+        try:
+            import distributed
+        except ImportError as exc:  # optional dependency
+            raise ImportError(
+                "--executor dask needs dask.distributed: pip install 'trilat[dask]'"
+            ) from exc
+        if args.scheduler:
+            with distributed.Client(args.scheduler) as client:
+                n = len(client.scheduler_info().get("workers", {}))
+                yield client, f"dask at {args.scheduler}, {n} workers", max(n, 1)
+        else:
+            # single-threaded workers: units are the parallelism (and BLAS stays at one thread)
+            with (
+                distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                ) as cluster,
+                distributed.Client(cluster) as client,
+            ):
+                yield client, f"dask LocalCluster, {workers} workers", workers
+
+
+def _format(x: Any) -> str:
+    if isinstance(x, (float, np.floating)):
+        return "nan" if math.isnan(x) else f"{x:.4g}"
+    return str(x)
+
+
+def _summary_table(result: SweepResult) -> str:
+    summary = result.summarize()
+    columns = [
+        *result.params,
+        "n",
+        *(["n_errors"] if result.n_errors else []),
+        *(f"{v}_mean" for v in result.values),
+    ]
+    rows = [[c.removesuffix("_mean") for c in columns]]
+    rows += [[_format(row[c]) for c in columns] for row in summary]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    return "\n".join("  ".join(s.rjust(w) for s, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``trilat sweep``; returns the exit status (1 when a unit failed, 130 on Ctrl-C)."""
+    builtin = SWEEPS[args.name]
+    grid = {**builtin.grid, **parse_grid(args.grid)}
+    seeds = builtin.seeds if args.seeds is None else args.seeds
+    start = time.perf_counter()
+    try:
+        with _executor(args) as (executor, where, workers):
+            n_units = len(expand_grid(grid)) * (seeds if isinstance(seeds, int) else len(seeds))
+            chunksize = args.chunksize or max(1, min(64, math.ceil(n_units / (16 * workers))))
+            ready = time.perf_counter()
+            result = sweep(
+                builtin.fn,
+                grid,
+                seeds=seeds,
+                executor=executor,
+                progress=args.progress,
+                out=args.out,
+                root=args.root,
+                chunksize=chunksize,
+            )
+    except KeyboardInterrupt:
+        saved = f"finished units are saved in {args.out}; run the same command to resume"
+        print(f"trilat sweep: interrupted; {saved if args.out else 'nothing saved (no --out)'}",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    seconds, startup = time.perf_counter() - ready, ready - start
+    if not args.quiet:
+        print(_summary_table(result))
+    print(
+        f"{args.name}: {len(result)} units ({len(result.summarize())} configurations x {seeds} "
+        f"seeds) in {seconds:.1f} s on {where}"
+        + (f" (+ {startup:.1f} s to start it)" if startup >= 0.05 else "")
+        + (f"; results in {args.out}" if args.out else "")
+    )
+    if args.plot:
+        from trilat.plots import sweep_figure
+
+        sweep_figure(args.name, result, args.plot)
+        print(f"figure: {args.plot}")
+    if result.n_errors:
+        first = result.errors[0]
+        print(
+            f"trilat sweep: {result.n_errors} of {len(result)} units failed; first: "
+            f"{first['config']} seed {first['seed']}: {first['error']['type']}: "
+            f"{first['error']['message']}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point, ``python -m trilat._sweep_cli NAME ...``."""
+    parser = argparse.ArgumentParser(prog="trilat sweep")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, ImportError) as exc:
+        parser.error(str(exc))
+        return 2  # pragma: no cover - parser.error exits
+
+
+if __name__ == "__main__":
+    sys.exit(main())
