@@ -28,7 +28,18 @@ def _verify(subparsers: Any) -> None:
     parser.set_defaults(run=verify.run)
 
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [_verify]
+def _sweep(subparsers: Any) -> None:
+    from trilat import _sweep_cli
+
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a built-in parameter sweep serially, on a process pool or on a Dask cluster",
+    )
+    _sweep_cli.add_arguments(parser)
+    parser.set_defaults(run=_sweep_cli.run)
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:
