@@ -1,0 +1,44 @@
+"""Representation metrics: is a latent state an abstract, disentangled code of ``x*``?
+
+All metrics take plain arrays, ``latents`` of shape ``(n, H)`` (take a time
+index first) and ``factors`` of shape ``(n, D)``, are deterministic under a
+seed (``rng``: an int or a ``numpy.random.Generator``) and return small frozen
+dataclasses with a ``to_dict()`` for JSON.
+
+- :func:`decodability`: cross-validated ridge ``R^2`` (in distribution).
+- :func:`regression_generalization`: out-of-distribution ``r^2`` on held-out
+  quadrants/orthants (Vafidis, Bhargava & Rangel, ICLR 2025, appendix A.2) or
+  random half-spaces (Johnston & Fusi, Nat. Commun. 2023).
+- :func:`ccgp`: cross-condition generalisation of the factors' signs
+  (Bernardi et al., Cell 2020; Johnston & Fusi's classification variant).
+- :func:`parallelism`: cosine between decoders fitted on two halves
+  (Johnston & Fusi) and the parallelism score (Bernardi et al.).
+- :func:`factor_angles`: angles between the factor directions of a decoder,
+  against random directions (orthogonality, Theorem 3.1 part 3).
+- :func:`participation_ratio`: the dimensionality of the representation.
+
+Every metric is invariant under a rotation of the latent space, and
+decodability, regression generalisation and least-squares CCGP under any
+invertible linear map of it (up to the ridge penalty): they measure linear
+abstraction, not the alignment of factors with individual units, which
+axis-aligned disentanglement scores (DCI, MIG) measure instead.
+"""
+
+from trilat.metrics.abstraction import CCGP, Parallelism, ccgp, parallelism
+from trilat.metrics.decoding import Decodability, decodability
+from trilat.metrics.generalization import Generalization, regression_generalization
+from trilat.metrics.geometry import FactorAngles, factor_angles, participation_ratio
+
+__all__ = [
+    "CCGP",
+    "Decodability",
+    "FactorAngles",
+    "Generalization",
+    "Parallelism",
+    "ccgp",
+    "decodability",
+    "factor_angles",
+    "parallelism",
+    "participation_ratio",
+    "regression_generalization",
+]

@@ -1,0 +1,392 @@
+"""Abstraction of binary factor dichotomies: CCGP and parallelism (Bernardi et al. 2020)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat.metrics._base import (
+    MIN_SAMPLES,
+    MetricResult,
+    check_alpha,
+    check_center,
+    check_factors,
+    check_latents,
+    check_min_samples,
+    choose_held_out,
+    frozen,
+    orthant_codes,
+    positive_sides,
+    random_normals,
+    require_size,
+)
+from trilat.metrics._linear import CLASSIFIERS, balanced_accuracy, fit_classifier, ridge
+
+__all__ = ["CCGP", "CCGP_SPLITS", "Parallelism", "ccgp", "parallelism"]
+
+CCGP_SPLITS = ("conditions", "halfspace")
+
+
+@dataclass(frozen=True)
+class CCGP(MetricResult):
+    """Result of :func:`ccgp`.
+
+    Attributes
+    ----------
+    scores : ndarray, shape (D,)
+        CCGP of each factor's sign: mean over folds of the balanced accuracy.
+    mean : float
+        Mean over factors.
+    chance : float
+        0.5 (balanced accuracy of a classifier that ignores the latents).
+    fold_scores : ndarray, shape (D, folds)
+    split : str
+    classifier : str
+    """
+
+    scores: np.ndarray
+    mean: float
+    chance: float
+    fold_scores: np.ndarray
+    split: str
+    classifier: str
+
+
+@dataclass(frozen=True)
+class Parallelism(MetricResult):
+    """Result of :func:`parallelism`.
+
+    Attributes
+    ----------
+    cosine : ndarray, shape (D,)
+        Johnston & Fusi: mean over splits of the cosine between factor ``j``'s
+        decoder weights fitted on the two halves.
+    score : ndarray, shape (D,)
+        Bernardi et al.'s parallelism score of factor ``j``'s sign dichotomy.
+    cosines : ndarray, shape (n_splits, D)
+    normals : ndarray, shape (n_splits, D)
+        The unit normal of each split's hyperplane.
+    exhaustive : bool
+        Whether ``score`` maximised over every pairing of conditions (else over
+        ``max_pairings`` of them, a lower bound).
+    """
+
+    cosine: np.ndarray
+    score: np.ndarray
+    cosines: np.ndarray
+    normals: np.ndarray
+    exhaustive: bool
+
+
+def ccgp(
+    latents: Any,
+    factors: Any,
+    *,
+    n_splits: int = 16,
+    split: str = "conditions",
+    classifier: str = "least_squares",
+    alpha: float = 1e-3,
+    C: float = 1.0,
+    center: Any = 0.0,
+    min_samples: int = MIN_SAMPLES,
+    rng: Any = None,
+) -> CCGP:
+    """Cross-condition generalisation performance of each factor's sign (Bernardi et al. 2020).
+
+    For factor ``j`` the dichotomy is ``factors[:, j] > center[j]``. A linear
+    classifier is trained on some conditions and tested on conditions it never
+    saw, both sides of the dichotomy present in both sets; the score is the
+    balanced accuracy ``(acc_+ + acc_-)/2`` on the test set (chance 0.5 at any
+    class balance), averaged over folds. CCGP near 1 means the dichotomy is
+    coded the same way across the other factors: an abstract variable.
+
+    Splits:
+
+    - ``"conditions"`` (Bernardi et al., Cell 2020, with the conditions the
+      ``2^D`` orthants of factor space): a fold holds out one sign pattern
+      ``p`` of the other ``D - 1`` factors, i.e. the two conditions
+      ``(-, p)`` and ``(+, p)``, and trains on all other conditions. For
+      ``D = 2`` this is the Johnston & Fusi (Nat. Commun. 2023) classification
+      variant: train the ``x_1``-sign classifier on ``x_2 < 0``, test on
+      ``x_2 > 0``, and the reverse. When ``2^(D-1) > n_splits``, ``n_splits``
+      patterns are drawn by ``rng`` among those whose held-out conditions hold
+      at least ``min_samples`` samples each.
+    - ``"halfspace"`` (Johnston & Fusi 2023): ``n_splits`` times, a unit normal
+      ``v`` with ``v_j = 0``, uniform on the sphere of the other factors, splits
+      factor space through ``center``; train on ``(factors - center) @ v > 0``,
+      test on the rest. Needs ``D >= 2``; for ``D = 2``, ``v = +-e_other``.
+
+    Classifiers (both with an unpenalised intercept, on the raw latents):
+
+    - ``"least_squares"``: ridge regression of ``+1/-1`` labels with penalty
+      ``alpha``, the sign of its output (scikit-learn's ``RidgeClassifier``).
+      Closed form and exactly reproducible.
+    - ``"logistic"``: L2-penalised logistic regression,
+      ``min ||w||^2/2 + C sum log(1 + exp(-y (h w + b)))`` by L-BFGS
+      (scikit-learn's ``LogisticRegression(C=C)``). Bernardi et al. and
+      Johnston & Fusi used a linear SVM; any of these linear classifiers
+      separates a linearly separable code, which is what CCGP asks.
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+    factors : array_like, shape (n, D), D >= 2
+    n_splits : int
+        Cap on held-out patterns (conditions) or number of hyperplanes (halfspace).
+    split : {"conditions", "halfspace"}
+    classifier : {"least_squares", "logistic"}
+    alpha : float
+        Ridge penalty of ``"least_squares"``.
+    C : float
+        Inverse penalty of ``"logistic"``.
+    center : float or array_like of shape (D,)
+    min_samples : int
+        Fewest samples each class may hold in each training and test set.
+    rng : None, int or Generator
+
+    Returns
+    -------
+    CCGP
+        ``scores (D,)``, ``mean``, ``chance = 0.5``, ``fold_scores (D, folds)``.
+
+    Raises
+    ------
+    ValueError
+        Bad input as everywhere; ``D < 2`` (no other factor to generalise
+        across); a class with fewer than ``min_samples`` samples in a fold; ``D``
+        too large for the conditions split at this ``n``.
+    """
+    if split not in CCGP_SPLITS:
+        raise ValueError(f"split must be one of {CCGP_SPLITS}, got {split!r}")
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+    h = check_latents(latents)
+    f = check_factors(factors, h.shape[0])
+    dim = f.shape[1]
+    if dim < 2:
+        raise ValueError(
+            f"ccgp needs factors with D >= 2 columns (conditions of the other factors to "
+            f"generalise across), got shape {f.shape}"
+        )
+    n_splits = positive_int(n_splits, "n_splits")
+    alpha = check_alpha(alpha)
+    C = positive_scalar(C, "C")
+    min_samples = check_min_samples(min_samples)
+    center = check_center(center, dim)
+    sides = positive_sides(f, center)
+    gen = as_rng(rng)
+    fold_scores = []
+    for j in range(dim):
+        label = sides[:, j]
+        scores = []
+        for k, test in enumerate(
+            _ccgp_folds(f, center, sides, j, split, n_splits, min_samples, gen)
+        ):
+            for where, mask in (("training", ~test), ("test", test)):
+                for name, cls in (("positive", label), ("negative", ~label)):
+                    require_size(
+                        int(np.count_nonzero(mask & cls)),
+                        min_samples,
+                        f"ccgp factor {j} fold {k}: the {name} class of the {where} set",
+                    )
+            w, b = fit_classifier(h[~test], label[~test], classifier, alpha=alpha, C=C)
+            scores.append(balanced_accuracy(label[test], h[test] @ w + b))
+        fold_scores.append(scores)
+    fold_scores = np.array(fold_scores)
+    per_factor = fold_scores.mean(axis=1)
+    return CCGP(
+        scores=frozen(per_factor),
+        mean=float(per_factor.mean()),
+        chance=0.5,
+        fold_scores=frozen(fold_scores),
+        split=split,
+        classifier=classifier,
+    )
+
+
+def _ccgp_folds(
+    f: np.ndarray,
+    center: np.ndarray,
+    sides: np.ndarray,
+    j: int,
+    split: str,
+    n_splits: int,
+    min_samples: int,
+    gen: np.random.Generator,
+) -> list[np.ndarray]:
+    """Test masks of factor ``j``'s folds."""
+    dim = f.shape[1]
+    if split == "halfspace":
+        normals = random_normals(dim, n_splits, gen, exclude=j)
+        # train on (f - center) @ v > 0, test on the rest, as in regression_generalization
+        return list(((f - center) @ normals.T <= 0).T)
+    others = [k for k in range(dim) if k != j]
+    pattern = orthant_codes(sides, others)
+    label = sides[:, j]
+    candidates = [
+        p
+        for p in np.unique(pattern)
+        if min(np.count_nonzero((pattern == p) & label), np.count_nonzero((pattern == p) & ~label))
+        >= min_samples
+    ]
+    held_out = choose_held_out(
+        np.array(candidates, dtype=np.int64),
+        2 ** (dim - 1),
+        n_splits,
+        gen,
+        what=f"ccgp conditions split of factor {j}",
+    )
+    return [pattern == p for p in held_out]
+
+
+def parallelism(
+    latents: Any,
+    factors: Any,
+    *,
+    n_splits: int = 20,
+    alpha: float = 1e-3,
+    center: Any = 0.0,
+    max_pairings: int = 40320,
+    min_samples: int = MIN_SAMPLES,
+    rng: Any = None,
+) -> Parallelism:
+    """Parallelism of the factor codes: decoder cosine (Johnston & Fusi) and score (Bernardi).
+
+    ``cosine`` (Johnston & Fusi, Nat. Commun. 2023): ``n_splits`` times, a
+    unit normal ``v`` uniform on the sphere (by ``rng``) splits factor space
+    through ``center``; ridge decoders of all factors (as in
+    :func:`regression_generalization`) are fitted separately on the two halves,
+    ``(factors - center) @ v > 0`` and the rest, and factor ``j``'s cosine is
+    ``w_j^A . w_j^B / (|w_j^A| |w_j^B|)`` between the rows of the two weight
+    matrices; ``cosine`` is the mean over splits. An abstract (linear) code
+    gives 1.
+
+    ``score`` (Bernardi et al., Cell 2020, parallelism score): the conditions
+    are the ``2^D`` orthants, each represented by its mean latent. For factor
+    ``j``'s sign, pair each negative-side condition with a positive-side one;
+    each pair gives a coding vector (positive mean minus negative mean); the
+    score of a pairing is the mean cosine over all pairs of coding vectors, and
+    the parallelism score is the maximum over pairings. With ``m = 2^(D-1)``
+    conditions a side there are ``m!`` pairings: all are tried when
+    ``m! <= max_pairings`` (``D <= 4`` by default), else the matched pairing
+    (same signs of the other factors) and ``max_pairings - 1`` random ones
+    (a lower bound, ``exhaustive=False``). A zero coding vector has cosine 0
+    with everything.
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+    factors : array_like, shape (n, D), D >= 2
+    n_splits : int
+    alpha : float
+        Ridge penalty of the decoders.
+    center : float or array_like of shape (D,)
+    max_pairings : int
+    min_samples : int
+        Fewest samples a half or an orthant may hold.
+    rng : None, int or Generator
+
+    Returns
+    -------
+    Parallelism
+        ``cosine (D,)``, ``score (D,)``, ``cosines (n_splits, D)``,
+        ``normals (n_splits, D)``, ``exhaustive``.
+
+    Raises
+    ------
+    ValueError
+        Bad input as everywhere; ``D < 2``; a half or an orthant with fewer than
+        ``min_samples`` samples (``D`` too large for ``n``).
+    """
+    h = check_latents(latents)
+    f = check_factors(factors, h.shape[0])
+    dim = f.shape[1]
+    if dim < 2:
+        raise ValueError(
+            f"parallelism needs factors with D >= 2 columns (one coding vector per condition "
+            f"of the other factors), got shape {f.shape}"
+        )
+    n_splits = positive_int(n_splits, "n_splits")
+    alpha = check_alpha(alpha)
+    max_pairings = positive_int(max_pairings, "max_pairings")
+    min_samples = check_min_samples(min_samples)
+    center = check_center(center, dim)
+    gen = as_rng(rng)
+
+    normals = random_normals(dim, n_splits, gen)
+    side = (f - center) @ normals.T > 0
+    cosines = np.empty((n_splits, dim))
+    for k in range(n_splits):
+        a = side[:, k]
+        require_size(int(a.sum()), min_samples, f"parallelism: the positive half of split {k}")
+        require_size(int((~a).sum()), min_samples, f"parallelism: the negative half of split {k}")
+        w_a, _ = ridge(h[a], f[a], alpha)
+        w_b, _ = ridge(h[~a], f[~a], alpha)
+        cosines[k] = _row_cosines(w_a, w_b)
+
+    sides = positive_sides(f, center)
+    codes = orthant_codes(sides)
+    counts = np.bincount(codes, minlength=2**dim)
+    if np.any(counts < min_samples):
+        empty = int(np.argmin(counts))
+        raise ValueError(
+            f"parallelism: orthant {empty} of the 2^{dim} conditions holds {counts[empty]} "
+            f"samples, fewer than min_samples={min_samples}; D is too large for n={len(codes)}"
+        )
+    means = np.zeros((2**dim, h.shape[1]))
+    np.add.at(means, codes, h)
+    means /= counts[:, None]
+    scores = np.empty(dim)
+    exhaustive = math.factorial(2 ** (dim - 1)) <= max_pairings
+    for j in range(dim):
+        scores[j] = _parallelism_score(means, dim, j, max_pairings, exhaustive, gen)
+    return Parallelism(
+        cosine=frozen(cosines.mean(axis=0)),
+        score=frozen(scores),
+        cosines=frozen(cosines),
+        normals=frozen(normals),
+        exhaustive=bool(exhaustive),
+    )
+
+
+def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.sum(a * b, axis=1)
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
+def _parallelism_score(
+    means: np.ndarray,
+    dim: int,
+    j: int,
+    max_pairings: int,
+    exhaustive: bool,
+    gen: np.random.Generator,
+) -> float:
+    """Bernardi's parallelism score of factor ``j``'s sign from the orthant means ``(2^D, H)``."""
+    codes = np.arange(2**dim)
+    negative = codes[((codes >> j) & 1) == 0]  # ordered by the other factors' bits
+    positive = negative | (1 << j)  # the matched condition of each negative one
+    m = len(negative)
+    coding = means[positive][None, :, :] - means[negative][:, None, :]  # [a, b] = B_b - A_a
+    coding = coding.reshape(m * m, -1)
+    norms = np.linalg.norm(coding, axis=1)
+    unit = np.divide(coding, norms[:, None], out=np.zeros_like(coding), where=norms[:, None] > 0)
+    cos = unit @ unit.T  # cosine between coding vectors (a, b) and (a', b')
+    if exhaustive:
+        pairings = np.array(list(itertools.permutations(range(m))), dtype=np.int64)
+    else:
+        random = np.argsort(gen.random((max_pairings - 1, m)), axis=1)
+        pairings = np.vstack([np.arange(m)[None, :], random])
+    upper = np.triu_indices(m, k=1)
+    best = -np.inf
+    for start in range(0, len(pairings), 4096):
+        idx = np.arange(m) * m + pairings[start : start + 4096]  # (P, m) rows of `cos`
+        pair_cos = cos[idx[:, upper[0]], idx[:, upper[1]]]  # (P, m(m-1)/2)
+        best = max(best, float(pair_cos.mean(axis=1).max()))
+    return best

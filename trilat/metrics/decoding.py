@@ -1,0 +1,139 @@
+"""Cross-validated linear decodability of a target from a representation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trilat._checks import as_rng, positive_int
+from trilat.metrics._base import (
+    MIN_SAMPLES,
+    MetricResult,
+    check_alpha,
+    check_factors,
+    check_latents,
+    check_min_samples,
+    frozen,
+    require_size,
+)
+from trilat.metrics._linear import r2_columns, ridge
+
+__all__ = ["Decodability", "decodability"]
+
+
+@dataclass(frozen=True)
+class Decodability(MetricResult):
+    """Result of :func:`decodability`.
+
+    Attributes
+    ----------
+    score : float
+        Mean over folds of the fold's R^2 (uniform average over targets).
+    scores : ndarray, shape (cv,)
+        R^2 of each fold.
+    weight : ndarray, shape (D, H)
+        Ridge decoder refitted on all samples: ``target ~ weight @ h + offset``.
+    offset : ndarray, shape (D,)
+    per_target : ndarray, shape (D,)
+        Mean over folds of each target's R^2.
+    """
+
+    score: float
+    scores: np.ndarray
+    weight: np.ndarray
+    offset: np.ndarray
+    per_target: np.ndarray
+
+
+def decodability(
+    latents: Any,
+    targets: Any,
+    *,
+    cv: int = 5,
+    alpha: float = 1e-3,
+    shuffle: bool = True,
+    min_samples: int = MIN_SAMPLES,
+    rng: Any = None,
+) -> Decodability:
+    """Cross-validated ``R^2`` of a ridge decoder of ``targets`` from ``latents``.
+
+    ``R^2 = mean_k (1/D) sum_j [1 - SS_res,kj / SS_tot,kj]`` over ``cv`` folds
+    ``k`` and target columns ``j``, each column scored about its own mean in
+    the test fold (scikit-learn's ``r2_score(multioutput="uniform_average")``,
+    averaged over folds like ``cross_val_score``). The decoder is
+    ``target ~ W h + o``, fitted by ridge regression
+    ``min ||Y - H W^T - 1 o^T||^2 + alpha ||W||^2`` with an unpenalised intercept
+    (scikit-learn's ``Ridge(alpha)``; ``alpha`` is in units of the latents'
+    sum of squares, so it does not shrink with ``n``).
+
+    Protocol: the samples are permuted by ``rng`` (``shuffle=True``) or kept in
+    order, then cut into ``cv`` contiguous folds whose sizes differ by at most
+    one, the first ``n % cv`` folds one larger (scikit-learn's ``KFold``). Each
+    fold is scored by a decoder fitted on the other ``cv - 1``. In-distribution
+    decodability is what Theorem 3.1 part 2 asserts for ``mu(t)`` (Vafidis,
+    Bhargava & Rangel, ICLR 2025); for out-of-distribution generalisation see
+    :func:`regression_generalization`.
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+        One time step of the representation.
+    targets : array_like, shape (n, D) or (n,)
+        What to decode (``x*``, ``mu(t)``, ...).
+    cv : int
+        Number of folds, ``>= 2``.
+    alpha : float
+        Ridge penalty, ``>= 0``.
+    shuffle : bool
+        Permute the samples by ``rng`` before cutting folds.
+    min_samples : int
+        Fewest samples a test fold may hold.
+    rng : None, int or Generator
+        Seed of the permutation (an int gives the same folds every call).
+
+    Returns
+    -------
+    Decodability
+        ``score``, ``scores (cv,)``, ``weight (D, H)`` and ``offset (D,)``
+        refitted on all samples, ``per_target (D,)``.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinite input, mismatched ``n``, a constant target, ``cv < 2``,
+        a fold with fewer than ``min_samples`` samples or a target constant
+        within a test fold.
+    """
+    h = check_latents(latents)
+    y = check_factors(targets, h.shape[0], "targets")
+    cv = positive_int(cv, "cv", minimum=2)
+    alpha = check_alpha(alpha)
+    min_samples = check_min_samples(min_samples)
+    n = h.shape[0]
+    order = as_rng(rng).permutation(n) if shuffle else np.arange(n)
+    folds = np.array_split(order, cv)
+    require_size(len(folds[-1]), min_samples, f"the smallest of cv={cv} folds of n={n}")
+    per_fold = np.empty((cv, y.shape[1]))
+    for k, test in enumerate(folds):
+        train = np.ones(n, dtype=bool)
+        train[test] = False
+        weight, offset = ridge(h[train], y[train], alpha)
+        y_test = y[test]
+        flat = np.flatnonzero(np.all(y_test == y_test[0], axis=0))
+        if flat.size:
+            raise ValueError(
+                f"targets column {int(flat[0])} is constant within test fold {k} "
+                f"({len(test)} samples); R^2 is undefined there (use fewer folds or shuffle)"
+            )
+        per_fold[k] = r2_columns(y_test, h[test] @ weight.T + offset)
+    weight, offset = ridge(h, y, alpha)
+    scores = per_fold.mean(axis=1)
+    return Decodability(
+        score=float(scores.mean()),
+        scores=frozen(scores),
+        weight=frozen(weight),
+        offset=frozen(offset),
+        per_target=frozen(per_fold.mean(axis=0)),
+    )

@@ -1,0 +1,235 @@
+"""Out-of-distribution regression generalisation of a linear decoder of the factors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trilat._checks import as_float_array, describe, positive_int
+from trilat.metrics._base import (
+    MIN_SAMPLES,
+    MetricResult,
+    check_alpha,
+    check_center,
+    check_factors,
+    check_latents,
+    check_min_samples,
+    choose_held_out,
+    code_signs,
+    frozen,
+    orthant_codes,
+    positive_sides,
+    random_normals,
+    require_size,
+)
+from trilat.metrics._linear import r2_columns, ridge
+
+__all__ = ["SCHEMES", "Generalization", "regression_generalization"]
+
+SCHEMES = ("quadrant", "halfspace")
+
+
+@dataclass(frozen=True)
+class Generalization(MetricResult):
+    """Result of :func:`regression_generalization`.
+
+    Attributes
+    ----------
+    scores : ndarray, shape (folds,)
+        ``r^2`` of each held-out fold.
+    median : float
+    quartiles : ndarray, shape (2,)
+        25th and 75th percentiles of ``scores`` (``numpy.percentile``, linear).
+    weight : ndarray, shape (D, H)
+        The ridge decoder ``factors ~ weight @ h + offset`` fitted on all samples
+        (for :func:`~trilat.metrics.factor_angles`).
+    offset : ndarray, shape (D,)
+    scheme : str
+    splits : ndarray, shape (folds, D)
+        ``"quadrant"``: the held-out orthant of each fold, as signs ``+1/-1``
+        of ``factors - center``. ``"halfspace"``: the unit normal ``v`` of each
+        split; the decoder is fitted on ``(factors - center) @ v > 0`` and
+        scored on the rest.
+    """
+
+    scores: np.ndarray
+    median: float
+    quartiles: np.ndarray
+    weight: np.ndarray
+    offset: np.ndarray
+    scheme: str
+    splits: np.ndarray
+
+
+def regression_generalization(
+    latents: Any,
+    factors: Any,
+    scheme: str = "quadrant",
+    *,
+    prior_variance: Any = 1.0 / 12.0,
+    alpha: float = 1e-3,
+    n_splits: int = 20,
+    max_folds: int = 16,
+    center: Any = 0.0,
+    min_samples: int = MIN_SAMPLES,
+    rng: Any = None,
+) -> Generalization:
+    """Out-of-distribution ``r^2`` of a linear decoder of the factors, on held-out regions.
+
+    ``scheme="quadrant"`` (Vafidis, Bhargava & Rangel, ICLR 2025, appendix A.2):
+    ``r^2 = 1 - (1/D) sum_j MSE_j / Var_j``, the squared error on a held-out
+    orthant divided by the **prior's** variance (1/12 for ``U[-0.5, 0.5]``),
+    not the test fold's. For ``D = 2`` each of the four quadrants of factor
+    space (split at ``center``) is held out in turn, the decoder fitted on the
+    other three; this is the paper's 4-fold out-of-distribution protocol, whose
+    ceiling for an optimal code is eq. 7, ``1 - s(t)^2 / Var(x*)``. For
+    ``D > 2`` the folds are the ``2^D`` orthants; when ``2^D > max_folds``,
+    ``max_folds`` orthants are drawn by ``rng`` uniformly without replacement
+    among those holding at least ``min_samples`` samples (the same orthants for
+    the same seed). A least-squares decoder shrinks toward its training mean
+    by ``Sigma (Sigma + s^2 I)^-1``, so even an exactly linear noisy code scores
+    slightly under eq. 7 (by ``~ 1e-3`` at the paper's defaults, t = 20).
+
+    ``scheme="halfspace"`` (Johnston & Fusi, Nat. Commun. 2023, regression
+    generalisation): ``n_splits`` times, draw a unit normal ``v`` uniform on the
+    sphere (by ``rng``), fit the decoder on ``(factors - center) @ v > 0`` and
+    score scikit-learn's ``R^2`` (each factor about its own mean in the test
+    half, uniform average over factors) on the other half. ``prior_variance``
+    is not used.
+
+    The decoder is ridge regression of all factors on the latents,
+    ``min ||F - H W^T - 1 o^T||^2 + alpha ||W||^2``, intercept unpenalised
+    (scikit-learn's ``Ridge(alpha)``); the paper trains the same linear map to
+    convergence by gradient descent on the MSE.
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+    factors : array_like, shape (n, D) or (n,)
+        The ground truth ``x*`` (not ``mu(t)``: the ceiling is about ``x*``).
+    scheme : {"quadrant", "halfspace"}
+    prior_variance : float or array_like of shape (D,) or None
+        ``Var(x*_j)`` of the prior (quadrant only). ``None`` uses the sample
+        variance of each factor over all ``n`` samples.
+    alpha : float
+        Ridge penalty, ``>= 0``.
+    n_splits : int
+        Random hyperplanes (halfspace).
+    max_folds : int
+        Cap on held-out orthants (quadrant).
+    center : float or array_like of shape (D,)
+        Where each factor is split (0 for the paper's prior).
+    min_samples : int
+        Fewest samples a training or test set may hold.
+    rng : None, int or Generator
+        Seed of the hyperplanes (halfspace) or of the orthants drawn under the cap.
+
+    Returns
+    -------
+    Generalization
+        ``scores (folds,)``, ``median``, ``quartiles (2,)``, the all-sample
+        decoder ``weight (D, H)`` and ``offset (D,)``, ``scheme``, ``splits (folds, D)``.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinite input, mismatched ``n``, a constant factor, an unknown
+        scheme, a fold with fewer than ``min_samples`` samples, or ``D`` too
+        large for the quadrant scheme at this ``n``.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    h = check_latents(latents)
+    f = check_factors(factors, h.shape[0])
+    dim = f.shape[1]
+    alpha = check_alpha(alpha)
+    min_samples = check_min_samples(min_samples)
+    center = check_center(center, dim)
+    if scheme == "quadrant":
+        variance = _prior_variance(prior_variance, f)
+        max_folds = positive_int(max_folds, "max_folds")
+        scores, splits = _quadrant(h, f, variance, alpha, max_folds, center, min_samples, rng)
+    else:
+        n_splits = positive_int(n_splits, "n_splits")
+        scores, splits = _halfspace(h, f, alpha, n_splits, center, min_samples, rng)
+    weight, offset = ridge(h, f, alpha)
+    q25, q50, q75 = np.percentile(scores, [25, 50, 75])
+    return Generalization(
+        scores=frozen(scores),
+        median=float(q50),
+        quartiles=frozen([q25, q75]),
+        weight=frozen(weight),
+        offset=frozen(offset),
+        scheme=scheme,
+        splits=frozen(splits, splits.dtype),
+    )
+
+
+def _prior_variance(prior_variance: Any, f: np.ndarray) -> np.ndarray:
+    dim = f.shape[1]
+    if prior_variance is None:
+        return f.var(axis=0)
+    v = as_float_array(prior_variance, "prior_variance")
+    if v.ndim == 0:
+        v = np.full(dim, float(v))
+    if v.shape != (dim,) or np.any(v <= 0):
+        raise ValueError(
+            f"prior_variance must be a number > 0 or {dim} of them (one per factor), "
+            f"got {describe(v)} {v.tolist() if v.size <= 8 else ''}".rstrip()
+        )
+    return v
+
+
+def _quadrant(
+    h: np.ndarray,
+    f: np.ndarray,
+    variance: np.ndarray,
+    alpha: float,
+    max_folds: int,
+    center: np.ndarray,
+    min_samples: int,
+    rng: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    dim = f.shape[1]
+    codes = orthant_codes(positive_sides(f, center))
+    n = len(codes)
+    occupied, counts = np.unique(codes, return_counts=True)
+    fit_enough = (counts >= min_samples) & (n - counts >= min_samples)
+    held_out = choose_held_out(
+        occupied[fit_enough], 2**dim, max_folds, rng, what="quadrant scheme"
+    )
+    scores = np.empty(len(held_out))
+    for k, code in enumerate(held_out):
+        test = codes == code
+        weight, offset = ridge(h[~test], f[~test], alpha)
+        mse = np.mean((h[test] @ weight.T + offset - f[test]) ** 2, axis=0)
+        scores[k] = 1.0 - float(np.mean(mse / variance))
+    return scores, code_signs(held_out, dim)
+
+
+def _halfspace(
+    h: np.ndarray,
+    f: np.ndarray,
+    alpha: float,
+    n_splits: int,
+    center: np.ndarray,
+    min_samples: int,
+    rng: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    normals = random_normals(f.shape[1], n_splits, rng)
+    side = (f - center) @ normals.T > 0
+    scores = np.empty(n_splits)
+    for k in range(n_splits):
+        train = side[:, k]
+        require_size(int(train.sum()), min_samples, f"the training half of split {k}")
+        require_size(int((~train).sum()), min_samples, f"the test half of split {k}")
+        weight, offset = ridge(h[train], f[train], alpha)
+        f_test = f[~train]
+        if np.any(np.all(f_test == f_test[0], axis=0)):
+            raise ValueError(
+                f"a factor is constant on the test half of split {k}; R^2 is undefined there"
+            )
+        scores[k] = float(np.mean(r2_columns(f_test, h[~train] @ weight.T + offset)))
+    return scores, normals
