@@ -7,6 +7,19 @@ Monte Carlo kernels and ``trilat.metrics`` for representation metrics.
 
 from trilat._checks import NotIdentifiableError
 from trilat.linearization import AffineMap, linear_decoder, linearization_constant
+from trilat.metrics import (
+    CCGP,
+    Decodability,
+    FactorAngles,
+    Generalization,
+    Parallelism,
+    ccgp,
+    decodability,
+    factor_angles,
+    parallelism,
+    participation_ratio,
+    regression_generalization,
+)
 from trilat.oracle import (
     Posterior,
     distances,
@@ -30,24 +43,35 @@ from trilat.task import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CCGP",
     "AffineMap",
+    "Decodability",
+    "FactorAngles",
     "Gaussian",
+    "Generalization",
     "MixingMLP",
     "NotIdentifiableError",
+    "Parallelism",
     "Posterior",
     "Task",
     "Trials",
     "Uniform",
     "__version__",
+    "ccgp",
+    "decodability",
     "distances",
     "distances_from_logits",
     "estimate",
+    "factor_angles",
     "linear_decoder",
     "linearization_constant",
+    "parallelism",
+    "participation_ratio",
     "posterior",
     "posterior_std",
     "predict",
     "predict_logits",
     "recover",
+    "regression_generalization",
     "simulate",
 ]
