@@ -423,6 +423,27 @@ def test_ceiling_eq7_against_monte_carlo():
         assert row["r2_bayes_mean"] > row["r2_eq7_mean"]
 
 
+def test_ceiling_statistics_come_from_the_same_trials():
+    # mu itself is one affine map of mu, so on the same trials the least-squares affine map has
+    # r2_linear >= r2_mu exactly; where the two nearly coincide (s^2 << Var) trials drawn
+    # differently would break this about half the time
+    result = sweep(ceiling, [{"t": 50, "sigma": 0.1, "n_trials": 200}], seeds=12)
+    table = result.to_array()
+    assert np.all(table["r2_linear"] >= table["r2_mu"] - 1e-12)
+    assert np.all(table["recovery_max_err"] < 1e-12)
+
+
+def test_r2_matches_scikit_learn():
+    from sklearn.metrics import r2_score
+
+    from trilat.sweeps import _r2
+
+    rng = np.random.default_rng(5)
+    target = rng.normal(size=(50, 3)) * [1.0, 10.0, 0.1]
+    estimate = target + rng.normal(size=(50, 3)) * 0.3
+    assert _r2(estimate, target) == pytest.approx(r2_score(target, estimate), rel=1e-13)
+
+
 @pytest.mark.parametrize("s", [0.005, 0.05, 0.2, 1.0, 3.0])
 def test_truncated_normal_mean_against_mpmath(s):
     mpmath.mp.dps = 50
@@ -473,6 +494,11 @@ def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 8
     assert main(["recovery", "--grid", "cond=0.5", "--grid", "N=2", "--grid", "D=2"]) == 1
     assert "cond must be >= 1" in capsys.readouterr().err
+    assert main(["recovery", "--grid", "N"]) == 2
+    assert "--grid expects KEY=V1,V2" in capsys.readouterr().err
+    assert main(["recovery", "--seeds", "0"]) == 2
+    assert main(["ceiling", "--grid", "x=3"]) == 2
+    assert "no parameter(s) ['x']" in capsys.readouterr().err
 
 
 def test_command_line_starts_a_local_dask_cluster(tmp_path, capsys):

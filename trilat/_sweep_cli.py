@@ -163,9 +163,23 @@ def _summary_table(result: SweepResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``trilat sweep``; returns the exit status (1 when a unit failed, 130 on Ctrl-C)."""
+    """Run ``trilat sweep``; the exit status is 1 when a unit failed, 2 on bad options, 130 on Ctrl-C."""
+    try:
+        return _run(args)
+    except (ValueError, ImportError) as exc:  # bad options or a missing extra, not a bug
+        print(f"trilat sweep: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     builtin = SWEEPS[args.name]
     grid = {**builtin.grid, **parse_grid(args.grid)}
+    unknown = sorted(set(grid) - set(builtin.parameters))
+    if unknown:
+        raise ValueError(
+            f"the {args.name} sweep has no parameter(s) {unknown}; its parameters (defaults) are "
+            + ", ".join(f"{k}={v}" for k, v in builtin.parameters.items())
+        )
     seeds = builtin.seeds if args.seeds is None else args.seeds
     start = time.perf_counter()
     try:
@@ -218,12 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point, ``python -m trilat._sweep_cli NAME ...``."""
     parser = argparse.ArgumentParser(prog="trilat sweep")
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, ImportError) as exc:
-        parser.error(str(exc))
-        return 2  # pragma: no cover - parser.error exits
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

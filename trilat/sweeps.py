@@ -31,6 +31,7 @@ from trilat.oracle import distances_from_logits, posterior, predict_logits, reco
 from trilat.task import Task, posterior_std, simulate
 
 __all__ = [
+    "DEFAULTS",
     "SWEEPS",
     "BuiltinSweep",
     "ceiling",
@@ -44,7 +45,25 @@ __all__ = [
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _params(config: Mapping[str, Any], defaults: dict[str, Any], sweep: str) -> dict[str, Any]:
+# Parameters of each built-in sweep and their values when a configuration leaves them out.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "recovery": {
+        "D": 2,
+        "N": 6,
+        "cond": 1.0,
+        "offset": 0.0,
+        "sigma": 0.2,
+        "T": 20,
+        "n_trials": 50,
+    },
+    "orthogonality": {"D": 2, "N": 6},
+    "linearization": {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000},
+    "ceiling": {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000},
+}
+
+
+def _params(config: Mapping[str, Any], sweep: str) -> dict[str, Any]:
+    defaults = DEFAULTS[sweep]
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise ValueError(
@@ -168,11 +187,7 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
         ``err_over_cond_eps`` (``err_rel / (cond_actual eps)``); errors are NaN
         when not identifiable.
     """
-    p = _params(
-        config,
-        {"D": 2, "N": 6, "cond": 1.0, "offset": 0.0, "sigma": 0.2, "T": 20, "n_trials": 50},
-        "recovery",
-    )
+    p = _params(config, "recovery")
     D, N = positive_int(p["D"], "D"), positive_int(p["N"], "N")
     cond = float(p["cond"])
     if not cond >= 1.0:
@@ -223,7 +238,7 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         ``cos_ms`` (mean ``cos^2``; average it over seeds and take the root
         to estimate the RMS), ``scale`` and ``cos_rms_over_scale``.
     """
-    p = _params(config, {"D": 2, "N": 6}, "orthogonality")
+    p = _params(config, "orthogonality")
     D, N = positive_int(p["D"], "D", minimum=2), positive_int(p["N"], "N")
     C = Task.random(D, N, rng=rng).C
     gram = C.T @ C
@@ -245,8 +260,14 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
 
 
 def _r2(estimate: np.ndarray, target: np.ndarray) -> float:
-    """``1 - sum |estimate - target|^2 / sum |target - mean(target)|^2`` over trials and coordinates."""
-    return 1.0 - float(np.sum((estimate - target) ** 2) / np.sum((target - target.mean(0)) ** 2))
+    """``R^2 = 1 - SS_res / SS_tot`` per coordinate, averaged over coordinates (shapes ``(n, D)``).
+
+    ``SS_tot`` about the sample mean of ``target``; the convention of
+    ``trilat verify``'s Monte Carlo and of scikit-learn's ``r2_score``.
+    """
+    ss_res = np.sum((estimate - target) ** 2, axis=0)
+    ss_tot = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
+    return float(np.mean(1.0 - ss_res / ss_tot))
 
 
 def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
@@ -270,7 +291,7 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         ``n_trials`` samples); ``frac_linear``, the fraction of ``|u| < 2``
         where the approximation holds.
     """
-    p = _params(config, {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000}, "linearization")
+    p = _params(config, "linearization")
     t = positive_int(p["t"], "t")
     task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     trials = simulate(task, positive_int(p["n_trials"], "n_trials"), t, rng)
@@ -292,20 +313,17 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
 # --- eq. 7: the ceiling of decodability ------------------------------------------------
 
 
-def _oracle_estimates(
-    task: Task, t: int, n_trials: int, rng: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """``x*`` and the oracle's estimate of ``mu(t)`` through its outputs, shapes ``(n, D)``.
+def _monte_carlo() -> Callable[..., Any]:
+    """The Monte Carlo of the oracle: ``trilat.kernels.monte_carlo`` (numba) when it exists,
+    else the numpy reference ``trilat._montecarlo.monte_carlo`` (same signature, same numbers).
 
-    The estimate goes through the optimal outputs and trilateration,
-    ``C^+ (s(t) Phi^-1(Yhat) + b)``, in logit space so that no output
-    saturates. The one place that decides how the Monte Carlo is drawn.
+    The one place that decides how the ceiling's Monte Carlo is computed.
     """
-    trials = simulate(task, n_trials, t, rng)
-    mu = posterior(task, trials.evidence).mean[:, -1, :]
-    return trials.x_star, recover(
-        task, distances_from_logits(task, predict_logits(task, mu, t), t)
-    )
+    try:
+        from trilat.kernels import monte_carlo
+    except ImportError:  # no numba kernels yet (or without the function): the numpy oracle
+        from trilat._montecarlo import monte_carlo
+    return monte_carlo
 
 
 def _truncated_normal_mean(mu: np.ndarray, s: float, low: float, high: float) -> np.ndarray:
@@ -338,10 +356,12 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     """Eq. 7 ``r^2(t) = 1 - s(t)^2/Var(x*)`` against Monte Carlo r^2 of decoding ``x*``.
 
     ``x* ~ U[-1/2, 1/2]^D`` (``Var = 1/12``). Three Monte Carlo r^2 values
-    (``1 - sum |xhat - x*|^2 / sum |x* - mean x*|^2``):
+    (``1 - sum (xhat - x*)^2 / sum (x* - mean x*)^2`` per coordinate, averaged),
+    on the same trials:
 
-    - ``r2_mu``: ``xhat = mu(t)`` recovered from the oracle's outputs; its
-      expectation is eq. 7 (``mu - x*`` is the mean noise, variance ``s^2``);
+    - ``r2_mu``: ``xhat = mu(t)``, from the oracle's Monte Carlo (see
+      :func:`_monte_carlo`); its expectation is eq. 7 (``mu - x*`` is the
+      mean noise, variance ``s^2``);
     - ``r2_linear``: the best affine map of ``mu(t)`` (in-sample), which
       shrinks towards the prior mean: ``Var/(Var + s^2)`` in expectation;
     - ``r2_bayes``: the uniform prior's posterior mean, a truncated Gaussian's,
@@ -357,24 +377,31 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     Returns
     -------
     dict
-        ``r2_eq7``, ``r2_mu``, ``r2_linear``, ``r2_bayes`` and ``r2_mu_minus_eq7``.
+        ``r2_eq7``, ``r2_mu``, ``r2_linear``, ``r2_bayes``, ``r2_mu_minus_eq7``,
+        and ``recovery_max_err``, the largest ``|mu_hat - mu|`` of the
+        trilateration through the optimal outputs at step ``t``.
     """
-    p = _params(config, {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000}, "ceiling")
-    t = positive_int(p["t"], "t")
+    p = _params(config, "ceiling")
+    t, n_trials = positive_int(p["t"], "t"), positive_int(p["n_trials"], "n_trials")
     task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
-    x_star, mu = _oracle_estimates(task, t, positive_int(p["n_trials"], "n_trials"), rng)
+    seed = int(rng.integers(2**63))
+    stats = _monte_carlo()(task, n_trials, t, rng=seed, progress=False)
+    # the same trials again (simulate is counter-based: a pure function of seed and trial index)
+    trials = simulate(task, n_trials, t, rng=seed)
+    x_star, mu = trials.x_star, posterior(task, trials.evidence).mean[:, -1, :]
     s = float(posterior_std(task, t))
     bayes = _truncated_normal_mean(mu, s, task.prior.low, task.prior.high)
     design = np.column_stack([mu, np.ones(len(mu))])
     coef, *_ = np.linalg.lstsq(design, x_star, rcond=None)
     eq7 = float(decodability_ceiling(task, t))
-    r2_mu = _r2(mu, x_star)
+    r2_mu = float(stats.r2_mu_xstar[-1])
     return {
         "r2_eq7": eq7,
         "r2_mu": r2_mu,
         "r2_linear": _r2(design @ coef, x_star),
         "r2_bayes": _r2(bayes, x_star),
         "r2_mu_minus_eq7": r2_mu - eq7,
+        "recovery_max_err": float(stats.max_abs_error[-1]),
     }
 
 
@@ -413,6 +440,11 @@ class BuiltinSweep:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     seeds: int = 5
     description: str = ""
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter the function accepts, with its default."""
+        return dict(DEFAULTS[self.name])
 
 
 SWEEPS: dict[str, BuiltinSweep] = {
