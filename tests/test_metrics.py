@@ -649,6 +649,12 @@ _CONST[:, 1] = 0.25
         (lambda: metrics.ccgp(_NAN, _X), "latents must be finite"),
         (lambda: metrics.parallelism(_H, _X[:, 0]), "D >= 2"),
         (lambda: metrics.parallelism(_H, uniform_factors(60, 4, 1)), "too large"),
+        (
+            lambda: metrics.parallelism(
+                np.ones((2000, 1)) + uniform_factors(2000, 1, 2), uniform_factors(2000, 7, 1)
+            ),
+            r"D = 7 is too large.*D <= 6",
+        ),
         (lambda: metrics.factor_angles(np.ones((5, 2))), r"pass weight\.T"),
         (lambda: metrics.factor_angles(np.ones((1, 4))), "D >= 2"),
         (lambda: metrics.factor_angles(np.array([[1.0, 0, 0], [0, 0, 0]])), "row 1 is zero"),
