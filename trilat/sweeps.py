@@ -238,7 +238,7 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         ``cos_ms`` (mean ``cos^2``; average it over seeds and take the root
         to estimate the RMS), ``scale`` and ``cos_ms_over_scale2``
         (``cos_ms / scale^2``, whose mean over seeds tends to 1; a ratio of
-        roots would be biased low by Jensen's inequality, to ``2/pi`` for a
+        roots would be biased low by Jensen's inequality, to ``sqrt(2/pi)`` for a
         single pair at ``D = 2``).
     """
     p = _params(config, "orthogonality")
