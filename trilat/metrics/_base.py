@@ -41,7 +41,7 @@ def _plain(value: Any) -> Any:
 
 
 def frozen(arr: Any, dtype: Any = np.float64) -> np.ndarray:
-    """A read-only copy-free view of ``arr`` for a result record."""
+    """``arr`` as a read-only array for a result record."""
     out = np.asarray(arr, dtype=dtype)
     out = out.view()
     out.setflags(write=False)
