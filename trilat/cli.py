@@ -17,15 +17,15 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 
 def _verify(subparsers: Any) -> None:
-    from trilat import verify
+    from trilat import _verify_cli, verify
 
     parser = subparsers.add_parser(
         "verify",
         help="check Theorem 3.1 end to end by Monte Carlo (the paper's defaults)",
         description=verify.__doc__.split("\n\n")[0],
     )
-    verify.add_arguments(parser)
-    parser.set_defaults(run=verify.run)
+    _verify_cli.add_arguments(parser)
+    parser.set_defaults(run=_verify_cli.run)
 
 
 def _sweep(subparsers: Any) -> None:
