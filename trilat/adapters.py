@@ -223,7 +223,7 @@ class OptimalNetwork:
         return NetworkOutput(latents=latents, logits=logits)
 
     def __repr__(self) -> str:
-        return f"OptimalNetwork(task={self.task!r}, latent={self.latent!r})"
+        return f"OptimalNetwork(D={self.task.dim}, N={self.task.n_tasks}, latent={self.latent!r})"
 
 
 class _CallableNetwork:
@@ -365,7 +365,13 @@ class _TorchNetwork:
             with torch.no_grad():
                 for start in range(0, x.shape[0], self.batch_size):
                     batch = torch.as_tensor(x[start : start + self.batch_size])
-                    result = self.module(batch.to(device=device, dtype=dtype))
+                    try:
+                        result = self.module(batch.to(device=device, dtype=dtype))
+                    except RuntimeError as exc:
+                        raise ValueError(
+                            f"{type(self.module).__name__} failed on inputs of shape "
+                            f"{tuple(batch.shape)}{_input_width_hint(self.module)}: {exc}"
+                        ) from exc
                     if isinstance(self.latent, str):
                         if len(captured) != 1:
                             raise ValueError(
@@ -394,6 +400,17 @@ class _TorchNetwork:
             f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
             f"output={self.output!r})"
         )
+
+
+def _input_width_hint(module: Any) -> str:
+    """Where the first layer declares its input width, say so (for shape errors)."""
+    for name, sub in module.named_modules():
+        for attr in ("input_size", "in_features"):
+            width = getattr(sub, attr, None)
+            if isinstance(width, int):
+                label = name or "the module"
+                return f" (its first layer {label!r}, {type(sub).__name__}, takes {attr}={width})"
+    return ""
 
 
 def _to_numpy(tensor: Any, name: str, batch_shape: Any) -> np.ndarray:
