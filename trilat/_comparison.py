@@ -1,0 +1,164 @@
+"""The result of :func:`trilat.compare`: tables, strict JSON and figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trilat.task import Task
+
+__all__ = ["Comparison"]
+
+
+def _array_fields() -> tuple[str, ...]:
+    return (
+        "t",
+        "posterior_std",
+        "ceiling",
+        "output_abs_error",
+        "excess_cross_entropy",
+        "saturated",
+        "estimate_rmse",
+        "estimate_r2",
+        "optimal_r2",
+        "latent_r2_mu",
+        "latent_r2_xstar",
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """The result of :func:`compare`.
+
+    Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
+
+    - ``posterior_std``: ``s(t)``; ``ceiling``: ``1 - s(t)^2 / Var(x*)`` (eq. 7);
+    - ``output_abs_error``: mean ``|Yhat_net - Yhat_opt|`` over trials and tasks;
+    - ``excess_cross_entropy``: mean ``KL(Bern(Yhat_opt) || Bern(Yhat_net))``,
+      nats per output (saturated outputs left out);
+    - ``saturated``: how many outputs were exactly 0 or 1;
+    - ``estimate_rmse``: RMS over trials and coordinates of
+      ``mu_hat_net - mu(t)``, in units of ``x*``;
+    - ``estimate_r2``: ``1 - mean (mu_hat_net - x*)^2 / Var(x*)``;
+      ``optimal_r2``: the same for the oracle's ``mu(t)`` (the ceiling's
+      Monte Carlo estimate);
+    - ``latent_r2_mu``, ``latent_r2_xstar``: cross-validated R^2 of a ridge
+      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``.
+
+    ``code`` holds the representation metrics at ``latent_step`` (plain
+    dictionaries of :mod:`trilat.metrics` results, or ``{"error": message}``
+    for a metric undefined on these latents); ``reference_code`` the same
+    metrics on the optimal code ``k(t) = C mu(t) - b`` of the same trials,
+    with the same folds: what a perfect network scores, sampling error
+    included. ``samples`` holds the points the figures draw.
+    """
+
+    network: str
+    task: Task
+    mixing: str
+    n_trials: int
+    n_steps: int
+    seed: int
+    latent_step: int
+    latent_dim: int
+    output_kind: str
+    t: np.ndarray
+    posterior_std: np.ndarray
+    ceiling: np.ndarray
+    output_abs_error: np.ndarray
+    excess_cross_entropy: np.ndarray
+    saturated: np.ndarray
+    estimate_rmse: np.ndarray
+    estimate_r2: np.ndarray
+    optimal_r2: np.ndarray
+    latent_r2_mu: np.ndarray
+    latent_r2_xstar: np.ndarray
+    code: dict[str, Any]
+    reference_code: dict[str, Any]
+    samples: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python description; non-finite floats become ``"inf"``, ``"-inf"``, ``"nan"``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, Task) else _plain(value)
+        return out
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Strict JSON (no ``NaN``/``Infinity`` literals); read back by :meth:`from_json`."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Comparison:
+        """Inverse of :meth:`to_dict`."""
+        names = {f.name for f in fields(cls)}
+        if set(d) != names:
+            raise ValueError(
+                f"not a Comparison: missing {sorted(names - set(d))}, unexpected "
+                f"{sorted(set(d) - names)}"
+            )
+        values = dict(d)
+        values["task"] = Task.from_dict(d["task"])
+        for name in _array_fields():
+            dtype = np.int64 if name == "saturated" else np.float64
+            values[name] = np.asarray(_unplain(d[name]), dtype=dtype)
+        values["code"] = _unplain(d["code"])
+        values["reference_code"] = _unplain(d["reference_code"])
+        values["samples"] = _unplain(d["samples"])
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Comparison:
+        """Read what :meth:`to_json` wrote."""
+        return cls.from_dict(json.loads(text))
+
+    def to_markdown(self) -> str:
+        """The report: a per-step table and a table of the latent code metrics."""
+        from trilat._report import markdown
+
+        return markdown(self)
+
+    def plot(self, path: Any) -> list[Path]:
+        """Write the figures as PNG files into the directory ``path``; returns their paths.
+
+        ``outputs.png`` (network against optimal outputs), ``estimate.png``
+        (implied estimate against ``t`` with the eq. 7 ceiling),
+        ``generalization.png`` (decoded against true ``x*`` on held-out
+        quadrants) and ``angles.png`` (factor angles against their null).
+        Needs matplotlib (the ``plot`` extra).
+        """
+        from trilat.plots_compare import comparison_figures
+
+        return comparison_figures(self, Path(path))
+
+
+def _plain(value: Any) -> Any:
+    """numpy -> lists; non-finite floats -> strings, so that the JSON is strict."""
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    return value
+
+
+def _unplain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unplain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value

@@ -1,0 +1,170 @@
+"""The markdown report of a :class:`trilat.compare.Comparison`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from trilat.compare import Comparison
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    x = float(x)
+    if np.isnan(x):
+        return "n/a"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    if abs(x) < 1e-3 or abs(x) >= 1e5:
+        return f"{x:.2e}"
+    return f"{x:.{digits}f}"
+
+
+def _task_line(c: Comparison) -> str:
+    task = c.task
+    prior = task.prior
+    kind = type(prior).__name__
+    params = ", ".join(f"{v:g}" for v in prior.__dict__.values())
+    posterior = "conjugate Gaussian posterior" if kind == "Gaussian" else "flat-prior posterior"
+    return (
+        f"Task: D = {task.dim}, N = {task.n_tasks} boundaries, sigma = {task.sigma:g}, "
+        f"prior {kind}({params}), Var(x*) = {prior.variance:.4g}; oracle: {posterior}."
+    )
+
+
+def _step_table(c: Comparison) -> list[str]:
+    lines = [
+        "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
+        "| r²(mu_hat, x*) | ceiling (eq. 7) | oracle r² | R²(decode mu) | R²(decode x*) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, t in enumerate(c.t):
+        row = [
+            f"{int(t)}",
+            _num(c.posterior_std[i]),
+            _num(c.output_abs_error[i]),
+            _num(c.excess_cross_entropy[i]),
+            _num(c.estimate_rmse[i]),
+            _num(c.estimate_r2[i]),
+            _num(c.ceiling[i]),
+            _num(c.optimal_r2[i]),
+            _num(c.latent_r2_mu[i]),
+            _num(c.latent_r2_xstar[i]),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _per_factor(values: Any) -> str:
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    if values.size == 1:
+        return _num(values[0])
+    return f"{_num(values.mean())} ({', '.join(_num(v, 3) for v in values)})"
+
+
+def _metric(code: dict[str, Any], name: str, show: Any) -> str:
+    entry = code.get(name)
+    if entry is None:
+        return "n/a"
+    if isinstance(entry, dict) and "error" in entry:
+        return f"n/a: {entry['error']}"
+    return show(entry)
+
+
+def _code_table(c: Comparison) -> list[str]:
+    ceiling = float(c.ceiling[c.latent_step - 1])
+
+    def generalization(g: dict[str, Any]) -> str:
+        low, high = g["quartiles"]
+        return f"{_num(g['median'])} [{_num(low)}, {_num(high)}]"
+
+    null = c.code.get("factor_angles", {}).get("null_quantiles")
+    null_text = (
+        f"random directions in R^{c.latent_dim}: {float(null[0]):.0f} to {float(null[2]):.0f} "
+        f"(95%)"
+        if null is not None and not np.isnan(float(null[0]))
+        else ""
+    )
+    rows = [
+        ("decodability of mu(t), CV R²", "decodability", lambda d: _num(d["score"]), ""),
+        (
+            "quadrant generalisation of x*, r² median [IQR]",
+            "generalization",
+            generalization,
+            f"eq. 7 ceiling {_num(ceiling)}",
+        ),
+        (
+            "CCGP, balanced accuracy (per factor)",
+            "ccgp",
+            lambda d: _per_factor(d["scores"]),
+            "chance 0.5",
+        ),
+        (
+            "parallelism, decoder cosine (per factor)",
+            "parallelism",
+            lambda d: _per_factor(d["cosine"]),
+            "",
+        ),
+        ("parallelism score (per factor)", "parallelism", lambda d: _per_factor(d["score"]), ""),
+        (
+            "factor angles, median (degrees)",
+            "factor_angles",
+            lambda a: f"{float(a['median']):.1f}",
+            null_text,
+        ),
+        (
+            "participation ratio",
+            "participation_ratio",
+            lambda v: _num(v, 2),
+            f"D = {c.task.dim}",
+        ),
+    ]
+    lines = [
+        "| metric | network | optimal code k(t), same trials | note |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [
+        f"| {label} | {_metric(c.code, key, show)} | {_metric(c.reference_code, key, show)} "
+        f"| {note} |"
+        for label, key, show, note in rows
+    ]
+    return lines
+
+
+def markdown(c: Comparison) -> str:
+    """Header, per-step table, latent-code table and the notes a reader needs to read them."""
+    lines = [
+        f"## trilat compare: {c.network}",
+        "",
+        _task_line(c),
+        f"{c.n_trials} trials x {c.n_steps} steps, seed {c.seed}; inputs: {c.mixing}; "
+        f"outputs given as {c.output_kind}; latent dimension H = {c.latent_dim}.",
+        "",
+        "### Outputs and the implied estimate, per step",
+        "",
+        *_step_table(c),
+        "",
+    ]
+    total = int(np.sum(c.saturated))
+    if total:
+        worst = int(np.argmax(c.saturated))
+        lines += [
+            f"**{total} saturated outputs** (probabilities exactly 0 or 1; most at t = "
+            f"{worst + 1}: {int(c.saturated[worst])}) are left out of the excess cross-entropy "
+            f"and of the implied estimate. Give logits to keep them.",
+            "",
+        ]
+    lines += [
+        f"### Latent code at t = {c.latent_step}",
+        "",
+        *_code_table(c),
+        "",
+        "Yhat* and mu are the Bayes-optimal outputs and posterior mean; mu_hat = "
+        "C⁺(s(t) Φ⁻¹(Yhat) + b) is what the network's own outputs imply by trilateration; "
+        "r² = 1 - MSE / Var(x*); the eq. 7 ceiling is 1 - s(t)² / Var(x*); "
+        "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output.",
+    ]
+    return "\n".join(lines) + "\n"
