@@ -39,7 +39,19 @@ def _sweep(subparsers: Any) -> None:
     parser.set_defaults(run=_sweep_cli.run)
 
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep]
+def _compare(subparsers: Any) -> None:
+    from trilat import _compare_cli
+
+    parser = subparsers.add_parser(
+        "compare",
+        help="measure your network (MODULE:FACTORY) against the Bayes-optimal estimator",
+        description=_compare_cli.__doc__.split("\n\n")[0],
+    )
+    _compare_cli.add_arguments(parser)
+    parser.set_defaults(run=_compare_cli.run)
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare]
 
 
 def build_parser() -> argparse.ArgumentParser:
