@@ -13,7 +13,10 @@ import sys
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from trilat._sweep_table import RESERVED_COLUMNS
 from trilat.sweep import SweepResult, canonical_json, expand_grid, read_sweep, sweep, unit_seed
 from trilat.sweeps import (
     SWEEPS,
@@ -79,6 +82,35 @@ def test_unit_seed_is_the_same_in_every_process():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert json.loads(out.stdout) == here
+
+
+@settings(max_examples=100)  # a permutation property: 100 examples cover it; keeps CI < 45 s
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=6).filter(lambda k: k not in RESERVED_COLUMNS),
+        st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.text(max_size=8)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.randoms(use_true_random=False),
+    st.integers(0, 2**40),
+)
+def test_unit_seed_ignores_key_order(config, random, seed):
+    keys = list(config)
+    random.shuffle(keys)
+    shuffled = {k: config[k] for k in keys}
+    assert canonical_json(shuffled) == canonical_json(config)
+    assert np.array_equal(
+        unit_seed(shuffled, seed).generate_state(4), unit_seed(config, seed).generate_state(4)
+    )
+
+
+def test_progress_bar_when_asked_for(capsys):
+    pytest.importorskip("tqdm")
+    sweep(draw, {"x": [0, 1, 2, 3]}, progress=True)
+    assert "4/4" in capsys.readouterr().err
+    sweep(draw, {"x": [0, 1, 2, 3]}, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_results_do_not_depend_on_grid_order_or_neighbours():
