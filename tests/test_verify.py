@@ -243,3 +243,20 @@ def test_importing_trilat_and_the_cli_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_monte_carlo_streams_in_bounded_memory():
+    """Ten times the trials in chunks of the same size: the peak of traced memory must not
+    grow with the number of trials (a chunk's arrays dominate; 1.5x allows for noise)."""
+    import tracemalloc
+
+    task = Task.evenly_spaced(12)
+
+    def peak(n_trials):
+        tracemalloc.start()
+        monte_carlo(task, n_trials, 10, rng=0, chunk_trials=100, progress=False)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    assert peak(2000) < 1.5 * peak(200)

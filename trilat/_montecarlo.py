@@ -24,9 +24,10 @@ from trilat.task import Task, simulate
 
 __all__ = ["MonteCarloStats", "RunningMoments", "default_chunk_trials", "monte_carlo"]
 
-# Working memory of one chunk, in bytes; the arrays of a chunk are about
-# 8 T (5 D + 4 N) bytes per trial (evidence, mu, mu_hat, errors; u, logits,
-# distances, probabilities).
+# Working memory of one chunk, in bytes. Measured (tracemalloc) peak of a chunk:
+# about 10 doubles per output (outputs, logits, distances and the temporaries of
+# the stable special functions) and 8 per latent coordinate, per trial-step;
+# 12 and 8 leave room, so a chunk stays within about 64 MB.
 CHUNK_BYTES = 64 * 2**20
 
 
@@ -104,7 +105,7 @@ class RunningMoments:
 
 def default_chunk_trials(task: Task, n_steps: int, budget_bytes: int = CHUNK_BYTES) -> int:
     """Trials per chunk so that one chunk's arrays stay within ``budget_bytes``."""
-    per_trial = 8 * n_steps * (5 * task.dim + 4 * task.n_tasks)
+    per_trial = 8 * n_steps * (8 * task.dim + 12 * task.n_tasks)
     return max(1, budget_bytes // per_trial)
 
 
