@@ -6,6 +6,15 @@ Monte Carlo kernels and ``trilat.metrics`` for representation metrics.
 """
 
 from trilat._checks import NotIdentifiableError
+from trilat.adapters import (
+    Network,
+    NetworkOutput,
+    OptimalNetwork,
+    from_callable,
+    from_torch,
+    load_state_dict,
+)
+from trilat.compare import Comparison, compare
 from trilat.linearization import AffineMap, linear_decoder, linearization_constant
 from trilat.metrics import (
     CCGP,
@@ -45,12 +54,16 @@ __version__ = "0.1.0"
 __all__ = [
     "CCGP",
     "AffineMap",
+    "Comparison",
     "Decodability",
     "FactorAngles",
     "Gaussian",
     "Generalization",
     "MixingMLP",
+    "Network",
+    "NetworkOutput",
     "NotIdentifiableError",
+    "OptimalNetwork",
     "Parallelism",
     "Posterior",
     "Task",
@@ -58,13 +71,17 @@ __all__ = [
     "Uniform",
     "__version__",
     "ccgp",
+    "compare",
     "decodability",
     "distances",
     "distances_from_logits",
     "estimate",
     "factor_angles",
+    "from_callable",
+    "from_torch",
     "linear_decoder",
     "linearization_constant",
+    "load_state_dict",
     "parallelism",
     "participation_ratio",
     "posterior",
