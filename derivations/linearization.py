@@ -63,23 +63,26 @@ def _sigmoid(x: Any) -> sp.Expr:
 
 
 def _h(x: Any) -> mp.mpf:
-    """``Phi^-1(sigmoid(x))`` in mpmath at the working precision.
+    """``Phi^-1(sigmoid(x))`` in mpmath at the working precision, for any real ``x``.
 
-    Solves ``Phi(-u) = sigmoid(-|x|)`` for ``u = |h(x)|`` by Newton's method in
-    mpmath, started from the float64 ``-ndtri(expit(-|x|))`` (working on the
-    small tail probability keeps every digit); the float start only saves
-    iterations, and the residual is checked at the working precision.
+    ``|x| < 2``: ``sqrt(2) erfinv(tanh(x/2))`` (``2 sigmoid(x) - 1 = tanh(x/2)``,
+    no digit cancels). Beyond: Newton's method on ``log Phi(-u) = log sigmoid(-|x|)``
+    for ``u = |h(x)|`` (concave in ``u``, well behaved in the far tail; no
+    ``1 - p`` is ever formed), started from float64 ``-ndtri(expit(-|x|))`` or
+    ``sqrt(2|x|)`` beyond float range; convergence is checked at the working precision.
     """
     x = mp.mpf(x)
-    if x == 0:
-        return mp.mpf(0)
     ax = abs(x)
-    q = 1 / (1 + mp.exp(ax))  # sigmoid(-|x|)
-    u = mp.mpf(-float(special.ndtri(special.expit(-float(ax)))))
-    for _ in range(8):
-        step = (mp.ncdf(-u) - q) / mp.npdf(u)  # Newton on Phi(-u) - q, d/du = -phi(u)
+    if ax < 2:
+        return mp.sqrt(2) * mp.erfinv(mp.tanh(x / 2))
+    log_q = -ax - mp.log1p(mp.exp(-ax))  # log sigmoid(-|x|)
+    far = ax >= 700  # expit(-|x|) underflows in float64
+    u = mp.sqrt(2 * ax) if far else mp.mpf(-float(special.ndtri(special.expit(-float(ax)))))
+    for _ in range(50):
+        tail = mp.ncdf(-u)
+        step = (mp.log(tail) - log_q) * tail / mp.npdf(u)  # d/du log Phi(-u) = -phi/Phi(-u)
         u += step
-        if abs(step) <= abs(u) * mp.eps * 4:
+        if abs(step) <= u * mp.eps * 16:  # u > 1.1 here
             break
     else:
         raise AssertionError(f"Newton for Phi^-1(sigmoid({x})) did not converge")
@@ -87,10 +90,13 @@ def _h(x: Any) -> mp.mpf:
 
 
 def _h_prime(x: Any) -> mp.mpf:
-    """``h'(x) = sigmoid'(x) / phi(h(x))`` (inverse-function rule)."""
+    """``h'(x) = sigmoid'(x) / phi(h(x))`` (inverse-function rule).
+
+    ``sigmoid' = e^-|x| / (1 + e^-|x|)^2``, even and free of cancellation.
+    """
     x = mp.mpf(x)
-    s = 1 / (1 + mp.exp(-x))
-    return s * (1 - s) / mp.npdf(_h(x))
+    e = mp.exp(-abs(x))
+    return e / (1 + e) ** 2 / mp.npdf(_h(x))
 
 
 def _check_activation(activation: str) -> int:
