@@ -25,6 +25,8 @@ from scipy import special
 import trilat
 
 EPS = float(np.finfo(np.float64).eps)
+# Smallest subnormal: below the normal range rounding errors are absolute, not relative.
+SUBNORMAL = 2.0**-1074
 C_STABLE = 4.0
 KAPPA_LOGIT = 2.0
 KAPPA_PROBIT = 1.0
@@ -143,3 +145,66 @@ def decoder_rounding(
     products = EPS * (2 * n * d * task.condition_number + (n + 2) * np.sqrt(d))
     scale = np.asarray(s) * alpha * np.linalg.norm(z, axis=-1) + np.linalg.norm(task.b)
     return pinv_norm * (np.asarray(s) * np.linalg.norm(dz, axis=-1) + products * scale)
+
+
+def renormalisation_ulps(dim: int) -> float:
+    """Relative change, in eps, of a row ``(c, b)`` that Task divides by its computed norm.
+
+    ``||c||`` is a sum of ``D`` squares and a square root: relative error
+    ``<= (D/2 + 1) eps``; the divisions add ``eps/2``. A row ``c`` divided by
+    ``||c|| (1 + r)`` is ``c / ||c||`` scaled by ``1 - r``: labels are unchanged,
+    ``c`` and ``b`` move by ``(D/2 + 2) eps`` of their size.
+    """
+    return dim / 2.0 + 2.0
+
+
+def equivalent_task_bounds(
+    task: trilat.Task,
+    mu: np.ndarray,
+    task2: trilat.Task,
+    mu2: np.ndarray,
+    s: float,
+    row_err: np.ndarray,
+    offset_err: np.ndarray,
+    latent_err: np.ndarray,
+):
+    """Tolerances for comparing ``task`` at ``mu`` with an equivalent ``task2`` at ``mu2``.
+
+    ``task2 = (C_T + E, b_T + beta)``, ``||e_i|| <= row_err_i``, ``|beta_i| <= offset_err_i``,
+    with ``(C_T, b_T)`` the exact transform of ``task``, and ``mu2 = T(mu) + delta``,
+    ``||delta|| <= latent_err``; exactly, ``C_T T(mu) - b_T = C mu - b`` (rows of ``C_T`` unit).
+    Since ``(c_T + e)^T (T mu + delta) - (b_T + beta) = c_T^T T mu - b_T + c_T^T delta
+    + e^T mu2 - beta``, returns
+
+    - ``dy (..., N)``: how far the computed ``c2_i^T mu2 - b2_i`` may be from the computed
+      ``c_i^T mu - b_i``: ``row_err_i ||mu2|| + latent_err + offset_err_i`` plus both forward
+      roundings, ``(D + 1) eps/2 (||x|| + |b_i|)`` each;
+    - ``dz (..., N)``: the logits' tolerance, ``L'(u) dy / s + 24 eps |z|`` with
+      ``L'(u) <= |u| + 1.6`` (inverse Mills ratio) and 12 ulps per logit (``C (1 + kappa_L)``),
+      plus, for logits in the subnormal range, where errors are absolute, 8 subnormal
+      units per logit (``logit_ndtr`` near 0 divides by ``Phi(-|u|) >= 1/4`` and adds;
+      say four units each);
+    - ``recover_tol(w_norm)``: for ``recover`` of the same distances with both tasks,
+      ``2 ||C^+||^2 ||E||_F ||w|| + ||C^+|| ||beta||`` (Wedin:
+      ``||A^+ - B^+|| <= sqrt 2 ||A^+|| ||B^+|| ||A - B||``, and ``||C2^+|| <= sqrt 2 ||C^+||``
+      while ``||E|| ||C^+|| <= 0.29``) plus both solves' rounding (:func:`_solve_error`).
+    """
+    _, _, _, u = _forward_terms(task, mu, s)
+    half = 0.5 * EPS * (task.dim + 1)
+    mu_norm = np.linalg.norm(mu, axis=-1, keepdims=True)
+    mu2_norm = np.linalg.norm(mu2, axis=-1, keepdims=True)
+    forward = half * (mu_norm + np.abs(task.b)) + half * (mu2_norm + np.abs(task2.b))
+    forward = forward + 2 * (task.dim + 1) * SUBNORMAL  # each operation may underflow
+    dy = row_err * mu2_norm + np.asarray(latent_err)[..., None] + offset_err + forward
+    z = trilat.predict_logits(task, mu, std=s)
+    dz = (np.abs(u) + 1.6) * dy / s + 2 * C_STABLE * (1 + KAPPA_LOGIT) * EPS * np.abs(z)
+    dz = dz + 16 * SUBNORMAL
+    pinv_norm = 1.0 / np.linalg.svd(task.C, compute_uv=False)[-1]
+    assert pinv_norm * np.linalg.norm(row_err) <= 0.29
+
+    def recover_tol(w_norm: np.ndarray) -> np.ndarray:
+        perturbation = 2 * pinv_norm**2 * np.linalg.norm(row_err) * w_norm
+        perturbation = perturbation + pinv_norm * np.linalg.norm(offset_err)
+        return perturbation + 2 * _solve_error(task, np.zeros(task.n_tasks), w_norm)
+
+    return dy, dz, recover_tol
