@@ -1,4 +1,4 @@
-"""``trilat compare MODULE:FACTORY``: load a user's network and report it against the oracle.
+"""Measure your network against the Bayes-optimal estimator: trilat compare MODULE:FACTORY.
 
 The factory is a function of no arguments, found as ``package.module:name`` or
 ``path/to/file.py:name``. It returns a :class:`trilat.adapters.Network`, or a

@@ -151,7 +151,7 @@ def plot_comparison_estimate(c: Comparison) -> Any:
     )
     left.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     left.grid(alpha=0.3)
-    left.legend(frameon=False, fontsize=9, loc="lower right")
+    left.legend(fontsize=9, loc="center right", framealpha=0.9)
 
     right.plot(
         c.t,

@@ -1,0 +1,28 @@
+"""A small PyTorch GRU for ``trilat compare examples/gru.py:factory --out out/``.
+
+Untrained, so the report shows how far a random network is from the
+Bayes-optimal estimator; load your trained weights where marked.
+"""
+
+import torch
+
+import trilat
+
+
+class GRU(torch.nn.Module):
+    def __init__(self, obs_dim: int = 40, hidden: int = 64, n_tasks: int = 6) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRU(obs_dim, hidden, batch_first=True)
+        self.readout = torch.nn.Linear(hidden, n_tasks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, T, obs_dim)
+        return self.readout(self.gru(x)[0])  # logits: (batch, T, n_tasks)
+
+
+def factory():
+    torch.manual_seed(0)
+    module = GRU()
+    # trilat.load_state_dict(module, "gru.pt")  # your trained weights (weights_only=True)
+    task = trilat.Task.evenly_spaced(6)  # D = 2, N = 6, sigma = 0.2: the paper's task
+    mixing = trilat.MixingMLP(2, rng=0)  # the f(X) your network was trained on
+    return trilat.from_torch(module, latent="gru"), task, mixing
