@@ -1,7 +1,8 @@
 """A small PyTorch GRU for ``trilat compare examples/gru.py:factory --out out/``.
 
 Untrained, so the report shows how far a random network is from the
-Bayes-optimal estimator; load your trained weights where marked.
+Bayes-optimal estimator; load your trained weights where marked. The README's
+section "Comparing your own network" shows this file verbatim.
 """
 
 import torch
@@ -10,12 +11,12 @@ import trilat
 
 
 class GRU(torch.nn.Module):
-    def __init__(self, obs_dim: int = 40, hidden: int = 64, n_tasks: int = 6) -> None:
+    def __init__(self, obs_dim=40, hidden=64, n_tasks=6):
         super().__init__()
         self.gru = torch.nn.GRU(obs_dim, hidden, batch_first=True)
         self.readout = torch.nn.Linear(hidden, n_tasks)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, T, obs_dim)
+    def forward(self, x):  # x: (batch, T, obs_dim), the observations f(X(t))
         return self.readout(self.gru(x)[0])  # logits: (batch, T, n_tasks)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -136,3 +137,13 @@ def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
         """,
     )
     _fails(capsys, [f"{path}:factory"], "wrap it with trilat.from_torch(module, latent=NAME)")
+
+
+def test_the_readme_shows_the_example_verbatim() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
+    shown = [b for b in blocks if "class GRU" in b]
+    assert len(shown) == 1
+    source = EXAMPLE.read_text(encoding="utf-8")
+    assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
+    assert "trilat compare examples/gru.py:factory --out out/" in readme
