@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +141,25 @@ def test_missing_hypothesis_names_the_test_extra(monkeypatch):
 def test_import_trilat_does_not_import_hypothesis():
     code = "import sys, trilat; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def run_example(code: str) -> list[str]:
+    """Execute example code and call every ``test_*`` function it defines."""
+    namespace: dict = {}
+    exec(compile(code, "<example>", "exec"), namespace)
+    names = [name for name in namespace if name.startswith("test_")]
+    for name in names:
+        namespace[name]()
+    return names
+
+
+def test_readme_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Testing your own estimator", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    assert len(run_example(code)) == 2
+
+
+def test_module_docstring_example_runs():
+    code = textwrap.dedent(tt.__doc__.split("::", 1)[1])
+    assert run_example(code) == ["test_my_estimator_recovers_mu"]

@@ -13,8 +13,8 @@ made of identity blocks, ``b = 0``, ``t = 1``, ``mu = 0``. ``dim`` and
 Needs hypothesis, which comes with the ``test`` extra:
 ``pip install 'trilat[test]'``. ``import trilat`` never imports it.
 
-Example, to paste into your own test file (``my_estimator`` maps outputs
-``(..., N)`` and ``t`` to an estimate of ``mu(t)``; replace it with yours)::
+Example, to paste into your own test file (replace ``my_estimator``, which
+maps output logits ``(..., N)`` and ``t`` to an estimate of ``mu(t)``, with yours)::
 
     import numpy as np
     from hypothesis import given
@@ -22,17 +22,17 @@ Example, to paste into your own test file (``my_estimator`` maps outputs
     import trilat
     from trilat import testing as tt
 
-    def my_estimator(task, yhat, t):
-        return trilat.estimate(task, yhat, t)
+    def my_estimator(task, z, t):
+        return trilat.recover(task, trilat.distances_from_logits(task, z, t))
 
-    @given(data=tt.cases(max_condition=100.0))
-    def test_my_estimator_recovers_mu(data):
-        task, mu, t = data
-        yhat = trilat.predict(task, mu, t)
-        if np.any((yhat == 0) | (yhat == 1)):  # Phi(u) saturated: use logits instead
-            return
-        mu_hat = my_estimator(task, yhat, t)
-        np.testing.assert_allclose(mu_hat, mu, atol=1e-8 * task.condition_number)
+    @given(tt.cases(max_condition=100.0))
+    def test_my_estimator_recovers_mu(case):
+        task, mu, t = case
+        z = trilat.predict_logits(task, mu, t)  # the Bayes-optimal outputs, as logits
+        mu_hat = my_estimator(task, z, t)
+        # your accuracy target; the oracle itself is exact to rounding (~1e-13 here)
+        target = 1e-9 * task.condition_number * (1 + np.linalg.norm(mu) + np.abs(task.b).max())
+        assert np.linalg.norm(mu_hat - mu) <= target
 """
 
 from __future__ import annotations
