@@ -91,7 +91,7 @@ def _code_table(c: Comparison) -> list[str]:
     rows = [
         ("decodability of mu(t), CV R²", "decodability", lambda d: _num(d["score"]), ""),
         (
-            "quadrant generalisation of x*, r² median [IQR]",
+            f"{'quadrant' if c.task.dim == 2 else 'orthant'} generalisation of x*, r² median [IQR]",
             "generalization",
             generalization,
             f"eq. 7 ceiling {_num(ceiling)}",

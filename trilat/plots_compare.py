@@ -205,7 +205,8 @@ def plot_comparison_generalization(c: Comparison) -> Any:
     plt = _pyplot()
     held = c.samples.get("heldout") or {}
     dim = c.task.dim
-    fig, axes = plt.subplots(1, dim, figsize=(4.6 * dim, 4.8), layout="constrained", squeeze=False)
+    region = "quadrant" if dim == 2 else "orthant"
+    fig, axes = plt.subplots(1, dim, figsize=(4.6 * dim, 5.2), layout="constrained", squeeze=False)
     gen = c.code.get("generalization", {})
     if not held:
         axes[0, 0].text(
@@ -244,15 +245,20 @@ def plot_comparison_generalization(c: Comparison) -> Any:
             ylim=(lo, hi),
             aspect="equal",
             xlabel=f"true x*{j + 1}",
-            ylabel=f"decoded x*{j + 1} (decoder fit on the other quadrants)",
+            ylabel=f"decoded x*{j + 1} (decoder fit on the other {region}s)",
         )
         ax.grid(alpha=0.3)
     axes[0, 0].legend(frameon=False, fontsize=8, markerscale=3, loc="upper left")
     ref = c.reference_code.get("generalization", {})
     ceiling = float(c.ceiling[c.latent_step - 1])
-    summary = f"r² median {gen['median']:.3f} (network), {ref.get('median', float('nan')):.3f} (optimal code k(t)); eq. 7 ceiling {ceiling:.3f}"
+    summary = (
+        f"r² median {gen['median']:.3f} (network), {ref.get('median', float('nan')):.3f} "
+        f"(optimal code k(t)); eq. 7 ceiling {ceiling:.3f}"
+    )
     fig.suptitle(
-        _network_title(c, f"Quadrant generalisation at t = {c.latent_step}: {summary}"),
+        _network_title(
+            c, f"{region.capitalize()} generalisation at t = {c.latent_step}: {summary}"
+        ),
         fontsize=10,
     )
     return fig
@@ -306,7 +312,7 @@ def plot_comparison_angles(c: Comparison) -> Any:
                 lw=2,
                 alpha=0.8,
                 ls=":",
-                label=f"optimal code k(t): {float(np.median(ref['angles'])):.1f}°"
+                label=f"optimal code k(t): median {float(np.median(ref['angles'])):.1f}°"
                 if i == 0
                 else None,
             )
