@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import sys
 import warnings
 from dataclasses import fields
 
@@ -357,3 +358,12 @@ def test_figures_are_written(optimal: Comparison, tmp_path) -> None:
     ]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+def test_figures_without_matplotlib_name_the_extra(
+    optimal: Comparison, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"pip install 'trilat\[plot\]'"):
+        optimal.plot(tmp_path)
