@@ -152,3 +152,31 @@ def test_flat_prior_oracle_is_optimal_for_a_wide_prior(task, t, seed, data):
     np.testing.assert_array_equal(trilat.predict(task, mu, t), trilat.predict(task, mu, std=s))
     direction = np.ones(task.dim) if data is None else data.draw(tt.latents(task), "direction")
     check_not_better(task, mu, s, task.labels(x_star), unit_direction(direction))
+
+
+@given(ANY_TASK, st.integers(1, 8), st.integers(0, 2**32 - 1))
+@example(trilat.Task.evenly_spaced(6, sigma=0.2), 4, 0)
+def test_flat_prior_is_the_limit_of_the_conjugate_posterior(task, n_steps, seed):
+    """For every task and evidence: the flat-prior posterior the theorem uses,
+    ``N(running mean, (sigma^2/t) I)`` (``posterior(task, X)`` and ``posterior_std(task, t)``,
+    two code paths), is the conjugate posterior of ``N(0, s0^2 I)`` as ``s0 -> inf``.
+
+    With ``s0 = 1e6 sigma`` the conjugate std is ``s_f / sqrt(1 + r)`` and its mean
+    ``mu_f / (1 + r)``, ``r = s_f^2 / s0^2 <= 1e-12``: both agree with the flat ones to
+    ``r`` plus rounding (a square root, two divisions and a sum of reciprocals: 4 eps
+    for the std; a division by t against two divisions and the precision: 6 eps for
+    the mean). The optimality of the conjugate oracle is checked above, so this pins
+    ``s(t) = sigma/sqrt(t)`` exactly where the wide-prior Monte Carlo test has little power.
+    """
+    rng = np.random.default_rng(seed)
+    evidence = rng.standard_normal((5, n_steps, task.dim))
+    t = np.arange(1.0, n_steps + 1)
+    s0 = 1e6 * task.sigma
+    flat = trilat.posterior(task, evidence)
+    conj = trilat.posterior(task, evidence, prior=trilat.Gaussian(0.0, s0))
+    s_flat = trilat.posterior_std(task, t)
+    r = s_flat**2 / s0**2
+    np.testing.assert_array_equal(flat.std, s_flat)
+    assert np.all(np.abs(conj.std - s_flat) <= (r / 2 + 4 * EPS) * s_flat)
+    tol = (r + 6 * EPS)[:, None] * np.abs(flat.mean)
+    assert np.all(np.abs(conj.mean - flat.mean) <= tol)
