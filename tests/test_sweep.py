@@ -226,15 +226,25 @@ class StopAfter(cf.ThreadPoolExecutor):
         return future
 
 
+def test_auto_chunks_batch_quick_units_and_change_no_number():
+    # orthogonality units take ~0.1 ms: after 8 timed single-unit tasks, chunks grow to the cap
+    # of ceil(len(todo)/64) units (here 3), so the 180 units take far fewer than 180 tasks
+    grid = {"N": [2, 4, 8, 16, 32, 64], "D": [2, 3, 4, 8, 16]}
+    with StopAfter(10**6) as pool:
+        batched = sweep(orthogonality, grid, seeds=6, executor=pool)
+    assert 8 < pool.submitted <= 8 + (180 - 8) // 2
+    assert_same_numbers(batched, sweep(orthogonality, grid, seeds=6))
+
+
 def test_resume_after_an_executor_is_interrupted(tmp_path):
     out = tmp_path / "sweep.jsonl"
     reference = sweep(orthogonality, ORTHO_GRID, seeds=3)
     with StopAfter(7) as pool, pytest.raises(KeyboardInterrupt):
-        sweep(orthogonality, ORTHO_GRID, seeds=3, executor=pool, out=out)
+        sweep(orthogonality, ORTHO_GRID, seeds=3, executor=pool, out=out, chunksize=1)
     stored = read_sweep(out)
     assert len(stored) == 7  # every unit that ran was kept, none that did not
     with StopAfter(len(reference)) as pool:
-        resumed = sweep(orthogonality, ORTHO_GRID, seeds=3, executor=pool, out=out)
+        resumed = sweep(orthogonality, ORTHO_GRID, seeds=3, executor=pool, out=out, chunksize=1)
     assert pool.submitted == len(reference) - 7
     assert_same_numbers(resumed, reference)
 

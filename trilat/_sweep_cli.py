@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat.sweep import SweepResult, expand_grid, sweep
+from trilat.sweep import SweepResult, sweep
 from trilat.sweeps import SWEEPS
 
 __all__ = ["add_arguments", "parse_grid", "run"]
@@ -92,8 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chunksize",
         type=int,
         default=None,
-        help="units per submitted task (default: about 16 tasks per worker, at most 64 units, "
-        "since the built-in units take milliseconds and a task costs the scheduler about as much)",
+        help="units per submitted task (default: sized from the first units' run time so that "
+        "a task takes about half a second)",
     )
     parser.add_argument(
         "--progress",
@@ -105,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str, int]]:
+def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str]]:
     kind = args.executor or ("dask" if args.scheduler else "serial")
     if args.scheduler and kind != "dask":
         raise ValueError(f"--scheduler needs --executor dask, got --executor {kind}")
@@ -113,10 +113,10 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str, int]]:
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if kind == "serial":
-        yield None, "serial", 1
+        yield None, "serial"
     elif kind == "processes":
         with cf.ProcessPoolExecutor(max_workers=workers) as pool:
-            yield pool, f"process pool, {workers} workers", workers
+            yield pool, f"process pool, {workers} workers"
     else:
         try:
             import distributed
@@ -127,7 +127,7 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str, int]]:
         if args.scheduler:
             with distributed.Client(args.scheduler) as client:
                 n = len(client.scheduler_info().get("workers", {}))
-                yield client, f"dask at {args.scheduler}, {n} workers", max(n, 1)
+                yield client, f"dask at {args.scheduler}, {n} workers"
         else:
             # single-threaded workers: units are the parallelism (and BLAS stays at one thread)
             with (
@@ -139,7 +139,7 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str, int]]:
                 ) as cluster,
                 distributed.Client(cluster) as client,
             ):
-                yield client, f"dask LocalCluster, {workers} workers", workers
+                yield client, f"dask LocalCluster, {workers} workers"
 
 
 def _format(x: Any) -> str:
@@ -183,9 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     seeds = builtin.seeds if args.seeds is None else args.seeds
     start = time.perf_counter()
     try:
-        with _executor(args) as (executor, where, workers):
-            n_units = len(expand_grid(grid)) * (seeds if isinstance(seeds, int) else len(seeds))
-            chunksize = args.chunksize or max(1, min(64, math.ceil(n_units / (16 * workers))))
+        with _executor(args) as (executor, where):
             ready = time.perf_counter()
             result = sweep(
                 builtin.fn,
@@ -195,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress=args.progress,
                 out=args.out,
                 root=args.root,
-                chunksize=chunksize,
+                chunksize=args.chunksize or "auto",
             )
     except KeyboardInterrupt:
         saved = f"finished units are saved in {args.out}; run the same command to resume"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import functools
-import itertools
+import math
 import numbers
 import os
 import queue
@@ -182,7 +182,7 @@ def sweep(
     progress: bool | None = None,
     out: str | os.PathLike[str] | None = None,
     root: int = 0,
-    chunksize: int = 1,
+    chunksize: int | str = "auto",
     max_pending: int = 1024,
     retry_errors: bool = False,
     blas_threads: int | None = 1,
@@ -217,8 +217,13 @@ def sweep(
         same ``fn`` and ``root``.
     root : int
         Root seed ``>= 0``.
-    chunksize : int
-        Units per submitted task (larger amortises scheduling of tiny units).
+    chunksize : int or "auto"
+        Units per submitted task. Scheduling a task costs about a millisecond
+        on a process pool and several on Dask, as much as a small unit; larger
+        tasks amortise it, but an interruption loses the unfinished part of
+        every task in flight. ``"auto"`` times the first few units, run one per
+        task, then sizes tasks to take about half a second (never more than
+        1/64 of the sweep), so long units go one per task.
     max_pending : int
         Tasks in flight at once; bounds memory on huge sweeps.
     retry_errors : bool
@@ -242,7 +247,8 @@ def sweep(
     configs = expand_grid(grid)
     seed_list = _seed_list(seeds)
     root = _nonneg_int(root, "root")
-    chunksize = _positive(chunksize, "chunksize")
+    if chunksize != "auto":
+        chunksize = _positive(chunksize, "chunksize (an integer >= 1 or 'auto')")
     max_pending = _positive(max_pending, "max_pending")
     pool = _as_executor(executor)
     name = _fn_name(fn)
@@ -294,21 +300,34 @@ def _positive(x: Any, name: str) -> int:
     return int(x)
 
 
+# chunksize="auto": units per task so that a task takes about this long, once the first
+# PROBE_TASKS single units have been timed; at most 1/MIN_TASKS of the units in one task
+TASK_SECONDS = 0.5
+PROBE_TASKS = 8
+MIN_TASKS = 64
+
+
 def _run_on(
     pool: cf.Executor,
     work: Callable[[list[tuple[Config, int]]], list[dict[str, Any]]],
     todo: list[tuple[Config, int]],
-    chunksize: int,
+    chunksize: int | str,
     max_pending: int,
     finish: Callable[[list[dict[str, Any]]], None],
 ) -> None:
-    chunks = iter([todo[i : i + chunksize] for i in range(0, len(todo), chunksize)])
+    auto = chunksize == "auto"
+    size = 1 if auto else int(chunksize)
+    cap = max(1, math.ceil(len(todo) / MIN_TASKS))
+    timed: list[float] = []
+    start = 0
     pending: set[cf.Future] = set()
     completed: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
     try:
         while True:
-            for chunk in itertools.islice(chunks, max_pending - len(pending)):
-                future = pool.submit(work, chunk)
+            limit = PROBE_TASKS if auto and not timed else max_pending
+            while start < len(todo) and len(pending) < limit:
+                future = pool.submit(work, todo[start : start + size])
+                start += size
                 pending.add(future)
                 # a callback per future, not cf.wait over all pending: O(1) per completion
                 future.add_done_callback(completed.put)
@@ -316,7 +335,12 @@ def _run_on(
                 return
             future = completed.get()
             pending.discard(future)
-            finish(future.result())
+            records = future.result()
+            finish(records)
+            if auto:
+                timed.extend(r["seconds"] for r in records)
+                per_unit = max(sum(timed) / len(timed), 1e-6)
+                size = max(1, min(cap, int(TASK_SECONDS / per_unit)))
     finally:
         # on an interruption keep every unit that finished, cancel what has not started
         for future in pending:
