@@ -28,7 +28,6 @@ implied estimate (the whole trial at that step). Pass logits to keep them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from scipy import special
 from trilat import metrics
 from trilat._checks import as_float_array, as_rng, describe, positive_int
 from trilat._comparison import Comparison, _plain
+from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
 from trilat.metrics._linear import ridge
 from trilat.oracle import distances, distances_from_logits, predict, predict_logits, recover
@@ -84,20 +84,6 @@ def bernoulli_kl(z_ref: Any, z: Any) -> np.ndarray:
         upper = np.where(p > 0, p * (special.log_expit(a) - special.log_expit(b)), 0.0)
         lower = np.where(q > 0, q * (special.log_expit(-a) - special.log_expit(-b)), 0.0)
     return np.maximum(upper + lower, 0.0)
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS to one thread while the metrics run, when threadpoolctl is installed.
-
-    The metrics make hundreds of fits on matrices of at most H x H; a threaded
-    BLAS gains nothing on those and, on a loaded machine, its threads contend:
-    measured 20x slower (64 x 64 eigh, 2 busy cores).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: scikit-learn brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Progress:
@@ -297,7 +283,7 @@ def compare(
         post = oracle_posterior(task, trials.evidence)
         scores = _output_scores(task, post, out, trials.x_star)
         bar.advance()
-        with _one_blas_thread():
+        with limit_threads(1):  # hundreds of small fits: see trilat._threads
             latent = _latent_scores(task, out, post, trials.x_star, step, metric_seq, bar)
         bar.advance()
     finally:
