@@ -10,7 +10,6 @@ a numba function of the same signature returning the same
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,17 @@ import numpy as np
 
 from trilat._checks import positive_int
 from trilat._philox import key_from_rng
+from trilat._progress import progress_bar
 from trilat.oracle import distances_from_logits, posterior, predict, predict_logits, recover
 from trilat.task import Task, simulate
 
-__all__ = ["MonteCarloStats", "RunningMoments", "default_chunk_trials", "monte_carlo"]
+__all__ = [
+    "MonteCarloStats",
+    "RunningMoments",
+    "default_chunk_trials",
+    "monte_carlo",
+    "progress_bar",  # re-exported from trilat._progress for the Monte Carlo drivers
+]
 
 # Working memory of one chunk, in bytes. Measured (tracemalloc) peak of a chunk:
 # about 10 doubles per output (outputs, logits, distances and the temporaries of
@@ -142,22 +148,6 @@ def reusable_seed(rng: Any) -> Callable[[], Any]:
             f"rng must be None, an int seed, a SeedSequence or a numpy.random.Generator, got {rng!r}"
         )
     return lambda: rng
-
-
-def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
-    """A tqdm bar on stderr when ``progress`` is True, or None and stderr is a terminal."""
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        if progress:
-            raise ImportError(
-                "progress=True needs tqdm: pip install 'trilat[progress]' (or pip install tqdm)"
-            ) from None
-        return None
-    return tqdm(total=total, desc=desc, unit="trial", leave=False, file=sys.stderr)
 
 
 def monte_carlo(

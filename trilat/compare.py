@@ -29,7 +29,6 @@ implied estimate (the whole trial at that step). Pass logits to keep them.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +38,7 @@ from scipy import special
 from trilat import metrics
 from trilat._checks import as_float_array, as_rng, describe, positive_int
 from trilat._comparison import Comparison, _plain
+from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
 from trilat.metrics._linear import ridge
@@ -87,18 +87,10 @@ def bernoulli_kl(z_ref: Any, z: Any) -> np.ndarray:
 
 
 class _Progress:
-    """A tqdm bar over the stages of :func:`compare`, or nothing."""
+    """The stages of :func:`compare` on a progress bar (:func:`trilat._progress.progress_bar`)."""
 
     def __init__(self, total: int, enabled: bool | None) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # the progress extra is optional
-                return
-            self.bar = tqdm(total=total, desc="trilat compare", leave=False)
+        self.bar = progress_bar(total, "trilat compare", enabled, unit="stage")
 
     def stage(self, name: str) -> None:
         if self.bar is not None:
