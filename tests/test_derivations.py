@@ -328,3 +328,32 @@ def test_gaussian_prior_r2_is_the_shrinkage_weight(run_script):
     results = ceil["derive"]().results
     affine = float(results["r2_best_affine_flat"].subs(sub))
     assert ceil["bayes_r2_uniform"](1, 0.2) > affine > float(results["r2_eq7"].subs(sub))
+
+
+def test_decodability_ceiling_is_the_derived_eq7(run_script):
+    """trilat.decodability_ceiling against the derived r^2(t) evaluated at 30 digits, for a
+    uniform prior (eq. 7) and, through the conjugate std, a Gaussian one (r^2_G). 1 - s^2/V
+    takes four roundings of O(1) numbers, each <= eps/2 relative to s^2/V: the absolute error
+    is <= 2 eps (1 + s^2/V)."""
+    ceil, _ = run_script("ceiling")
+    results = ceil["derive"]().results
+    steps = [1, 2, 3, 7, 20, 1000]
+    prior = trilat.Uniform(-1.0, 2.0)
+    task = Task.evenly_spaced(3, sigma=0.3, prior=prior)
+    got = trilat.decodability_ceiling(task, steps)
+    variance = results["uniform_variance"].subs({ceil["low"]: -1, ceil["high"]: 2})
+    assert float(variance) == prior.variance
+    for t, g in zip(steps, got, strict=True):
+        sub = {ceil["sigma"]: sp.Rational(3, 10), ceil["t"]: t, ceil["V"]: variance}
+        want = results["r2_eq7"].subs(sub).evalf(30)
+        assert abs(g - float(want)) <= 2 * EPS * (1 + float(1 - want))
+    gaussian = trilat.Gaussian(0.1, 0.4)
+    task_g = Task.evenly_spaced(3, sigma=0.3, prior=gaussian)
+    evidence = np.zeros((1, steps[-1], 2))
+    std = trilat.posterior(task_g, evidence, prior=gaussian).std[np.array(steps) - 1]
+    got_g = trilat.decodability_ceiling(task_g, std=std)
+    for t, g in zip(steps, got_g, strict=True):
+        sub = {ceil["sigma"]: sp.Rational(3, 10), ceil["t"]: t, ceil["s0"]: sp.Rational(2, 5)}
+        want = results["r2_gaussian"].subs(sub).evalf(30)
+        # the conjugate std carries a few more roundings (1/sqrt of a sum): 8 eps
+        assert abs(g - float(want)) <= 8 * EPS * (1 + float(1 - want))

@@ -386,6 +386,7 @@ BAD_T = [0, -1.0, np.nan, np.inf, [1.0, 0.0]]
         lambda task, t: trilat.distances_from_logits(task, np.zeros(3), t),
         lambda task, t: trilat.estimate(task, np.full(3, 0.5), t),
         lambda task, t: trilat.linear_decoder(task, t),
+        lambda task, t: trilat.decodability_ceiling(task, t),
     ],
 )
 def test_bad_t_is_refused_naming_t(call, t):

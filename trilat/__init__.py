@@ -31,6 +31,7 @@ from trilat.metrics import (
 )
 from trilat.oracle import (
     Posterior,
+    decodability_ceiling,
     distances,
     distances_from_logits,
     estimate,
@@ -73,6 +74,7 @@ __all__ = [
     "ccgp",
     "compare",
     "decodability",
+    "decodability_ceiling",
     "distances",
     "distances_from_logits",
     "estimate",

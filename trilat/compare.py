@@ -42,7 +42,14 @@ from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
 from trilat.metrics._linear import ridge
-from trilat.oracle import distances, distances_from_logits, predict, predict_logits, recover
+from trilat.oracle import (
+    decodability_ceiling,
+    distances,
+    distances_from_logits,
+    predict,
+    predict_logits,
+    recover,
+)
 from trilat.task import Gaussian, MixingMLP, Task, simulate
 
 __all__ = ["Comparison", "bernoulli_kl", "compare"]
@@ -295,7 +302,7 @@ def compare(
         output_kind="logits" if out.probabilities is None else "probability",
         t=post.t,
         posterior_std=post.std,
-        ceiling=1.0 - post.std**2 / task.prior.variance,
+        ceiling=decodability_ceiling(task, std=post.std),
         **latent,
         samples=_plain(samples),
         **scores,

@@ -32,6 +32,7 @@ from trilat.task import Gaussian, Task, posterior_std
 
 __all__ = [
     "Posterior",
+    "decodability_ceiling",
     "distances",
     "distances_from_logits",
     "estimate",
@@ -249,3 +250,36 @@ def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nda
     task = _check_task(task)
     task.require_identifiable()
     return recover(task, distances(task, yhat, t, std=std))
+
+
+def decodability_ceiling(task: Task, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """The paper's eq. 7, ``r^2(t) = 1 - s(t)^2 / Var(x*)``: the R^2 of ``mu(t)`` as an estimate of ``x*``.
+
+    ``mu(t) - x* ~ N(0, s(t)^2 I)`` whatever the prior, so the posterior mean
+    itself scores ``1 - s(t)^2 / Var(x*)`` against ``x*``, with ``Var(x*)`` the
+    prior's per-coordinate variance (1/12 for ``U[-0.5, 0.5]``). The paper
+    calls it the ceiling of decodability; it is the ceiling for ``mu(t)`` (and
+    for any code affine in it, decoded without knowledge of the prior), not
+    for every decoder: a decoder fitted in distribution shrinks towards the
+    prior and reaches ``Var / (Var + s^2)`` (0.676 against eq. 7's 0.52 at
+    ``t = 1``, ``sigma = 0.2``), and the uniform prior's exact posterior mean
+    more (``derivations/ceiling.py``). Below ``t = 12 sigma^2`` it is negative.
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` and its prior's ``variance`` are used.
+    t : int or array_like
+        Samples seen, ``> 0``; ``s(t) = sigma / sqrt(t)``.
+    std : array_like, optional
+        Posterior std ``s(t)`` in place of ``sigma / sqrt(t)`` (e.g. the
+        conjugate ``Posterior.std`` of a Gaussian prior, for which this is the
+        R^2 of the conjugate mean).
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t`` (or ``std``).
+    """
+    task = _check_task(task)
+    return 1.0 - posterior_std(task, t, std) ** 2 / task.prior.variance

@@ -372,14 +372,16 @@ def _verify_linearization(plt: Any, report: Any) -> Any:
 
 
 def _verify_ceiling(plt: Any, report: Any) -> Any:
+    from trilat.oracle import decodability_ceiling
+
     c = report.ceiling
     cfg = report.config
     t = np.asarray(c.t)
     r2, eq7, tol = np.asarray(c.r2), np.asarray(c.eq7), np.asarray(c.tolerance)
     dense = np.linspace(1.0, t.max(), 400)
-    var = 1.0 / 12.0  # Var(x*) of the uniform prior on [-0.5, 0.5]
+    eq7_dense = decodability_ceiling(cfg.task(cfg.n_tasks[0]), dense)  # the verified prior
     fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
-    ax.plot(dense, 1 - cfg.sigma**2 / dense / var, "-", color="black", lw=1.2,
+    ax.plot(dense, eq7_dense, "-", color="black", lw=1.2,
             label=r"eq. 7: $1 - s(t)^2/\mathrm{Var}(x^*)$")  # fmt: skip
     ax.plot(t, r2, "o", color="C0", ms=5, label=f"Monte Carlo ({cfg.trials:,} trials)")
     ax.set(

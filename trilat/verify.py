@@ -32,7 +32,7 @@ from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, pro
 from trilat._montecarlo import monte_carlo as monte_carlo  # the numba kernels: trilat.kernels
 from trilat._stable import logit_ndtr
 from trilat.linearization import linear_decoder
-from trilat.oracle import posterior, predict_logits
+from trilat.oracle import decodability_ceiling, posterior, predict_logits
 from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
 
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
@@ -311,13 +311,11 @@ def ceiling_check(task: Task, stats: Any, n_trials: int) -> Ceiling:
     add a bias below ``r (1 + k) / (n - 1)``. Tolerance: ``Z_SCORE se + bias``.
     """
     t = np.asarray(stats.t, dtype=float)
-    s = posterior_std(task, t)
-    var = task.prior.variance
-    r = s**2 / var
+    eq7 = decodability_ceiling(task, t)
+    r = 1.0 - eq7  # s(t)^2 / Var(x*)
     k = excess_kurtosis_of_square(task.prior)
     se = r * np.sqrt((2.0 + k) / (n_trials * task.dim))
     tol = Z_SCORE * se + r * (1.0 + k) / (n_trials - 1)
-    eq7 = 1.0 - r
     r2 = np.asarray(stats.r2_mu_xstar, dtype=float)
     return Ceiling(
         t=t.tolist(),
