@@ -37,7 +37,11 @@ class Comparison:
 
     Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
 
-    - ``posterior_std``: ``s(t)``; ``ceiling``: ``1 - s(t)^2 / Var(x*)`` (eq. 7);
+    - ``posterior_std``: ``s(t)``; ``ceiling``: eq. 7, ``1 - s(t)^2 / Var(x*)``,
+      the r^2 of ``mu(t)`` against ``x*`` (the paper's ceiling of
+      decodability: the ceiling for ``mu(t)``, which a decoder fitted in
+      distribution can exceed at small ``t``; see
+      :func:`trilat.decodability_ceiling`);
     - ``output_abs_error``: mean ``|Yhat_net - Yhat_opt|`` over trials and tasks;
     - ``excess_cross_entropy``: mean ``KL(Bern(Yhat_opt) || Bern(Yhat_net))``,
       nats per output (saturated outputs left out);
@@ -128,7 +132,7 @@ class Comparison:
         """Write the figures as PNG files into the directory ``path``; returns their paths.
 
         ``outputs.png`` (network against optimal outputs), ``estimate.png``
-        (implied estimate against ``t`` with the eq. 7 ceiling),
+        (implied estimate against ``t`` with eq. 7, the r^2 of ``mu(t)``),
         ``generalization.png`` (decoded against true ``x*`` on held-out
         quadrants) and ``angles.png`` (factor angles against their null).
         Needs matplotlib (the ``plot`` extra).

@@ -162,9 +162,12 @@ def _ceiling(report: VerifyReport) -> list[str]:
         for t, r2, e, tol, ok in zip(c.t, c.r2, c.eq7, c.tolerance, c.passed, strict=True)
     ]
     header = ["t", "R^2 (Monte Carlo)", "eq. 7", "|diff|", "tolerance", "check"]
+    r = 1.0 - c.eq7[0]  # s(1)^2 / Var(x*)
     return [
-        "Ceiling of decodability: R^2 of mu(t) against x*, and the paper's eq. 7",
-        "  eq. 7: 1 - s(t)^2 / Var(x*), Var(x*) = 1/12.",
+        "Ceiling of decodability (the paper's eq. 7): R^2 of mu(t) against x*",
+        "  eq. 7: 1 - s(t)^2 / Var(x*), Var(x*) = 1/12: the R^2 of mu(t) itself, the ceiling",
+        "  for mu(t): a decoder fitted in distribution shrinks towards the prior and reaches",
+        f"  Var/(Var + s(t)^2), above eq. 7 ({1 / (1 + r):.2f} against {1 - r:.2f} at t = 1).",
         f"  tolerance: {Z_SCORE:g} se + bias, se = r sqrt((2 + 4/5) / (n D)), r = s(t)^2 / Var(x*)",
         "  (delta method; 4/5 = Var((x - m)^2) / Var(x)^2 for uniform x*).",
         "",

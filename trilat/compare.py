@@ -9,8 +9,11 @@
    tasks of ``KL(Bernoulli(Yhat_opt) || Bernoulli(Yhat_net))``;
 2. **the implied estimate**, per step: ``mu_hat_net = C^+ (s(t) Phi^-1(Yhat_net)
    + b)``, what the network's own outputs say about ``mu(t)`` by
-   trilateration, against ``mu(t)`` and against ``x*``, next to the eq. 7
-   ceiling ``r^2(t) = 1 - s(t)^2 / Var(x*)``;
+   trilateration, against ``mu(t)`` and against ``x*``, next to eq. 7,
+   ``r^2(t) = 1 - s(t)^2 / Var(x*)``: the r^2 of ``mu(t)`` itself, the paper's
+   ceiling of decodability (a ceiling for ``mu(t)`` and codes affine in it;
+   decoders fitted in distribution can exceed it at small ``t`` by shrinking
+   towards the prior);
 3. **the latent code**: decodability of ``mu(t)`` and ``x*`` per step, and at
    one step (the last by default) the representation metrics of
    :mod:`trilat.metrics`.
@@ -186,8 +189,8 @@ def compare(
     Per step ``t``: ``mean |Yhat_net - Yhat_opt|``; the excess cross-entropy
     ``mean KL(Bern(Yhat_opt) || Bern(Yhat_net))``; the implied estimate
     ``mu_hat_net = C^+ (s(t) Phi^-1(Yhat_net) + b)`` against ``mu(t)`` (RMSE)
-    and ``x*`` (``r^2 = 1 - MSE / Var(x*)``) beside the eq. 7 ceiling
-    ``1 - s(t)^2 / Var(x*)``; cross-validated decodability of ``mu(t)`` and
+    and ``x*`` (``r^2 = 1 - MSE / Var(x*)``) beside eq. 7, the r^2 of ``mu(t)``,
+    ``1 - s(t)^2 / Var(x*)`` (:func:`trilat.decodability_ceiling`); cross-validated decodability of ``mu(t)`` and
     ``x*`` from the latent state. At ``latent_step``: the metrics of
     :mod:`trilat.metrics` on the latent state.
 

@@ -218,12 +218,13 @@ def linearization_figure(result: Any) -> Any:
 
 
 def ceiling_figure(result: Any) -> Any:
-    """Decodability of ``x*`` against ``s(t)^2 / Var(x*)``, with the eq. 7 ceiling.
+    """Decodability of ``x*`` against ``s(t)^2 / Var(x*)``, beside eq. 7 (the r^2 of ``mu(t)``).
 
     Left: eq. 7 ``1 - s^2/Var`` (line), the Monte Carlo r^2 of ``mu(t)``
     recovered from the oracle's outputs (markers, one standard error bars),
     the best affine map of ``mu(t)`` and the uniform prior's Bayes posterior
-    mean (the true ceiling); ``s^2/Var`` collapses ``t`` and ``sigma``. Right:
+    mean (the true ceiling, above eq. 7: eq. 7 is the ceiling for ``mu(t)``
+    only); ``s^2/Var`` collapses ``t`` and ``sigma``. Right:
     the measured unexplained variance ``1 - r^2`` over eq. 7's ``s^2/Var``,
     which should be 1.
     """
@@ -234,7 +235,12 @@ def ceiling_figure(result: Any) -> Any:
     fig, (ax, ax_z) = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
     grid = np.geomspace(x.min(), x.max(), 200)
     ax.plot(
-        grid, 1 - grid, "-", color="black", lw=1.2, label=r"eq. 7: $1 - s^2/\mathrm{Var}(x^*)$"
+        grid,
+        1 - grid,
+        "-",
+        color="black",
+        lw=1.2,
+        label=r"eq. 7 ($r^2$ of $\mu$): $1 - s^2/\mathrm{Var}(x^*)$",
     )
     groups = _sorted_groups(summary, "sigma")
     for color, (sigma, rows) in zip(_colors(len(groups)), groups, strict=True):
@@ -264,7 +270,7 @@ def ceiling_figure(result: Any) -> Any:
         xlabel=r"$s(t)^2 / \mathrm{Var}(x^*) = 12\sigma^2/t$",
         ylabel=r"$r^2$ of decoding $x^*$",
         ylim=(max(-1.0, float(np.nanmin(summary["r2_mu_mean"])) - 0.05), 1.02),
-        title="Ceiling of decodability (eq. 7), clipped below at -1",
+        title="Eq. 7 is the r² of μ(t); knowing the prior beats it (clipped at -1)",
     )
     ax.legend(fontsize=7)
     ax_z.axhline(1.0, color="black", lw=0.8)
@@ -382,12 +388,12 @@ def _verify_ceiling(plt: Any, report: Any) -> Any:
     eq7_dense = decodability_ceiling(cfg.task(cfg.n_tasks[0]), dense)  # the verified prior
     fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
     ax.plot(dense, eq7_dense, "-", color="black", lw=1.2,
-            label=r"eq. 7: $1 - s(t)^2/\mathrm{Var}(x^*)$")  # fmt: skip
+            label=r"eq. 7 ($R^2$ of $\mu(t)$): $1 - s(t)^2/\mathrm{Var}(x^*)$")  # fmt: skip
     ax.plot(t, r2, "o", color="C0", ms=5, label=f"Monte Carlo ({cfg.trials:,} trials)")
     ax.set(
         xlabel="t (evidence samples seen)",
         ylabel=r"$R^2$ of $\mu(t)$ against $x^*$",
-        title=f"Ceiling of decodability (σ = {cfg.sigma:g}, D = {cfg.dim})",
+        title=f"R² of μ(t) and eq. 7, the ceiling for μ(t) (σ = {cfg.sigma:g}, D = {cfg.dim})",
     )
     ax.legend(fontsize=8, loc="lower right")
     ax_d.fill_between(t, -tol, tol, color="C0", alpha=0.2, label="check tolerance (5 se + bias)")

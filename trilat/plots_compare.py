@@ -101,7 +101,9 @@ def plot_comparison_estimate(c: Comparison) -> Any:
 
     Left: ``r^2 = 1 - MSE / Var(x*)`` against ``x*`` of the network's implied
     estimate, of the oracle's ``mu(t)`` and of ``x*`` decoded from the latent
-    state, under the eq. 7 ceiling ``1 - s(t)^2 / Var(x*)``. Right: the RMSE
+    state, beside eq. 7, ``1 - s(t)^2 / Var(x*)``, the r^2 of ``mu(t)`` (the
+    ceiling for ``mu(t)``; a decoder fitted in distribution can exceed it at
+    small ``t``). Right: the RMSE
     of ``mu_hat(t) - mu(t)`` beside ``s(t)`` and the prior's standard deviation.
 
     Parameters
@@ -114,7 +116,9 @@ def plot_comparison_estimate(c: Comparison) -> Any:
     """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
-    left.plot(c.t, c.ceiling, color="k", lw=2, ls="--", label="eq. 7 ceiling 1 − s(t)²/Var(x*)")
+    left.plot(
+        c.t, c.ceiling, color="k", lw=2, ls="--", label="eq. 7: r² of μ(t), 1 − s(t)²/Var(x*)"
+    )
     left.plot(c.t, c.optimal_r2, color="0.55", marker=".", label="oracle μ(t), these trials")
     left.plot(
         c.t,
@@ -253,7 +257,7 @@ def plot_comparison_generalization(c: Comparison) -> Any:
     ceiling = float(c.ceiling[c.latent_step - 1])
     summary = (
         f"r² median {gen['median']:.3f} (network), {ref.get('median', float('nan')):.3f} "
-        f"(optimal code k(t)); eq. 7 ceiling {ceiling:.3f}"
+        f"(optimal code k(t)); eq. 7 (r² of μ(t)) {ceiling:.3f}"
     )
     fig.suptitle(
         _network_title(

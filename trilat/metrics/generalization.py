@@ -84,7 +84,9 @@ def regression_generalization(
     not the test fold's. For ``D = 2`` each of the four quadrants of factor
     space (split at ``center``) is held out in turn, the decoder fitted on the
     other three; this is the paper's 4-fold out-of-distribution protocol, whose
-    ceiling for an optimal code is eq. 7, ``1 - s(t)^2 / Var(x*)``. For
+    score for an optimal code (affine in ``mu(t)``) the paper compares with
+    eq. 7, ``1 - s(t)^2 / Var(x*)``, the r^2 of ``mu(t)`` itself (see
+    :func:`trilat.decodability_ceiling`). For
     ``D > 2`` the folds are the ``2^D`` orthants; when ``2^D > max_folds``,
     ``max_folds`` orthants are drawn by ``rng`` uniformly without replacement
     among those holding at least ``min_samples`` samples (the same orthants for
@@ -110,7 +112,7 @@ def regression_generalization(
     ----------
     latents : array_like, shape (n, H)
     factors : array_like, shape (n, D) or (n,)
-        The ground truth ``x*`` (not ``mu(t)``: the ceiling is about ``x*``).
+        The ground truth ``x*`` (not ``mu(t)``: eq. 7 is about ``x*``).
     scheme : {"quadrant", "halfspace"}
     prior_variance : float or array_like of shape (D,) or None
         ``Var(x*_j)`` of the prior (quadrant only). ``None`` uses the sample
