@@ -27,6 +27,10 @@ import trilat
 EPS = float(np.finfo(np.float64).eps)
 # Smallest subnormal: below the normal range rounding errors are absolute, not relative.
 SUBNORMAL = 2.0**-1074
+# Where a value is subnormal, an operation errs by up to half a subnormal unit,
+# absolutely; the logit and probit maps amplify that by their slopes (<= 4 at 0,
+# where u and z are tiny). Bounds add UNDERFLOW_UNITS units per operation.
+UNDERFLOW_UNITS = 4.0
 C_STABLE = 4.0
 KAPPA_LOGIT = 2.0
 KAPPA_PROBIT = 1.0
@@ -87,12 +91,13 @@ def logit_path_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> np.nda
     the forward ``C mu - b`` (``(D + 1) eps/2 a_i``), the logit -> distance map
     (``LOGIT_ROUND_TRIP_ULPS eps |y_i|``), dividing and multiplying by ``s``
     (``eps |y_i|``) and adding ``b`` (``eps/2 |c_i^T mu|``); then
-    :func:`_solve_error`.
+    :func:`_solve_error`. Plus an absolute underflow term per operation.
     """
     a, y, c_mu, _ = _forward_terms(task, mu, s)
     eta = EPS * (
         0.5 * (task.dim + 1) * a + (LOGIT_ROUND_TRIP_ULPS + 1.0) * np.abs(y) + 0.5 * np.abs(c_mu)
     )
+    eta = eta + UNDERFLOW_UNITS * (task.dim + 6) * SUBNORMAL
     return _solve_error(task, eta, np.linalg.norm(c_mu, axis=-1) + np.linalg.norm(eta, axis=-1))
 
 
@@ -116,6 +121,7 @@ def probability_path_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> 
         + np.abs(y)
         + 0.5 * np.abs(c_mu)
     )
+    eta = eta + UNDERFLOW_UNITS * (task.dim + 6) * SUBNORMAL
     return _solve_error(task, eta, np.linalg.norm(c_mu, axis=-1) + np.linalg.norm(eta, axis=-1))
 
 
