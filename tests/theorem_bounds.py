@@ -45,6 +45,17 @@ LOGIT_ROUND_TRIP_ULPS = C_STABLE * (1 + KAPPA_LOGIT) * KAPPA_PROBIT + C_STABLE *
 # step; the property tests keep that range in their examples.
 
 
+def norm(x: np.ndarray, axis: int | None = -1) -> np.ndarray:
+    """2-norm along ``axis`` without underflow: ``m ||x / m||``, ``m = max |x|``.
+
+    ``np.linalg.norm`` squares its entries, which flushes subnormal-sized ones to 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(np.abs(x), axis=axis, keepdims=True)
+    safe = np.where(m > 0, m, 1.0)
+    return np.squeeze(m, axis=axis) * np.linalg.norm(x / safe, axis=axis)
+
+
 def upper_mills(u: np.ndarray) -> np.ndarray:
     """``Phi(u) / phi(u)``, finite for every ``u`` (``sqrt(pi/2) erfcx(-u/sqrt 2)``)."""
     return np.sqrt(np.pi / 2.0) * special.erfcx(-np.asarray(u) / np.sqrt(2.0))
@@ -68,7 +79,7 @@ def _solve_error(task: trilat.Task, eta: np.ndarray, w_norm: np.ndarray) -> np.n
     n, d = task.n_tasks, task.dim
     kappa = task.condition_number
     solve = EPS * (2.0 * n * d * kappa + 0.5 * n * np.sqrt(d)) * w_norm
-    return pinv_norm * (np.linalg.norm(eta, axis=-1) + solve)
+    return pinv_norm * (norm(eta) + solve)
 
 
 def _forward_terms(task: trilat.Task, mu: np.ndarray, s: np.ndarray):
@@ -80,7 +91,7 @@ def _forward_terms(task: trilat.Task, mu: np.ndarray, s: np.ndarray):
     mu = np.asarray(mu, dtype=np.float64)
     c_mu = mu @ task.C.T
     y = c_mu - task.b
-    a = np.linalg.norm(mu, axis=-1, keepdims=True) + np.abs(task.b)
+    a = norm(mu)[..., None] + np.abs(task.b)
     return a, y, c_mu, y / np.asarray(s)[..., None]
 
 
@@ -98,7 +109,7 @@ def logit_path_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> np.nda
         0.5 * (task.dim + 1) * a + (LOGIT_ROUND_TRIP_ULPS + 1.0) * np.abs(y) + 0.5 * np.abs(c_mu)
     )
     eta = eta + UNDERFLOW_UNITS * (task.dim + 6) * SUBNORMAL
-    return _solve_error(task, eta, np.linalg.norm(c_mu, axis=-1) + np.linalg.norm(eta, axis=-1))
+    return _solve_error(task, eta, norm(c_mu) + norm(eta))
 
 
 def probability_path_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -122,7 +133,7 @@ def probability_path_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> 
         + 0.5 * np.abs(c_mu)
     )
     eta = eta + UNDERFLOW_UNITS * (task.dim + 6) * SUBNORMAL
-    return _solve_error(task, eta, np.linalg.norm(c_mu, axis=-1) + np.linalg.norm(eta, axis=-1))
+    return _solve_error(task, eta, norm(c_mu) + norm(eta))
 
 
 def decoder_rounding(
@@ -149,8 +160,8 @@ def decoder_rounding(
     pinv_norm = 1.0 / np.linalg.svd(task.C, compute_uv=False)[-1]
     n, d = task.n_tasks, task.dim
     products = EPS * (2 * n * d * task.condition_number + (n + 2) * np.sqrt(d))
-    scale = np.asarray(s) * alpha * np.linalg.norm(z, axis=-1) + np.linalg.norm(task.b)
-    return pinv_norm * (np.asarray(s) * np.linalg.norm(dz, axis=-1) + products * scale)
+    scale = np.asarray(s) * alpha * norm(z) + norm(task.b, axis=None)
+    return pinv_norm * (np.asarray(s) * norm(dz) + products * scale)
 
 
 def renormalisation_ulps(dim: int) -> float:
@@ -197,8 +208,8 @@ def equivalent_task_bounds(
     """
     _, _, _, u = _forward_terms(task, mu, s)
     half = 0.5 * EPS * (task.dim + 1)
-    mu_norm = np.linalg.norm(mu, axis=-1, keepdims=True)
-    mu2_norm = np.linalg.norm(mu2, axis=-1, keepdims=True)
+    mu_norm = norm(mu)[..., None]
+    mu2_norm = norm(mu2)[..., None]
     forward = half * (mu_norm + np.abs(task.b)) + half * (mu2_norm + np.abs(task2.b))
     forward = forward + 2 * (task.dim + 1) * SUBNORMAL  # each operation may underflow
     dy = row_err * mu2_norm + np.asarray(latent_err)[..., None] + offset_err + forward
@@ -206,11 +217,11 @@ def equivalent_task_bounds(
     dz = (np.abs(u) + 1.6) * dy / s + 2 * C_STABLE * (1 + KAPPA_LOGIT) * EPS * np.abs(z)
     dz = dz + 16 * SUBNORMAL
     pinv_norm = 1.0 / np.linalg.svd(task.C, compute_uv=False)[-1]
-    assert pinv_norm * np.linalg.norm(row_err) <= 0.29
+    assert pinv_norm * norm(row_err, axis=None) <= 0.29
 
     def recover_tol(w_norm: np.ndarray) -> np.ndarray:
-        perturbation = 2 * pinv_norm**2 * np.linalg.norm(row_err) * w_norm
-        perturbation = perturbation + pinv_norm * np.linalg.norm(offset_err)
+        perturbation = 2 * pinv_norm**2 * norm(row_err, axis=None) * w_norm
+        perturbation = perturbation + pinv_norm * norm(offset_err, axis=None)
         return perturbation + 2 * _solve_error(task, np.zeros(task.n_tasks), w_norm)
 
     return dy, dz, recover_tol
