@@ -55,6 +55,14 @@ def as_float_array(
     return arr
 
 
+def last_axis(x: Any, name: str, size: int, what: str, *, finite: bool = True) -> np.ndarray:
+    """``x`` as a float64 array of shape ``(..., size)``; ``what`` names the axis in the message."""
+    arr = as_float_array(x, name, finite=finite)
+    if arr.ndim == 0 or arr.shape[-1] != size:
+        raise ValueError(f"{name} must have shape (..., {size}) ({what}), got {describe(arr)}")
+    return arr
+
+
 def positive_scalar(x: Any, name: str) -> float:
     """A finite float strictly greater than 0."""
     try:
@@ -63,6 +71,17 @@ def positive_scalar(x: Any, name: str) -> float:
         raise ValueError(f"{name} must be a finite number > 0, got {x!r}") from exc
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
+    return value
+
+
+def nonnegative_scalar(x: Any, name: str) -> float:
+    """A finite float ``>= 0``."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}") from exc
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
     return value
 
 

@@ -20,7 +20,7 @@ from trilat._checks import positive_int
 from trilat._philox import key_from_rng
 from trilat._progress import progress_bar
 from trilat.oracle import distances_from_logits, posterior, predict, predict_logits, recover
-from trilat.task import Task, simulate
+from trilat.task import Task, check_task, simulate
 
 __all__ = [
     "MonteCarloStats",
@@ -191,8 +191,7 @@ def monte_carlo(
     NotIdentifiableError
         ``rank(C) < D``.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=2)
     n_steps = positive_int(n_steps, "n_steps")

@@ -30,7 +30,7 @@ from scipy import special
 
 from trilat._checks import as_float_array, describe, positive_int
 from trilat.oracle import Posterior, posterior, predict_logits
-from trilat.task import Gaussian, Task
+from trilat.task import Gaussian, Task, check_task
 
 __all__ = [
     "Network",
@@ -201,8 +201,7 @@ class OptimalNetwork:
     def __init__(
         self, task: Task, latent: Literal["distances", "posterior_mean", "logits"] = "distances"
     ) -> None:
-        if not isinstance(task, Task):
-            raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+        task = check_task(task)
         if latent not in self.LATENTS:
             raise ValueError(f"latent must be one of {self.LATENTS}, got {latent!r}")
         self.task = task

@@ -53,7 +53,7 @@ from trilat.oracle import (
     predict_logits,
     recover,
 )
-from trilat.task import Gaussian, MixingMLP, Task, simulate
+from trilat.task import Gaussian, MixingMLP, Task, check_task, simulate
 
 __all__ = ["Comparison", "bernoulli_kl", "compare"]
 
@@ -227,8 +227,7 @@ def compare(
     NotIdentifiableError
         ``rank C < D``.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     task.require_identifiable()
     if not callable(network):
         raise ValueError(f"network must be callable, got {type(network).__name__}")

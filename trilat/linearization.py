@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from scipy import integrate
 
-from trilat._checks import as_float_array, describe, positive_scalar
+from trilat._checks import last_axis, positive_scalar
 from trilat._stable import probit_expit
-from trilat.task import Task, posterior_std
+from trilat.task import Task, check_task, posterior_std
 
 __all__ = ["AffineMap", "linear_decoder", "linearization_constant"]
 
@@ -97,10 +97,7 @@ class AffineMap:
         A time-dependent ``weight`` of shape ``(T, D, N)`` pairs with the time
         axis of ``z`` of shape ``(..., T, N)``.
         """
-        z = as_float_array(z, "z", finite=False)
-        n = self.weight.shape[-1]
-        if z.ndim == 0 or z.shape[-1] != n:
-            raise ValueError(f"z must have shape (..., {n}), got {describe(z)}")
+        z = last_axis(z, "z", self.weight.shape[-1], "N, the number of tasks", finite=False)
         return (self.weight @ z[..., None])[..., 0] + self.offset
 
 
@@ -143,8 +140,7 @@ def linear_decoder(
     AffineMap
         ``weight`` of shape ``t.shape + (D, N)``, ``offset`` of shape ``(D,)``.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     alpha = linearization_constant(activation, method, half_width=half_width)
     s = posterior_std(task, t, std)
     pinv = task.pinv

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat._checks import as_float_array, describe
+from trilat._checks import describe, last_axis
 from trilat._stable import logit_ndtr, probit_expit
 from trilat.linearization import _check_activation
-from trilat.task import Gaussian, Task, posterior_std
+from trilat.task import Gaussian, Task, check_task, posterior_std
 
 __all__ = [
     "Posterior",
@@ -50,19 +50,6 @@ class Posterior:
     mean: np.ndarray
     std: np.ndarray
     t: np.ndarray
-
-
-def _check_task(task: Any) -> Task:
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
-    return task
-
-
-def _features(x: Any, name: str, size: int, what: str, *, finite: bool = True) -> np.ndarray:
-    arr = as_float_array(x, name, finite=finite)
-    if arr.ndim == 0 or arr.shape[-1] != size:
-        raise ValueError(f"{name} must have shape (..., {size}) ({what}), got {describe(arr)}")
-    return arr
 
 
 def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Posterior:
@@ -88,15 +75,15 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     Posterior
         ``mean`` of shape ``(..., T, D)``, ``std`` and ``t`` of shape ``(T,)``.
     """
-    task = _check_task(task)
-    x = _features(evidence, "evidence", task.dim, "time, then D")
+    task = check_task(task)
+    x = last_axis(evidence, "evidence", task.dim, "time, then D")
     if x.ndim < 2:
         raise ValueError(f"evidence must have shape (..., T, {task.dim}), got {describe(x)}")
     n_steps = x.shape[-2]
     t = np.arange(1, n_steps + 1, dtype=np.float64)
     total = np.cumsum(x, axis=-2)
     if isinstance(prior, str) and prior == "flat":
-        return Posterior(mean=total / t[:, None], std=task.sigma / np.sqrt(t), t=t)
+        return Posterior(mean=total / t[:, None], std=posterior_std(task, t), t=t)
     if isinstance(prior, Gaussian):
         precision = t / task.sigma**2 + 1.0 / prior.variance
         mean = (prior.mean / prior.variance + total / task.sigma**2) / precision[:, None]
@@ -106,8 +93,8 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
 
 def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
     """``u = (C mu - b) / s(t)``, shape ``(..., N)``."""
-    task = _check_task(task)
-    mu = _features(mu, "mu", task.dim, "D, the latent dimension")
+    task = check_task(task)
+    mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     s = posterior_std(task, t, std)
     return (mu @ task.C.T - task.b) / s[..., None]
 
@@ -164,8 +151,8 @@ def distances(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nd
     ValueError
         NaN or values outside ``[0, 1]``.
     """
-    task = _check_task(task)
-    p = _features(yhat, "yhat", task.n_tasks, "N, the number of tasks", finite=False)
+    task = check_task(task)
+    p = last_axis(yhat, "yhat", task.n_tasks, "N, the number of tasks", finite=False)
     bad = np.isnan(p) | (p < 0) | (p > 1)
     if np.any(bad):
         raise ValueError(
@@ -208,9 +195,9 @@ def distances_from_logits(
     -------
     ndarray, shape (..., N)
     """
-    task = _check_task(task)
+    task = check_task(task)
     scale = _check_activation(activation)
-    z = _features(z, "z", task.n_tasks, "N, the number of tasks")
+    z = last_axis(z, "z", task.n_tasks, "N, the number of tasks")
     s = posterior_std(task, t, std)
     return s[..., None] * probit_expit(scale * z)
 
@@ -237,8 +224,8 @@ def recover(task: Task, k: Any) -> np.ndarray:
     NotIdentifiableError
         ``rank(C) < D`` (including ``N < D``).
     """
-    task = _check_task(task)
-    k = _features(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
+    task = check_task(task)
+    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
     pinv = task.pinv
     # saturated outputs (infinite k) were already reported by distances()
     with np.errstate(invalid="ignore"):
@@ -247,7 +234,7 @@ def recover(task: Task, k: Any) -> np.ndarray:
 
 def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
     """``mu`` from optimal probabilities: ``recover(task, distances(task, yhat, t))``."""
-    task = _check_task(task)
+    task = check_task(task)
     task.require_identifiable()
     return recover(task, distances(task, yhat, t, std=std))
 
@@ -281,5 +268,5 @@ def decodability_ceiling(task: Task, t: Any = None, *, std: Any = None) -> np.nd
     ndarray
         Shape of ``t`` (or ``std``).
     """
-    task = _check_task(task)
+    task = check_task(task)
     return 1.0 - posterior_std(task, t, std) ** 2 / task.prior.variance

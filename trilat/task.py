@@ -20,6 +20,8 @@ from trilat._checks import (
     as_float_array,
     as_rng,
     describe,
+    last_axis,
+    nonnegative_scalar,
     positive_int,
     positive_scalar,
     times,
@@ -34,6 +36,7 @@ __all__ = [
     "Task",
     "Trials",
     "Uniform",
+    "check_task",
     "posterior_std",
     "simulate",
 ]
@@ -223,9 +226,7 @@ class Task:
 
     def labels(self, x: Any) -> np.ndarray:
         """``y_i = 1[c_i^T x > b_i]`` for latents ``x`` of shape ``(..., D)``, as bool ``(..., N)``."""
-        x = as_float_array(x, "x")
-        if x.ndim == 0 or x.shape[-1] != self.dim:
-            raise ValueError(f"x must have shape (..., {self.dim}), got {describe(x)}")
+        x = last_axis(x, "x", self.dim, "D, the latent dimension")
         return x @ self._C.T > self._b
 
     @classmethod
@@ -241,9 +242,7 @@ class Task:
         """``N`` boundaries with normals uniform on the sphere and ``b ~ N(0, offset_scale^2)``."""
         dim = positive_int(dim, "dim")
         n_tasks = positive_int(n_tasks, "n_tasks")
-        offset_scale = float(offset_scale)
-        if not np.isfinite(offset_scale) or offset_scale < 0:
-            raise ValueError(f"offset_scale must be finite and >= 0, got {offset_scale!r}")
+        offset_scale = nonnegative_scalar(offset_scale, "offset_scale")
         gen = as_rng(rng)
         C = gen.standard_normal((n_tasks, dim))
         while np.any(np.linalg.norm(C, axis=1) == 0):  # measure zero, but never a zero row
@@ -297,6 +296,13 @@ class Task:
         )
 
 
+def check_task(task: Any) -> Task:
+    """``task`` itself when it is a :class:`Task`; otherwise a ``ValueError`` naming its type."""
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    return task
+
+
 @dataclass(frozen=True)
 class Trials:
     """Simulated trials: ``x_star (n, D)`` and ``evidence (n, T, D)``, ``X(t) = x* + sigma eps(t)``."""
@@ -342,8 +348,7 @@ def simulate(
     Trials
         ``x_star`` of shape ``(n, D)``, ``evidence`` of shape ``(n, T, D)``.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
     first_trial = positive_int(first_trial, "first_trial", minimum=0)
@@ -400,9 +405,7 @@ class MixingMLP:
 
     def __call__(self, evidence: Any) -> np.ndarray:
         """``f(X)`` for evidence of shape ``(..., D)``; returns ``(..., widths[-1])``."""
-        h = as_float_array(evidence, "evidence")
-        if h.ndim == 0 or h.shape[-1] != self.in_dim:
-            raise ValueError(f"evidence must have shape (..., {self.in_dim}), got {describe(h)}")
+        h = last_axis(evidence, "evidence", self.in_dim, "D, the latent dimension")
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w + b

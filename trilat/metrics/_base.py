@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat._checks import as_float_array, as_rng, describe, positive_int
+from trilat._checks import as_float_array, as_rng, describe, nonnegative_scalar, positive_int
 
 # Fewest samples a fitted or scored subset may hold, unless the caller says otherwise.
 MIN_SAMPLES = 10
@@ -99,13 +99,7 @@ def check_center(center: Any, dim: int) -> np.ndarray:
 
 def check_alpha(alpha: Any) -> float:
     """Ridge penalty, a finite number ``>= 0``."""
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}") from exc
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-    return value
+    return nonnegative_scalar(alpha, "alpha")
 
 
 def check_min_samples(min_samples: Any) -> int:
