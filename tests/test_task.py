@@ -219,6 +219,7 @@ def test_bad_constructor_input_is_refused(call, name):
 def test_uniform_prior():
     prior = Uniform(-1.0, 3.0)
     assert prior.variance == pytest.approx(16.0 / 12.0, rel=1e-15)
+    assert prior.mean == 1.0 and Uniform().mean == 0.0
     x = prior.sample(20000, 2, rng=1)
     assert x.shape == (20000, 2) and x.min() >= -1.0 and x.max() <= 3.0
     for j in range(2):
@@ -229,7 +230,7 @@ def test_uniform_prior():
 
 def test_gaussian_prior():
     prior = Gaussian(0.5, 2.0)
-    assert prior.variance == 4.0
+    assert prior.variance == 4.0 and prior.mean == 0.5
     x = prior.sample(20000, 1, rng=2)[:, 0]
     assert stats.kstest(x, stats.norm(0.5, 2.0).cdf).pvalue > 1e-6
     np.testing.assert_allclose(prior.quantile(np.array([0.5])), [0.5], atol=1e-16)

@@ -53,7 +53,7 @@ from trilat.oracle import (
     predict_logits,
     recover,
 )
-from trilat.task import Gaussian, MixingMLP, Task, check_task, simulate
+from trilat.task import MixingMLP, Task, check_task, simulate
 
 __all__ = ["Comparison", "bernoulli_kl", "compare"]
 
@@ -408,11 +408,6 @@ def _decodability_at(
     return float(np.mean(result.per_target[:dim])), float(np.mean(result.per_target[dim:]))
 
 
-def _prior_center(task: Task) -> float:
-    prior = task.prior
-    return prior.mean if isinstance(prior, Gaussian) else 0.5 * (prior.low + prior.high)
-
-
 def _code_metrics(
     task: Task, latents: np.ndarray, x_star: np.ndarray, mu: np.ndarray, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -422,7 +417,7 @@ def _code_metrics(
     samples in a condition, ...) is recorded as ``{"error": message}``.
     """
     seeds = [int(s) for s in np.random.default_rng(seed).integers(2**63, size=5)]
-    center = _prior_center(task)
+    center = task.prior.mean  # the quadrants of factor space are split at the prior's centre
     code: dict[str, Any] = {}
 
     def record(name: str, fn: Callable[[], Any]) -> Any:

@@ -1,0 +1,105 @@
+"""Priors of the latent ``x*``: the paper's uniform box and an isotropic Gaussian.
+
+Each has ``variance`` and ``mean`` (per coordinate), ``quantile(u)`` (the
+inverse CDF, through which :func:`trilat.simulate` draws ``x*`` from
+counter-based uniforms) and ``sample(n, dim, rng)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+from trilat._checks import as_rng, positive_int, positive_scalar
+
+__all__ = ["Gaussian", "Prior", "Uniform"]
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform prior on the box ``[low, high]^D`` (the paper's ``U[-0.5, 0.5]^D``).
+
+    Its per-coordinate mean is ``(low + high) / 2`` and its variance
+    ``(high - low)^2 / 12``.
+
+    Parameters
+    ----------
+    low, high : float
+        Finite, ``low < high``.
+    """
+
+    low: float = -0.5
+    high: float = 0.5
+
+    def __post_init__(self) -> None:
+        low, high = float(self.low), float(self.high)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(
+                f"Uniform needs finite low < high, got low={self.low!r}, high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @property
+    def mean(self) -> float:
+        """Per-coordinate mean ``(low + high) / 2``, the centre of the box."""
+        return 0.5 * (self.low + self.high)
+
+    @property
+    def variance(self) -> float:
+        """Per-coordinate variance ``(high - low)^2 / 12``."""
+        return (self.high - self.low) ** 2 / 12.0
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        """Map uniforms on (0, 1) to draws: ``low + (high - low) u``."""
+        return self.low + (self.high - self.low) * u
+
+    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+        """``n`` draws of ``x*``, shape ``(n, dim)``."""
+        return self.quantile(
+            as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))
+        )
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Isotropic Gaussian prior ``N(mean, std^2 I)``; the posterior is its conjugate update.
+
+    Parameters
+    ----------
+    mean : float
+        Per-coordinate mean, finite.
+    std : float
+        Per-coordinate standard deviation, ``> 0``.
+    """
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    def __post_init__(self) -> None:
+        mean = float(self.mean)
+        if not np.isfinite(mean):
+            raise ValueError(f"Gaussian mean must be finite, got {self.mean!r}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", positive_scalar(self.std, "Gaussian std"))
+
+    @property
+    def variance(self) -> float:
+        """Per-coordinate variance ``std^2``."""
+        return self.std**2
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        """Map uniforms on (0, 1) to draws: ``mean + std Phi^-1(u)``."""
+        return self.mean + self.std * scipy.special.ndtri(u)
+
+    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+        """``n`` draws of ``x*``, shape ``(n, dim)``."""
+        return self.quantile(
+            as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))
+        )
+
+
+Prior = Uniform | Gaussian
