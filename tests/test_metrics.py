@@ -19,7 +19,8 @@ from sklearn.model_selection import KFold
 
 import trilat
 from trilat import metrics
-from trilat.metrics._linear import fit_classifier, ridge
+from trilat.metrics import ridge
+from trilat.metrics._linear import fit_classifier
 
 # ---------------------------------------------------------------- synthetic codes
 

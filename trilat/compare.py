@@ -44,7 +44,6 @@ from trilat._comparison import Comparison, _plain
 from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
-from trilat.metrics._linear import ridge
 from trilat.oracle import (
     decodability_ceiling,
     distances,
@@ -59,8 +58,6 @@ __all__ = ["Comparison", "bernoulli_kl", "compare"]
 
 # Trials per output-scatter panel and per held-out decoding panel kept for the figures.
 _PLOT_POINTS = 1500
-# The ridge penalty of trilat.metrics' decoders (their default), for the held-out figure.
-_RIDGE_ALPHA = 1e-3
 
 
 def bernoulli_kl(z_ref: Any, z: Any) -> np.ndarray:
@@ -437,7 +434,7 @@ def _code_metrics(
             x_star,
             "quadrant",
             prior_variance=task.prior.variance,
-            alpha=_RIDGE_ALPHA,
+            alpha=metrics.RIDGE_ALPHA,
             center=center,
             rng=seeds[1],
         ),
@@ -469,7 +466,7 @@ def _heldout_decoded(
     true, decoded, fold = [], [], []
     for k, signs in enumerate(np.asarray(gen_result.splits)):
         test = np.all(sides == signs, axis=1)
-        weight, offset = ridge(latents[~test], x_star[~test], _RIDGE_ALPHA)
+        weight, offset = metrics.ridge(latents[~test], x_star[~test], metrics.RIDGE_ALPHA)
         idx = np.flatnonzero(test)[:per_fold]
         true.append(x_star[idx])
         decoded.append(latents[idx] @ weight.T + offset)

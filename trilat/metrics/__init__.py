@@ -16,6 +16,8 @@ dataclasses with a ``to_dict()`` for JSON.
 - :func:`factor_angles`: angles between the factor directions of a decoder,
   against random directions (orthogonality, Theorem 3.1 part 3).
 - :func:`participation_ratio`: the dimensionality of the representation.
+- :func:`ridge`: the ridge decoder they all fit (penalty ``RIDGE_ALPHA`` by
+  default), for predictions of one's own.
 
 Every metric is invariant under a rotation of the latent space, and
 decodability, regression generalisation and least-squares CCGP under any
@@ -24,13 +26,15 @@ abstraction, not the alignment of factors with individual units, which
 axis-aligned disentanglement scores (DCI, MIG) measure instead.
 """
 
+from trilat.metrics._linear import RIDGE_ALPHA
 from trilat.metrics.abstraction import CCGP, Parallelism, ccgp, parallelism
-from trilat.metrics.decoding import Decodability, decodability
+from trilat.metrics.decoding import Decodability, decodability, ridge
 from trilat.metrics.generalization import Generalization, regression_generalization
 from trilat.metrics.geometry import FactorAngles, factor_angles, participation_ratio
 
 __all__ = [
     "CCGP",
+    "RIDGE_ALPHA",
     "Decodability",
     "FactorAngles",
     "Generalization",
@@ -41,4 +45,5 @@ __all__ = [
     "parallelism",
     "participation_ratio",
     "regression_generalization",
+    "ridge",
 ]

@@ -13,6 +13,8 @@ import numpy as np
 from scipy import optimize, special
 
 CLASSIFIERS = ("least_squares", "logistic")
+# The ridge penalty every metric uses by default, in units of the latents' sum of squares.
+RIDGE_ALPHA = 1e-3
 
 
 # Above this condition number of the regularised Gram matrix, solve by SVD instead:

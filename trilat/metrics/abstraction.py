@@ -25,7 +25,13 @@ from trilat.metrics._base import (
     random_normals,
     require_size,
 )
-from trilat.metrics._linear import CLASSIFIERS, balanced_accuracy, fit_classifier, ridge
+from trilat.metrics._linear import (
+    CLASSIFIERS,
+    RIDGE_ALPHA,
+    balanced_accuracy,
+    fit_classifier,
+    ridge,
+)
 
 __all__ = ["CCGP", "CCGP_SPLITS", "Parallelism", "ccgp", "parallelism"]
 
@@ -93,7 +99,7 @@ def ccgp(
     n_splits: int = 16,
     split: str = "conditions",
     classifier: str = "least_squares",
-    alpha: float = 1e-3,
+    alpha: float = RIDGE_ALPHA,
     C: float = 1.0,
     center: Any = 0.0,
     min_samples: int = MIN_SAMPLES,
@@ -261,7 +267,7 @@ def parallelism(
     factors: Any,
     *,
     n_splits: int = 20,
-    alpha: float = 1e-3,
+    alpha: float = RIDGE_ALPHA,
     center: Any = 0.0,
     max_pairings: int = 40320,
     min_samples: int = MIN_SAMPLES,

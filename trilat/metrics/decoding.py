@@ -18,9 +18,36 @@ from trilat.metrics._base import (
     frozen,
     require_size,
 )
-from trilat.metrics._linear import r2_columns, ridge
+from trilat.metrics._linear import RIDGE_ALPHA, r2_columns
+from trilat.metrics._linear import ridge as _ridge
 
-__all__ = ["Decodability", "decodability"]
+__all__ = ["Decodability", "decodability", "ridge"]
+
+
+def ridge(latents: Any, targets: Any, alpha: float = RIDGE_ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """The ridge decoder every metric fits: ``targets ~ latents @ weight.T + offset``.
+
+    Minimises ``||Y - H W^T - 1 o^T||_F^2 + alpha ||W||_F^2`` with the
+    intercept unpenalised (scikit-learn's ``Ridge(alpha)``), solved through an
+    eigendecomposition of the Gram matrix or, when that is worse conditioned
+    than ``1e8`` (or ``alpha = 0``, the minimum-norm least-squares solution),
+    the thin SVD of the centred latents.
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+    targets : array_like, shape (n, D) or (n,)
+    alpha : float
+        Penalty, ``>= 0`` (default ``RIDGE_ALPHA = 1e-3``, every metric's).
+
+    Returns
+    -------
+    weight : ndarray, shape (D, H)
+    offset : ndarray, shape (D,)
+    """
+    h = check_latents(latents)
+    y = check_factors(targets, h.shape[0], "targets")
+    return _ridge(h, y, check_alpha(alpha))
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,7 @@ def decodability(
     targets: Any,
     *,
     cv: int = 5,
-    alpha: float = 1e-3,
+    alpha: float = RIDGE_ALPHA,
     shuffle: bool = True,
     min_samples: int = MIN_SAMPLES,
     rng: Any = None,
@@ -119,7 +146,7 @@ def decodability(
     for k, test in enumerate(folds):
         train = np.ones(n, dtype=bool)
         train[test] = False
-        weight, offset = ridge(h[train], y[train], alpha)
+        weight, offset = _ridge(h[train], y[train], alpha)
         y_test = y[test]
         flat = np.flatnonzero(np.all(y_test == y_test[0], axis=0))
         if flat.size:
@@ -128,7 +155,7 @@ def decodability(
                 f"({len(test)} samples); R^2 is undefined there (use fewer folds or shuffle)"
             )
         per_fold[k] = r2_columns(y_test, h[test] @ weight.T + offset)
-    weight, offset = ridge(h, y, alpha)
+    weight, offset = _ridge(h, y, alpha)
     scores = per_fold.mean(axis=1)
     return Decodability(
         score=float(scores.mean()),

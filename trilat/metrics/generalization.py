@@ -24,7 +24,7 @@ from trilat.metrics._base import (
     random_normals,
     require_size,
 )
-from trilat.metrics._linear import r2_columns, ridge
+from trilat.metrics._linear import RIDGE_ALPHA, r2_columns, ridge
 
 __all__ = ["SCHEMES", "Generalization", "regression_generalization"]
 
@@ -69,7 +69,7 @@ def regression_generalization(
     scheme: str = "quadrant",
     *,
     prior_variance: Any = 1.0 / 12.0,
-    alpha: float = 1e-3,
+    alpha: float = RIDGE_ALPHA,
     n_splits: int = 20,
     max_folds: int = 16,
     center: Any = 0.0,
