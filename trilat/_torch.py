@@ -1,0 +1,184 @@
+"""The torch side of :func:`trilat.from_torch` and :func:`trilat.load_state_dict`.
+
+Imported by :mod:`trilat.adapters` only when one of them is called, so that
+``import trilat`` never imports torch (the ``torch`` extra).
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from trilat._checks import as_float_array
+from trilat.adapters import NetworkOutput
+
+__all__ = ["TorchNetwork", "load_weights", "warn_sequence_first"]
+
+
+def _first_tensor(value: Any, what: str) -> Any:
+    """A tensor, or the first element of a tuple (``nn.GRU`` returns ``(output, h_n)``)."""
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{what} must be a tensor or a tuple starting with one, got {value!r}")
+    return value
+
+
+class TorchNetwork:
+    """A ``torch.nn.Module`` as a :class:`Network` (see :func:`from_torch`)."""
+
+    def __init__(
+        self,
+        module: Any,
+        latent: str | Callable[[Any], Any],
+        output: str,
+        batch_size: int,
+        device: Any,
+        obs_dim: int | None,
+        n_tasks: int | None,
+        input_kind: str,
+    ) -> None:
+        self.module = module
+        self.latent = latent
+        self.output = output
+        self.batch_size = batch_size
+        self.device = device
+        self.obs_dim = obs_dim
+        self.n_tasks = n_tasks
+        self.input_kind = input_kind
+
+    def _placement(self) -> tuple[Any, Any]:
+        params = list(self.module.parameters())
+        dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32
+        if self.device is not None:
+            return torch.device(self.device), dtype
+        return (params[0].device if params else torch.device("cpu")), dtype
+
+    def __call__(self, inputs: np.ndarray) -> NetworkOutput:
+        x = as_float_array(inputs, "inputs", ndim=3)
+        device, dtype = self._placement()
+        captured: list[Any] = []
+        handle = None
+        if isinstance(self.latent, str):
+            modules = dict(self.module.named_modules())
+            handle = modules[self.latent].register_forward_hook(
+                lambda _m, _i, out: captured.append(_first_tensor(out, f"{self.latent!r} output"))
+            )
+        was_training = self.module.training
+        latents, outputs = [], []
+        try:
+            self.module.eval()
+            with torch.no_grad():
+                for start in range(0, x.shape[0], self.batch_size):
+                    batch = torch.as_tensor(x[start : start + self.batch_size])
+                    try:
+                        result = self.module(batch.to(device=device, dtype=dtype))
+                    except RuntimeError as exc:
+                        raise ValueError(
+                            f"{type(self.module).__name__} failed on inputs of shape "
+                            f"{tuple(batch.shape)}{_input_width_hint(self.module)}: {exc}"
+                        ) from exc
+                    if isinstance(self.latent, str):
+                        if len(captured) != 1:
+                            raise ValueError(
+                                f"submodule {self.latent!r} ran {len(captured)} times in one "
+                                f"forward pass; name a submodule that runs once, or pass "
+                                f"latent= a function of the module's output"
+                            )
+                        hidden = captured.pop()
+                    else:
+                        hidden = _first_tensor(self.latent(result), "latent(output)")
+                    logits = _first_tensor(result, "the module's output")
+                    latents.append(_to_numpy(hidden, "latents", batch.shape))
+                    outputs.append(_to_numpy(logits, self.output, batch.shape))
+        finally:
+            if handle is not None:
+                handle.remove()
+            self.module.train(was_training)
+        latents_np = np.concatenate(latents) if latents else np.zeros((0, x.shape[1], 0))
+        outputs_np = np.concatenate(outputs) if outputs else np.zeros((0, x.shape[1], 0))
+        if self.output == "probability":
+            return NetworkOutput.from_probabilities(latents_np, outputs_np)
+        return NetworkOutput(latents=latents_np, logits=outputs_np)
+
+    def __repr__(self) -> str:
+        return (
+            f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
+            f"output={self.output!r})"
+        )
+
+
+def _input_width_hint(module: Any) -> str:
+    """Where the first layer declares its input width, say so (for shape errors)."""
+    for name, sub in module.named_modules():
+        for attr in ("input_size", "in_features"):
+            width = getattr(sub, attr, None)
+            if isinstance(width, int):
+                label = name or "the module"
+                return f" (its first layer {label!r}, {type(sub).__name__}, takes {attr}={width})"
+    return ""
+
+
+def _to_numpy(tensor: Any, name: str, batch_shape: Any) -> np.ndarray:
+    n, steps = int(batch_shape[0]), int(batch_shape[1])
+    if tensor.ndim != 3 or tuple(tensor.shape[:2]) != (n, steps):
+        raise ValueError(
+            f"the module's {name} must have shape (batch, T, features) = ({n}, {steps}, ...) for "
+            f"an input of shape {tuple(batch_shape)}, got {tuple(tensor.shape)}; recurrent "
+            f"layers need batch_first=True"
+        )
+    return tensor.detach().to(device="cpu").double().numpy()
+
+
+def warn_sequence_first(module: Any) -> None:
+    """Recurrent layers must read ``(batch, T, features)``; a sequence-first one cannot be told
+    apart by shapes (it returns ``(batch, T, H)`` too, with time and batch swapped)."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, torch.nn.RNNBase) and not sub.batch_first:
+            warnings.warn(
+                f"submodule {name!r} ({type(sub).__name__}) has batch_first=False, but trilat "
+                f"feeds (batch, T, features); unless the module transposes its input, it will "
+                f"read the trials as time steps",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def load_weights(
+    module: Any, path: Any, *, key: str | None, strict: bool, map_location: Any
+) -> Any:
+    """:func:`trilat.load_state_dict`: ``torch.load(weights_only=True)``, checked, then loaded."""
+    try:
+        state = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(
+            f"{path} holds objects other than tensors; trilat loads weights with "
+            f"weights_only=True and never unpickles arbitrary objects. Save "
+            f"module.state_dict() instead. ({first})"
+        ) from None
+    if key is not None:
+        if not isinstance(state, Mapping) or key not in state:
+            keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+            raise ValueError(f"{path} has no entry {key!r}; it holds {keys}")
+        state = state[key]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path} must hold a state dict (names to tensors), got {type(state)}")
+    not_tensors = [name for name, v in state.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        hint = "; pass key= to pick the state dict out of a checkpoint" if key is None else ""
+        raise ValueError(
+            f"{path} is not a state dict: entries {not_tensors[:5]} are not tensors{hint}"
+        )
+    try:
+        module.load_state_dict(state, strict=strict)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the weights in {path} do not fit {type(module).__name__}: {exc}"
+        ) from None
+    return module
