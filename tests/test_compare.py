@@ -19,7 +19,7 @@ import trilat
 from trilat.adapters import OptimalNetwork, from_callable, from_torch
 from trilat.compare import Comparison, bernoulli_kl, compare
 
-compare_module = importlib.import_module("trilat.compare")  # the module, not the function
+latent_code = importlib.import_module("trilat._latent_code")
 TASK = trilat.Task.evenly_spaced(6)
 N_TRIALS = 2000
 EPS = np.finfo(np.float64).eps
@@ -334,7 +334,7 @@ def test_same_seed_same_numbers() -> None:
 
 
 def test_heldout_points_are_the_metrics_folds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compare_module, "_PLOT_POINTS", 10**9)  # keep every held-out trial
+    monkeypatch.setattr(latent_code, "PLOT_POINTS", 10**9)  # keep every held-out trial
     c = compare(OptimalNetwork(TASK, "logits"), TASK, n_trials=800, rng=2)
     held = c.samples["heldout"]
     true, decoded, fold = (np.asarray(held[k]) for k in ("true", "decoded", "fold"))

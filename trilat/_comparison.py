@@ -12,7 +12,7 @@ import numpy as np
 
 from trilat.task import Task
 
-__all__ = ["Comparison"]
+__all__ = ["Comparison", "plain", "unplain"]
 
 
 def _array_fields() -> tuple[str, ...]:
@@ -91,7 +91,7 @@ class Comparison:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.to_dict() if isinstance(value, Task) else _plain(value)
+            out[f.name] = value.to_dict() if isinstance(value, Task) else plain(value)
         return out
 
     def to_json(self, indent: int | None = None) -> str:
@@ -111,10 +111,10 @@ class Comparison:
         values["task"] = Task.from_dict(d["task"])
         for name in _array_fields():
             dtype = np.int64 if name == "saturated" else np.float64
-            values[name] = np.asarray(_unplain(d[name]), dtype=dtype)
-        values["code"] = _unplain(d["code"])
-        values["reference_code"] = _unplain(d["reference_code"])
-        values["samples"] = _unplain(d["samples"])
+            values[name] = np.asarray(unplain(d[name]), dtype=dtype)
+        values["code"] = unplain(d["code"])
+        values["reference_code"] = unplain(d["reference_code"])
+        values["samples"] = unplain(d["samples"])
         return cls(**values)
 
     @classmethod
@@ -142,14 +142,14 @@ class Comparison:
         return comparison_figures(self, Path(path))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """numpy -> lists; non-finite floats -> strings, so that the JSON is strict."""
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist())
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, (np.integer, np.bool_)):
         return value.item()
     if isinstance(value, (float, np.floating)):
@@ -158,11 +158,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _unplain(value: Any) -> Any:
+def unplain(value: Any) -> Any:
+    """Inverse of :func:`plain` for floats: "inf", "-inf" and "nan" back to floats."""
     if isinstance(value, dict):
-        return {k: _unplain(v) for k, v in value.items()}
+        return {k: unplain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unplain(v) for v in value]
+        return [unplain(v) for v in value]
     if value in ("inf", "-inf", "nan"):
         return float(value)
     return value
