@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     if args.plot is not None:
-        from trilat.plots import verify_figures
+        from trilat.plots_verify import verify_figures
 
         written = verify_figures(report, args.plot)
         print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)

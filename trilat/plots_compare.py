@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trilat.plots import _pyplot
+from trilat._mpl import pyplot as _pyplot
 
 if TYPE_CHECKING:
     from trilat.compare import Comparison
