@@ -87,6 +87,20 @@ def check_factors(
     return arr
 
 
+def check_dichotomy_inputs(
+    latents: Any, factors: Any, metric: str, why: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``latents (n, H)`` and ``factors (n, D)`` checked, with ``D >= 2``: metrics of one
+    factor's sign across the conditions of the others (``why`` says what needs them)."""
+    h = check_latents(latents)
+    f = check_factors(factors, h.shape[0])
+    if f.shape[1] < 2:
+        raise ValueError(
+            f"{metric} needs factors with D >= 2 columns ({why}), got shape {f.shape}"
+        )
+    return h, f
+
+
 def check_center(center: Any, dim: int) -> np.ndarray:
     """The split point of each factor, shape ``(D,)`` (a scalar is broadcast)."""
     c = as_float_array(center, "center")
@@ -170,6 +184,24 @@ def random_normals(dim: int, count: int, rng: Any, *, exclude: int | None = None
             v = gen.standard_normal(len(free))
         out[i, free] = v / np.linalg.norm(v)
     return out
+
+
+def halfspace_splits(
+    f: np.ndarray, center: np.ndarray, count: int, min_samples: int, rng: Any, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random hyperplanes through ``center`` (Johnston & Fusi's splits).
+
+    Returns the unit normals ``v``, shape ``(count, D)``, uniform on the sphere,
+    and the positive sides ``(f - center) @ v > 0``, bool ``(n, count)``; each
+    half of each split must hold ``min_samples`` samples.
+    """
+    normals = random_normals(f.shape[1], count, rng)
+    side = (f - center) @ normals.T > 0
+    for k in range(count):
+        positive = int(side[:, k].sum())
+        require_size(positive, min_samples, f"{what}: the positive half of split {k}")
+        require_size(len(f) - positive, min_samples, f"{what}: the negative half of split {k}")
+    return normals, side
 
 
 def require_size(count: int, min_samples: int, what: str) -> None:

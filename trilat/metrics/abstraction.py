@@ -15,11 +15,11 @@ from trilat.metrics._base import (
     MetricResult,
     check_alpha,
     check_center,
-    check_factors,
-    check_latents,
+    check_dichotomy_inputs,
     check_min_samples,
     choose_held_out,
     frozen,
+    halfspace_splits,
     orthant_codes,
     positive_sides,
     random_normals,
@@ -183,14 +183,10 @@ def ccgp(
         raise ValueError(f"split must be one of {CCGP_SPLITS}, got {split!r}")
     if classifier not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
-    h = check_latents(latents)
-    f = check_factors(factors, h.shape[0])
+    h, f = check_dichotomy_inputs(
+        latents, factors, "ccgp", "conditions of the other factors to generalise across"
+    )
     dim = f.shape[1]
-    if dim < 2:
-        raise ValueError(
-            f"ccgp needs factors with D >= 2 columns (conditions of the other factors to "
-            f"generalise across), got shape {f.shape}"
-        )
     n_splits = positive_int(n_splits, "n_splits")
     alpha = check_alpha(alpha)
     C = positive_scalar(C, "C")
@@ -322,14 +318,10 @@ def parallelism(
         Bernardi's score); a half or an orthant with fewer than ``min_samples``
         samples (``D`` too large for ``n``).
     """
-    h = check_latents(latents)
-    f = check_factors(factors, h.shape[0])
+    h, f = check_dichotomy_inputs(
+        latents, factors, "parallelism", "one coding vector per condition of the other factors"
+    )
     dim = f.shape[1]
-    if dim < 2:
-        raise ValueError(
-            f"parallelism needs factors with D >= 2 columns (one coding vector per condition "
-            f"of the other factors), got shape {f.shape}"
-        )
     n_splits = positive_int(n_splits, "n_splits")
     alpha = check_alpha(alpha)
     max_pairings = positive_int(max_pairings, "max_pairings")
@@ -343,13 +335,10 @@ def parallelism(
         )
     gen = as_rng(rng)
 
-    normals = random_normals(dim, n_splits, gen)
-    side = (f - center) @ normals.T > 0
+    normals, side = halfspace_splits(f, center, n_splits, min_samples, gen, "parallelism")
     cosines = np.empty((n_splits, dim))
     for k in range(n_splits):
         a = side[:, k]
-        require_size(int(a.sum()), min_samples, f"parallelism: the positive half of split {k}")
-        require_size(int((~a).sum()), min_samples, f"parallelism: the negative half of split {k}")
         w_a, _ = ridge(h[a], f[a], alpha)
         w_b, _ = ridge(h[~a], f[~a], alpha)
         cosines[k] = _row_cosines(w_a, w_b)

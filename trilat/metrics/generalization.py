@@ -19,10 +19,9 @@ from trilat.metrics._base import (
     choose_held_out,
     code_signs,
     frozen,
+    halfspace_splits,
     orthant_codes,
     positive_sides,
-    random_normals,
-    require_size,
 )
 from trilat.metrics._linear import RIDGE_ALPHA, r2_columns, ridge
 
@@ -222,13 +221,11 @@ def _halfspace(
     min_samples: int,
     rng: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    normals = random_normals(f.shape[1], n_splits, rng)
-    side = (f - center) @ normals.T > 0
+    # fit on the positive half of each split, score on the other
+    normals, side = halfspace_splits(f, center, n_splits, min_samples, rng, "halfspace scheme")
     scores = np.empty(n_splits)
     for k in range(n_splits):
         train = side[:, k]
-        require_size(int(train.sum()), min_samples, f"the training half of split {k}")
-        require_size(int((~train).sum()), min_samples, f"the test half of split {k}")
         weight, offset = ridge(h[train], f[train], alpha)
         f_test = f[~train]
         if np.any(np.all(f_test == f_test[0], axis=0)):
