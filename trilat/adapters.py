@@ -133,7 +133,9 @@ class Network(Protocol):
       checked against the task before anything runs (``None``: unknown).
     """
 
-    def __call__(self, inputs: np.ndarray, /) -> NetworkOutput: ...
+    def __call__(self, inputs: np.ndarray, /) -> NetworkOutput:
+        """Latents ``(n, T, H)`` and logits ``(n, T, N)`` for inputs ``(n, T, in_dim)``."""
+        ...
 
 
 def input_kind(network: Any) -> str:

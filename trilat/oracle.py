@@ -125,7 +125,23 @@ def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np
     """Logits of the optimal outputs, ``log Phi(u) - log Phi(-u)``, ``u = (C mu - b)/s(t)``.
 
     Computed without ``log(1 - Yhat)``: finite and accurate for every finite
-    ``u`` (see ``trilat._stable.logit_ndtr``). Shapes as :func:`predict`.
+    ``u`` (see ``trilat._stable.logit_ndtr``), where :func:`predict` rounds to
+    0 or 1 beyond ``|u| ~ 8.3``.
+
+    Parameters
+    ----------
+    task : Task
+    mu : array_like, shape (..., D)
+        Posterior means.
+    t : int or array_like
+        Samples seen, broadcastable against the time axis of ``mu``.
+    std : array_like, optional
+        Posterior std in place of ``sigma / sqrt(t)``.
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+        Logits ``z`` with ``Yhat = sigmoid(z)``.
     """
     return logit_ndtr(_scaled_distance(task, mu, t, std))
 
@@ -233,7 +249,30 @@ def recover(task: Task, k: Any) -> np.ndarray:
 
 
 def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
-    """``mu`` from optimal probabilities: ``recover(task, distances(task, yhat, t))``."""
+    """``mu`` from optimal probabilities: ``mu = C^+ (s(t) Phi^-1(Yhat) + b)``.
+
+    ``recover(task, distances(task, yhat, t))``: saturated probabilities (exact
+    0 or 1) are warned about and give non-finite estimates; use
+    :func:`distances_from_logits` and :func:`recover` on logits instead.
+
+    Parameters
+    ----------
+    task : Task
+        Must be identifiable (``rank C = D``).
+    yhat : array_like, shape (..., N)
+        Probabilities in ``[0, 1]``.
+    t, std
+        As in :func:`predict`.
+
+    Returns
+    -------
+    ndarray, shape (..., D)
+
+    Raises
+    ------
+    NotIdentifiableError
+        ``rank(C) < D``.
+    """
     task = check_task(task)
     task.require_identifiable()
     return recover(task, distances(task, yhat, t, std=std))

@@ -26,6 +26,13 @@ def verify_figures(report: Any, directory: str | os.PathLike[str], *, dpi: int =
     with the eq. 7 curve and the check's tolerance band. ``verify_orthogonality.png``:
     max ``|cos|`` between columns of ``C`` against ``N`` (part 3).
 
+    Parameters
+    ----------
+    report : VerifyReport
+    directory : path-like
+        Created if missing.
+    dpi : int
+
     Returns
     -------
     list of pathlib.Path

@@ -172,7 +172,30 @@ class Task:
         offset_scale: float = 0.0,
         prior: Prior | None = None,
     ) -> Task:
-        """``N`` boundaries with normals uniform on the sphere and ``b ~ N(0, offset_scale^2)``."""
+        """``N`` boundaries with normals uniform on the sphere and ``b ~ N(0, offset_scale^2)``.
+
+        ``c_i = g_i / ||g_i||`` with ``g_i ~ N(0, I_D)``; ``b_i`` is the offset of
+        the unit row (``b = 0`` by default, as in the paper).
+
+        Parameters
+        ----------
+        dim : int
+            ``D >= 1``.
+        n_tasks : int
+            ``N >= 1``.
+        sigma : float
+            Noise std per evidence sample, ``> 0``.
+        rng : None, int, SeedSequence or Generator
+            Seed of ``C`` and ``b``.
+        offset_scale : float
+            Standard deviation of the offsets, ``>= 0``.
+        prior : Uniform or Gaussian, optional
+            Default ``Uniform(-0.5, 0.5)``.
+
+        Returns
+        -------
+        Task
+        """
         dim = positive_int(dim, "dim")
         n_tasks = positive_int(n_tasks, "n_tasks")
         offset_scale = nonnegative_scalar(offset_scale, "offset_scale")
@@ -188,7 +211,24 @@ class Task:
 
     @classmethod
     def evenly_spaced(cls, n_tasks: int, sigma: float = 0.2, prior: Prior | None = None) -> Task:
-        """The paper's D = 2 set: lines through the origin at angles ``(k + 1/2) pi / N``."""
+        """The paper's D = 2 set: lines through the origin at angles ``(k + 1/2) pi / N``.
+
+        ``c_k = (cos theta_k, sin theta_k)``, ``theta_k = (k + 1/2) pi / N``,
+        ``b = 0``, so that ``C^T C = (N/2) I`` for ``N >= 2``.
+
+        Parameters
+        ----------
+        n_tasks : int
+            ``N >= 1`` (``N = 1`` is not identifiable).
+        sigma : float
+            Noise std per evidence sample, ``> 0``.
+        prior : Uniform or Gaussian, optional
+            Default ``Uniform(-0.5, 0.5)``.
+
+        Returns
+        -------
+        Task
+        """
         n_tasks = positive_int(n_tasks, "n_tasks")
         angles = (np.arange(n_tasks) + 0.5) * np.pi / n_tasks
         return cls(
@@ -246,10 +286,12 @@ class Trials:
 
     @property
     def n_trials(self) -> int:
+        """``n``, the number of trials."""
         return self.evidence.shape[0]
 
     @property
     def n_steps(self) -> int:
+        """``T``, evidence samples per trial."""
         return self.evidence.shape[1]
 
 
@@ -334,6 +376,7 @@ class MixingMLP:
 
     @property
     def out_dim(self) -> int:
+        """Width of the observations ``f(X)``, ``widths[-1]`` (40 for the paper's MLP)."""
         return self.widths[-1]
 
     def __call__(self, evidence: Any) -> np.ndarray:
@@ -353,7 +396,22 @@ class MixingMLP:
 def posterior_std(task: Task, t: Any, std: Any = None) -> np.ndarray:
     """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
 
-    Exactly one of ``t`` and ``std`` must be given.
+    Exactly one of ``t`` and ``std`` must be given; every oracle function that
+    takes ``t`` reads ``s(t)`` through here.
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` is used.
+    t : float or array_like, or None
+        Samples seen, finite and ``> 0`` (fractional allowed).
+    std : float or array_like, optional
+        The posterior std of another prior, finite and ``> 0``, returned as is.
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t`` (or ``std``).
     """
     if std is not None:
         if t is not None:
