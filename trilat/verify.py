@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ import numpy as np
 from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, progress_bar
 from trilat._montecarlo import monte_carlo as monte_carlo  # the numba kernels: trilat.kernels
 from trilat._stable import logit_ndtr
+from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyReport
 from trilat.linearization import linear_decoder
 from trilat.oracle import decodability_ceiling, posterior, predict_logits
 from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
@@ -67,97 +68,8 @@ class VerifyConfig:
 
     @property
     def task_kind(self) -> str:
+        """How the verified tasks are built, for the report's header."""
         return "evenly spaced (the paper's set)" if self.dim == 2 else "random unit rows, b = 0"
-
-
-@dataclass
-class Part1Row:
-    n_tasks: int
-    rank: int
-    condition_number: float
-    identifiable: bool
-    max_error: float | None
-    mean_error: float | None
-    saturated_share: float | None
-    passed: bool
-    note: str
-
-
-@dataclass
-class Part2:
-    n_tasks: int
-    t: list[float]
-    s: list[float]
-    r2_closed_form: list[float]
-    r2_best_affine: list[float]
-    share_linear: list[float]
-
-
-@dataclass
-class Part3Row:
-    n_tasks: int
-    task_max_cos: float
-    task_tolerance: float | None
-    task_passed: bool | None
-    random_max_cos: float
-    random_max_cos_se: float
-    gram_ms: float
-    gram_ms_se: float
-    gram_expected: float
-    random_passed: bool
-
-
-@dataclass
-class Ceiling:
-    t: list[float]
-    r2: list[float]
-    eq7: list[float]
-    tolerance: list[float]
-    passed: list[bool]
-    n_tasks_used: int | None
-
-
-@dataclass
-class VerifyReport:
-    """All numbers of a run of ``trilat verify`` (``to_dict`` for JSON)."""
-
-    config: VerifyConfig
-    part1: list[Part1Row]
-    part2: Part2 | None
-    part3: list[Part3Row]
-    ceiling: Ceiling
-    failures: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["passed"] = self.passed
-        out["config"]["task_kind"] = self.config.task_kind
-        out["tolerances"] = {
-            "part1_max_error": PART1_TOL,
-            "monte_carlo_z": Z_SCORE,
-            "evenly_spaced_max_cos": "2 (N + 3) eps",
-        }
-        return _finite_or_none(out)
-
-
-def _finite_or_none(x: Any) -> Any:
-    """JSON has no inf/nan: map them to None, recursively."""
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite_or_none(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 # --------------------------------------------------------------------------- part 1
@@ -342,7 +254,21 @@ def _part2_n(config: VerifyConfig, identifiable: list[int]) -> int | None:
 
 
 def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyReport:
-    """Run every part for ``config`` and collect the checks that failed."""
+    """Run every part for ``config`` and collect the checks that failed.
+
+    Parameters
+    ----------
+    config : VerifyConfig
+        ``D``, the ``N`` values, ``sigma``, ``T``, trials and seed.
+    progress : bool, optional
+        Progress bars on stderr; default: when stderr is a terminal.
+
+    Returns
+    -------
+    VerifyReport
+        Every number of the four parts; ``passed`` when parts 1, 3 and the
+        ceiling hold.
+    """
     start = time.perf_counter()
     tasks = {n: config.task(n) for n in config.n_tasks}
     stats = {
