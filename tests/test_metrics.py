@@ -670,3 +670,17 @@ _CONST[:, 1] = 0.25
 def test_bad_input_fails_loudly(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_narrow_latents_are_fitted_on_one_blas_thread(monkeypatch):
+    """Metrics on latents up to ONE_THREAD_MAX_WIDTH wide cap BLAS at one thread (many small
+    fits); wider latents keep the machine's threads."""
+    from trilat.metrics import _base
+
+    caps = []
+    real = _base.limit_threads
+    monkeypatch.setattr(_base, "limit_threads", lambda n: caps.append(n) or real(n))
+    gen = np.random.default_rng(0)
+    metrics.participation_ratio(gen.standard_normal((20, 3)))
+    metrics.participation_ratio(gen.standard_normal((4, _base.ONE_THREAD_MAX_WIDTH + 1)))
+    assert caps == [1, None]

@@ -24,6 +24,7 @@ from trilat.metrics._base import (
     positive_sides,
     random_normals,
     require_size,
+    small_fits_on_one_thread,
 )
 from trilat.metrics._linear import (
     CLASSIFIERS,
@@ -92,6 +93,7 @@ class Parallelism(MetricResult):
     exhaustive: bool
 
 
+@small_fits_on_one_thread
 def ccgp(
     latents: Any,
     factors: Any,
@@ -258,6 +260,7 @@ def _ccgp_folds(
     return [pattern == p for p in held_out]
 
 
+@small_fits_on_one_thread
 def parallelism(
     latents: Any,
     factors: Any,

@@ -17,6 +17,7 @@ from trilat.metrics._base import (
     check_min_samples,
     frozen,
     require_size,
+    small_fits_on_one_thread,
 )
 from trilat.metrics._linear import RIDGE_ALPHA, r2_columns
 from trilat.metrics._linear import ridge as _ridge
@@ -24,6 +25,7 @@ from trilat.metrics._linear import ridge as _ridge
 __all__ = ["Decodability", "decodability", "ridge"]
 
 
+@small_fits_on_one_thread
 def ridge(latents: Any, targets: Any, alpha: float = RIDGE_ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """The ridge decoder every metric fits: ``targets ~ latents @ weight.T + offset``.
 
@@ -74,6 +76,7 @@ class Decodability(MetricResult):
     per_target: np.ndarray
 
 
+@small_fits_on_one_thread
 def decodability(
     latents: Any,
     targets: Any,

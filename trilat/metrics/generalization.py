@@ -22,6 +22,7 @@ from trilat.metrics._base import (
     halfspace_splits,
     orthant_codes,
     positive_sides,
+    small_fits_on_one_thread,
 )
 from trilat.metrics._linear import RIDGE_ALPHA, r2_columns, ridge
 
@@ -62,6 +63,7 @@ class Generalization(MetricResult):
     splits: np.ndarray
 
 
+@small_fits_on_one_thread
 def regression_generalization(
     latents: Any,
     factors: Any,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import as_float_array, as_rng, describe, positive_int
-from trilat.metrics._base import MetricResult, check_latents, frozen
+from trilat.metrics._base import MetricResult, check_latents, frozen, small_fits_on_one_thread
 
 __all__ = ["FactorAngles", "factor_angles", "participation_ratio"]
 
@@ -118,6 +118,7 @@ def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> Factor
     )
 
 
+@small_fits_on_one_thread
 def participation_ratio(latents: Any) -> float:
     """Participation ratio ``(sum_i lambda_i)^2 / sum_i lambda_i^2`` of the latents' covariance.
 
