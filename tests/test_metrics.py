@@ -112,17 +112,21 @@ def test_decodability_matches_sklearn_kfold(cv, shuffle):
     res = metrics.decodability(h, x, cv=cv, alpha=1e-2, shuffle=shuffle, rng=11)
     order = np.random.default_rng(11).permutation(203) if shuffle else np.arange(203)
     hs, xs = h[order], x[order]
-    ref = []
+    ref, per_target = [], []
     for train, test in KFold(n_splits=cv).split(hs):
         model = Ridge(alpha=1e-2).fit(hs[train], xs[train])
         ref.append(r2_score(xs[test], model.predict(hs[test]), multioutput="uniform_average"))
+        per_target.append(r2_score(xs[test], model.predict(hs[test]), multioutput="raw_values"))
     np.testing.assert_allclose(res.scores, ref, rtol=0, atol=RIDGE_RTOL)
     assert res.score == pytest.approx(np.mean(ref), abs=RIDGE_RTOL)
+    np.testing.assert_allclose(res.per_target, np.mean(per_target, axis=0), atol=RIDGE_RTOL)
     full = Ridge(alpha=1e-2).fit(h, x)
-    np.testing.assert_allclose(
-        res.weight, full.coef_, atol=RIDGE_RTOL * np.max(np.abs(full.coef_))
-    )
-    np.testing.assert_allclose(res.offset, full.intercept_, atol=1e-6)
+    scale = np.max(np.abs(full.coef_))
+    np.testing.assert_allclose(res.weight, full.coef_, atol=RIDGE_RTOL * scale)
+    # offset = mean(x) - W mean(h): each weight's error (<= RIDGE_RTOL scale) enters
+    # multiplied by a mean latent, so the offsets agree to RIDGE_RTOL scale sum |mean(h)|
+    offset_tol = RIDGE_RTOL * scale * np.sum(np.abs(h.mean(axis=0)))
+    np.testing.assert_allclose(res.offset, full.intercept_, rtol=0, atol=offset_tol)
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3])
@@ -143,6 +147,20 @@ def test_quadrant_matches_sklearn(dim):
     np.testing.assert_allclose(res.quartiles, np.percentile(ref, [25, 75]), atol=RIDGE_RTOL)
     assert res.scores.shape == (2**dim,)
     np.testing.assert_array_equal(np.abs(res.splits), 1)
+    # the all-sample decoder, the one factor_angles reads
+    full = Ridge(alpha=1e-3).fit(h, x)
+    scale = np.max(np.abs(full.coef_))
+    np.testing.assert_allclose(res.weight, full.coef_.reshape(dim, -1), atol=RIDGE_RTOL * scale)
+    # the intercept is unpenalised: the fit passes through the means, up to the roundings
+    # of one dot product of H terms and a sum (~(H + 2) eps times their magnitudes)
+    magnitude = np.abs(res.weight) @ np.abs(h.mean(axis=0)) + np.abs(x.mean(axis=0))
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(
+        res.weight @ h.mean(axis=0) + res.offset,
+        x.mean(axis=0),
+        rtol=0,
+        atol=(h.shape[1] + 2) * eps * magnitude.max(),
+    )
 
 
 def test_halfspace_matches_sklearn():
@@ -189,6 +207,26 @@ def test_ccgp_least_squares_matches_ridge_classifier(dim):
     np.testing.assert_allclose(res.scores, _ccgp_reference(h, x, classify), rtol=0, atol=1e-12)
     assert res.chance == 0.5
     assert res.fold_scores.shape == (dim, 2 ** (dim - 1))
+
+
+def test_ccgp_halfspace_matches_ridge_classifier():
+    """Johnston & Fusi's split: for factor j, normals v uniform on the sphere of the other
+    factors (v_j = 0), drawn in order from rng; train on x @ v > 0, test on the rest."""
+    dim, n_splits = 3, 4
+    x = uniform_factors(900, dim, seed=17)
+    h = fourier_code(x, 30, seed=5, cycles=0.6)
+    res = metrics.ccgp(h, x, split="halfspace", n_splits=n_splits, rng=9)
+    gen = np.random.default_rng(9)
+    for j in range(dim):
+        others = [k for k in range(dim) if k != j]
+        for k in range(n_splits):
+            v = np.zeros(dim)
+            v[others] = gen.standard_normal(dim - 1)
+            train = x @ (v / np.linalg.norm(v)) > 0
+            model = RidgeClassifier(alpha=1e-3).fit(h[train], x[train, j] > 0)
+            expected = balanced_accuracy_score(x[~train, j] > 0, model.predict(h[~train]))
+            # counts of correct decisions: equal unless a decision value is within rounding of 0
+            assert res.fold_scores[j, k] == pytest.approx(expected, abs=1e-12)
 
 
 def test_ccgp_logistic_matches_logistic_regression():
