@@ -63,26 +63,25 @@ def last_axis(x: Any, name: str, size: int, what: str, *, finite: bool = True) -
     return arr
 
 
-def positive_scalar(x: Any, name: str) -> float:
-    """A finite float strictly greater than 0."""
+def _finite_scalar(x: Any, name: str, *, zero_allowed: bool) -> float:
+    expected = f"{name} must be a finite number {'>=' if zero_allowed else '>'} 0, got {x!r}"
     try:
         value = float(x)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a finite number > 0, got {x!r}") from exc
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
+        raise ValueError(expected) from exc
+    if not np.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        raise ValueError(expected)
     return value
+
+
+def positive_scalar(x: Any, name: str) -> float:
+    """A finite float strictly greater than 0."""
+    return _finite_scalar(x, name, zero_allowed=False)
 
 
 def nonnegative_scalar(x: Any, name: str) -> float:
     """A finite float ``>= 0``."""
-    try:
-        value = float(x)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}") from exc
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
-    return value
+    return _finite_scalar(x, name, zero_allowed=True)
 
 
 def positive_int(x: Any, name: str, *, minimum: int = 1) -> int:

@@ -191,8 +191,7 @@ def monte_carlo(
     NotIdentifiableError
         ``rank(C) < D``.
     """
-    task = check_task(task)
-    task.require_identifiable()
+    task = check_task(task, identifiable=True)
     n_trials = positive_int(n_trials, "n_trials", minimum=2)
     n_steps = positive_int(n_steps, "n_steps")
     if chunk_trials is None:

@@ -220,8 +220,7 @@ def compare(
     NotIdentifiableError
         ``rank C < D``.
     """
-    task = check_task(task)
-    task.require_identifiable()
+    task = check_task(task, identifiable=True)
     if not callable(network):
         raise ValueError(f"network must be callable, got {type(network).__name__}")
     n = positive_int(n_trials, "n_trials", minimum=8)

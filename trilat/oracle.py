@@ -273,8 +273,7 @@ def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nda
     NotIdentifiableError
         ``rank(C) < D``.
     """
-    task = check_task(task)
-    task.require_identifiable()
+    task = check_task(task, identifiable=True)
     return recover(task, distances(task, yhat, t, std=std))
 
 

@@ -269,10 +269,15 @@ class Task:
         )
 
 
-def check_task(task: Any) -> Task:
-    """``task`` itself when it is a :class:`Task`; otherwise a ``ValueError`` naming its type."""
+def check_task(task: Any, *, identifiable: bool = False) -> Task:
+    """``task`` itself when it is a :class:`Task`; otherwise a ``ValueError`` naming its type.
+
+    With ``identifiable=True``, also :meth:`Task.require_identifiable`.
+    """
     if not isinstance(task, Task):
         raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    if identifiable:
+        task.require_identifiable()
     return task
 
 
