@@ -19,6 +19,8 @@ from scipy import stats
 import trilat
 from trilat import Gaussian, MixingMLP, NotIdentifiableError, Task, Uniform
 
+EPS = float(np.finfo(np.float64).eps)
+
 Z = 5.0  # standard errors; P(|N(0,1)| > 5) = 5.7e-7
 
 
@@ -272,6 +274,33 @@ def test_posterior_std():
         trilat.posterior_std(task, 1.0, std=0.1)
     with pytest.raises(ValueError, match="t is required"):
         trilat.posterior_std(task, None)
+
+
+def test_conjugate_posterior_std_and_precision():
+    """Gaussian prior N(m0, s0^2): precision t/sigma^2 + 1/s0^2, against exact rational
+    arithmetic on the same doubles. Each quotient takes two roundings (the square, the
+    division), the sum one more: <= 2.5 eps relative; s(t) = 1/sqrt(precision) two more,
+    <= 3.5 eps, against a reference rounded three times itself (to a double, sqrt, 1/x):
+    5 eps. The flat prior's t/sigma^2: <= eps. posterior() reports exactly this std."""
+    from fractions import Fraction
+
+    from trilat.task import posterior_precision
+
+    task = Task.evenly_spaced(3, sigma=0.4)
+    prior = Gaussian(0.1, 0.3)
+    t = np.array([1.0, 4.0, 2.5, 100.0])
+    sigma2, s02 = Fraction(task.sigma) ** 2, Fraction(prior.std) ** 2
+    flat = np.array([float(Fraction(x) / sigma2) for x in t])
+    exact = np.array([float(Fraction(x) / sigma2 + 1 / s02) for x in t])
+    np.testing.assert_allclose(posterior_precision(task, t), flat, rtol=EPS)
+    np.testing.assert_allclose(posterior_precision(task, t, prior), exact, rtol=2.5 * EPS)
+    std = trilat.posterior_std(task, t, prior=prior)
+    np.testing.assert_allclose(std, 1 / np.sqrt(exact), rtol=5 * EPS)
+    evidence = np.zeros((1, 3, 2))
+    post = trilat.posterior(task, evidence, prior=prior)
+    np.testing.assert_array_equal(post.std, trilat.posterior_std(task, post.t, prior=prior))
+    with pytest.raises(ValueError, match=r"prior must be 'flat' or a trilat\.Gaussian"):
+        trilat.posterior_std(task, t, prior=Uniform())
 
 
 # --------------------------------------------------------------------------- MixingMLP

@@ -28,7 +28,7 @@ from scipy import special
 from trilat._checks import describe, last_axis
 from trilat._stable import logit_ndtr, probit_expit
 from trilat.linearization import _check_activation
-from trilat.task import Gaussian, Task, check_task, posterior_std
+from trilat.task import Gaussian, Task, check_task, posterior_precision, posterior_std
 
 __all__ = [
     "Posterior",
@@ -82,13 +82,12 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     n_steps = x.shape[-2]
     t = np.arange(1, n_steps + 1, dtype=np.float64)
     total = np.cumsum(x, axis=-2)
-    if isinstance(prior, str) and prior == "flat":
-        return Posterior(mean=total / t[:, None], std=posterior_std(task, t), t=t)
+    std = posterior_std(task, t, prior=prior)  # refuses any other prior
     if isinstance(prior, Gaussian):
-        precision = t / task.sigma**2 + 1.0 / prior.variance
+        precision = posterior_precision(task, t, prior)
         mean = (prior.mean / prior.variance + total / task.sigma**2) / precision[:, None]
-        return Posterior(mean=mean, std=1.0 / np.sqrt(precision), t=t)
-    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
+        return Posterior(mean=mean, std=std, t=t)
+    return Posterior(mean=total / t[:, None], std=std, t=t)
 
 
 def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
