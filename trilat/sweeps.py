@@ -27,7 +27,13 @@ from scipy import special
 
 from trilat._checks import as_float_array, positive_int
 from trilat.linearization import linear_decoder
-from trilat.oracle import distances_from_logits, posterior, predict_logits, recover
+from trilat.oracle import (
+    decodability_ceiling,
+    distances_from_logits,
+    posterior,
+    predict_logits,
+    recover,
+)
 from trilat.task import Task, posterior_std, simulate
 
 __all__ = [
@@ -35,7 +41,6 @@ __all__ = [
     "SWEEPS",
     "BuiltinSweep",
     "ceiling",
-    "decodability_ceiling",
     "linearization",
     "orthogonality",
     "orthogonality_scale",
@@ -112,27 +117,6 @@ def orthogonality_scale(dim: Any, n_tasks: Any) -> np.ndarray:
             f"orthogonality_scale needs dim >= 2 and n_tasks >= 1, got {dim}, {n_tasks}"
         )
     return np.sqrt(d / ((d + 2.0) * n))
-
-
-def decodability_ceiling(task: Task, t: Any) -> np.ndarray:
-    """The paper's eq. 7: ``r^2(t) = 1 - s(t)^2 / Var(x*)``, ``s(t) = sigma / sqrt(t)``.
-
-    The r^2 of the flat-prior posterior mean ``mu(t)`` read as an estimate of
-    ``x*``. Under the uniform prior it is not the best achievable r^2: the
-    Bayes posterior mean (a truncated Gaussian's) does better, most at small
-    ``t`` (see :func:`ceiling`).
-
-    Parameters
-    ----------
-    task : Task
-    t : int or array_like
-        Samples seen, ``> 0``.
-
-    Returns
-    -------
-    ndarray, shape of ``t``
-    """
-    return 1.0 - posterior_std(task, t) ** 2 / task.prior.variance
 
 
 # --- part 1: identifiability and recovery ---------------------------------------------
