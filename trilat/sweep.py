@@ -214,7 +214,8 @@ def sweep(
         Sweep file (JSON lines; Parquet for ``.parquet``, needs pyarrow). Units
         already in it are skipped, new ones appended as they finish: an
         interrupted sweep resumes where it stopped. It must hold results of the
-        same ``fn`` and ``root``.
+        same ``fn`` (by name) and ``root``; the file cannot tell that the code
+        of ``fn`` or trilat changed since, so resume with the same versions.
     root : int
         Root seed ``>= 0``.
     chunksize : int or "auto"
