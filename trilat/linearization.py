@@ -31,7 +31,12 @@ _LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
 _SQRT_2PI_OVER_4 = 0.6266570686577502
 
 
-def _check_activation(activation: str) -> float:
+def logit_scale(activation: str) -> float:
+    """The logit a readout carries per unit of ``z``: 1 for ``sigmoid(z)``, 2 for ``tanh(z)``.
+
+    ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
+    Raises ``ValueError`` for any other activation.
+    """
     if activation not in _LOGIT_SCALE:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return _LOGIT_SCALE[activation]
@@ -64,7 +69,7 @@ def linearization_constant(
     -------
     float
     """
-    scale = _check_activation(activation)
+    scale = logit_scale(activation)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method != "lsq" and half_width is not None:

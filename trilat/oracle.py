@@ -27,7 +27,7 @@ from scipy import special
 
 from trilat._checks import describe, last_axis
 from trilat._stable import logit_ndtr, probit_expit
-from trilat.linearization import _check_activation
+from trilat.linearization import logit_scale
 from trilat.task import Gaussian, Task, check_task, posterior_precision, posterior_std
 
 __all__ = [
@@ -211,7 +211,7 @@ def distances_from_logits(
     ndarray, shape (..., N)
     """
     task = check_task(task)
-    scale = _check_activation(activation)
+    scale = logit_scale(activation)
     z = last_axis(z, "z", task.n_tasks, "N, the number of tasks")
     s = posterior_std(task, t, std)
     return s[..., None] * probit_expit(scale * z)
