@@ -22,7 +22,6 @@ for the theorem's built-in sweeps.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import functools
 import math
 import numbers
@@ -46,6 +45,7 @@ from trilat._sweep_grid import (
 )
 from trilat._sweep_store import open_store
 from trilat._sweep_table import RESERVED_COLUMNS, SweepResult
+from trilat._threads import limit_threads
 
 __all__ = ["SweepResult", "canonical_json", "expand_grid", "read_sweep", "sweep", "unit_seed"]
 
@@ -85,24 +85,6 @@ def _values(out: Any, config: Config) -> dict[str, float]:
     return values
 
 
-_BLAS: Any = None
-
-
-def _blas_threads(threads: int | None) -> Any:
-    """Limit BLAS/OpenMP threads (threadpoolctl, optional; without it, no limit)."""
-    global _BLAS
-    if threads is None:
-        return contextlib.nullcontext()
-    if _BLAS is None:
-        try:
-            import threadpoolctl
-        except ImportError:  # optional dependency: degrade quietly
-            _BLAS = False
-        else:
-            _BLAS = threadpoolctl.ThreadpoolController()
-    return _BLAS.limit(limits=threads) if _BLAS else contextlib.nullcontext()
-
-
 def _run_units(
     fn: SweepFunction,
     fn_name: str,
@@ -111,7 +93,7 @@ def _run_units(
     blas_threads: int | None = 1,
 ) -> list[dict[str, Any]]:
     """Run units of work (in whatever process the executor chose); one stored record each."""
-    with _blas_threads(blas_threads):
+    with limit_threads(blas_threads):
         return [_run_unit(fn, fn_name, root, config, seed) for config, seed in units]
 
 
@@ -230,8 +212,8 @@ def sweep(
     retry_errors : bool
         Run again units stored with an error (default: keep the error).
     blas_threads : int or None
-        BLAS/OpenMP threads inside each unit (via threadpoolctl, when
-        installed; ``None`` leaves them alone). One thread per unit, as Dask
+        BLAS/OpenMP threads inside each unit (``trilat._threads.limit_threads``;
+        ``None`` leaves them alone). One thread per unit, as Dask
         workers do, keeps parallelism at the level of units (small matrices
         on many BLAS threads are many times slower on a busy machine) and the
         numbers independent of the executor: a multithreaded BLAS may round
@@ -281,7 +263,7 @@ def sweep(
 
     try:
         if pool is None:
-            with _blas_threads(blas_threads):
+            with limit_threads(blas_threads):
                 for unit in todo:
                     finish(_run_units(fn, name, root, [unit], None))
         else:
