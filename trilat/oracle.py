@@ -129,13 +129,9 @@ def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np
 
     Parameters
     ----------
-    task : Task
-    mu : array_like, shape (..., D)
-        Posterior means.
-    t : int or array_like
-        Samples seen, broadcastable against the time axis of ``mu``.
-    std : array_like, optional
-        Posterior std in place of ``sigma / sqrt(t)``.
+    task, mu, t, std
+        As in :func:`predict`: ``mu`` of shape ``(..., D)``, ``t`` broadcastable
+        against its time axis, or ``std`` in place of ``sigma / sqrt(t)``.
 
     Returns
     -------
