@@ -245,6 +245,15 @@ def test_importing_trilat_and_the_cli_stays_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_import_trilat_imports_no_numba_and_no_extra():
+    """numba belongs to trilat.kernels and trilat._special, imported on demand; torch,
+    matplotlib, dask and sympy to their extras (DESIGN: import directions)."""
+    heavy = ("numba", "torch", "matplotlib", "dask", "sympy", "sklearn")
+    code = f"import sys, trilat; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_monte_carlo_streams_in_bounded_memory():
     """Ten times the trials in chunks of the same size: the peak of traced memory must not
     grow with the number of trials (a chunk's arrays dominate; 1.5x allows for noise)."""
