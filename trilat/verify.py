@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, progress_bar
-from trilat._montecarlo import monte_carlo as monte_carlo  # the numba kernels: trilat.kernels
 from trilat._stable import logit_ndtr
 from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyReport
+from trilat.kernels import monte_carlo  # numba; same numbers as trilat._montecarlo's numpy one
 from trilat.linearization import linear_decoder
 from trilat.oracle import decodability_ceiling, posterior, predict_logits
 from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
