@@ -51,7 +51,19 @@ def _compare(subparsers: Any) -> None:
     parser.set_defaults(run=_compare_cli.run)
 
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare]
+def _bench(subparsers: Any) -> None:
+    from trilat import bench
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="time the numba kernels against the numpy/scipy pipelines (two tables)",
+        description=bench.__doc__.split("\n\n")[0],
+    )
+    bench.add_arguments(parser)
+    parser.set_defaults(run=bench.run)
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare, _bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
