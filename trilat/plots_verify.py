@@ -13,6 +13,7 @@ import numpy as np
 
 from trilat._mpl import pyplot
 from trilat.oracle import decodability_ceiling
+from trilat.sweeps import orthogonality_scale
 
 __all__ = ["verify_figures"]
 
@@ -114,7 +115,7 @@ def _verify_orthogonality(plt: Any, report: Any) -> Any:
                 fmt="o", color="C0", capsize=3,
                 label="random tasks: mean max |cos| (± 1 se)")  # fmt: skip
     dense = np.geomspace(n.min(), n.max(), 200)
-    ax.plot(dense, np.sqrt(d / ((d + 2) * dense)), "--", color="C0", lw=1,
+    ax.plot(dense, orthogonality_scale(d, dense), "--", color="C0", lw=1,
             label=r"RMS cosine $\sqrt{D/((D+2)N)}$")  # fmt: skip
     verified = [(r.n_tasks, r.task_max_cos) for r in rows if r.task_passed is not None]
     if verified:

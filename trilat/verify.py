@@ -37,6 +37,7 @@ from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyRep
 from trilat.kernels import monte_carlo  # numba; same numbers as trilat._montecarlo's numpy one
 from trilat.linearization import linear_decoder
 from trilat.oracle import decodability_ceiling, posterior, predict_logits
+from trilat.sweeps import orthogonality_scale
 from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
 
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
@@ -191,7 +192,7 @@ def part3_row(config: VerifyConfig, task: Task) -> Part3Row:
         C = Task.random(d, n, rng=seq).C
         cos_max[i] = max_abs_cos(C)
         gram_ms[i] = np.mean((d * (C.T @ C)[pairs] / n) ** 2)
-    expected = d / ((d + 2) * n)
+    expected = float(orthogonality_scale(d, n)) ** 2  # D / ((D + 2) N)
     se = float(np.std(gram_ms, ddof=1) / math.sqrt(RANDOM_SEEDS))
     return Part3Row(
         n_tasks=n,
