@@ -225,3 +225,26 @@ def equivalent_task_bounds(
         return perturbation + 2 * _solve_error(task, np.zeros(task.n_tasks), w_norm)
 
     return dy, dz, recover_tol
+
+
+def complement_aware_bound(task: trilat.Task, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Bound on ``||mu_hat - mu||`` when outputs are held as ``Phi(-|u|)`` and a sign (kernels).
+
+    The lower tail never saturates: by the argument of :func:`probability_path_bound`
+    with ``Phi(-|u|)`` in place of ``Phi(u)``, ``|k_i error| <= 2 C eps s
+    (Phi(-|u_i|)/phi(u_i) + |u_i|)``, where ``Phi(-|u|)/phi(u) <= 1.26`` (it is ``~ 1/|u|``
+    in the tail). Beyond ``|u| = 37.5`` the kernels go through ``log Phi(-|u|)`` and
+    ``ndtri_exp``, the logit path's model (``LOGIT_ROUND_TRIP_ULPS``); both terms are
+    charged everywhere. Plus the forward ``C mu - b``, the product by ``s``, adding ``b``
+    and the solve, as in the other bounds.
+    """
+    a, y, c_mu, u = _forward_terms(task, mu, s)
+    s_col = np.asarray(s)[..., None]
+    eta = EPS * (
+        0.5 * (task.dim + 1) * a
+        + 2.0 * C_STABLE * s_col * (upper_mills(-np.abs(u)) + np.abs(u))
+        + (LOGIT_ROUND_TRIP_ULPS + 1.0) * np.abs(y)
+        + 0.5 * np.abs(c_mu)
+    )
+    eta = eta + UNDERFLOW_UNITS * (task.dim + 6) * SUBNORMAL
+    return _solve_error(task, eta, norm(c_mu) + norm(eta))
