@@ -108,9 +108,24 @@ def test_unit_seed_ignores_key_order(config, random, seed):
 def test_progress_bar_when_asked_for(capsys):
     pytest.importorskip("tqdm")
     sweep(draw, {"x": [0, 1, 2, 3]}, progress=True)
-    assert "4/4" in capsys.readouterr().err
+    # the shared bar is cleared when done (leave=False) and redraws at most every 0.1 s:
+    # the fast units may finish before it shows 4/4, but it was drawn, named and sized
+    err = capsys.readouterr().err
+    assert "draw:" in err and "/4 [" in err and "run/s" in err
     sweep(draw, {"x": [0, 1, 2, 3]}, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_without_tqdm_is_quiet_by_default_and_an_error_when_asked_for(
+    monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm -> ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert len(sweep(draw, {"x": [0, 1]}, progress=None)) == 2
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ImportError, match=r"trilat\[progress\]"):
+        sweep(draw, {"x": [0, 1]}, progress=True)
 
 
 def test_results_do_not_depend_on_grid_order_or_neighbours():

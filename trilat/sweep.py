@@ -27,7 +27,6 @@ import math
 import numbers
 import os
 import queue
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from trilat._progress import progress_bar
 from trilat._sweep_grid import (
     Config,
     SweepFunction,
@@ -120,17 +120,6 @@ def _run_unit(fn: SweepFunction, fn_name: str, root: int, config: Config, seed: 
     }
 
 
-def _progress_bar(progress: bool | None, total: int, initial: int, desc: str) -> Any:
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # optional dependency: no bar, no fuss
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, unit="run", file=sys.stderr)
-
-
 def _as_executor(executor: Any) -> cf.Executor | None:
     if executor is None or isinstance(executor, cf.Executor):
         return executor
@@ -190,8 +179,9 @@ def sweep(
     executor : None, concurrent.futures.Executor or distributed.Client
         ``None`` runs in this process, in order.
     progress : bool or None
-        tqdm progress bar: ``None`` shows one when stderr is a terminal, ``True``
-        always, ``False`` never. Without tqdm there is no bar.
+        tqdm progress bar (:func:`trilat._progress.progress_bar`): ``None`` shows
+        one when stderr is a terminal and tqdm is installed, ``True`` always
+        (``ImportError`` without tqdm, the ``progress`` extra), ``False`` never.
     out : path, optional
         Sweep file (JSON lines; Parquet for ``.parquet``, needs pyarrow). Units
         already in it are skipped, new ones appended as they finish: an
@@ -251,7 +241,13 @@ def sweep(
         if retry_errors:
             done = {k: r for k, r in done.items() if not r.get("error")}
     todo = [u for key, u in units.items() if key not in done]
-    bar = _progress_bar(progress, len(units), len(units) - len(todo), name.rsplit(":", 1)[-1])
+    bar = progress_bar(
+        len(units),
+        name.rsplit(":", 1)[-1],
+        progress,
+        unit="run",
+        initial=len(units) - len(todo),
+    )
 
     def finish(records: list[dict[str, Any]]) -> None:
         if store is not None:
