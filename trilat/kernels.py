@@ -92,8 +92,7 @@ def _compiled(kernel: Any, *args: Any) -> Any:
     """
     if not kernel.signatures:
         _compile_leaves()
-        with llvm_options(interleave=INTERLEAVE if kernel in _ELEMENTWISE else 0):
-            kernel.compile(tuple(numba.typeof(a) for a in args))
+        kernel.compile(tuple(numba.typeof(a) for a in args))
     return kernel(*args)
 
 
@@ -111,22 +110,43 @@ def _compile_leaves() -> None:
 # ----------------------------------------------------------------- element-wise
 
 
+BLOCK = 16384  # elements per parallel task of the element-wise kernels
+TRIAL_BLOCK = 16  # trials per parallel task of the round trip
+
+
+@_serial
+def _ndtr_block(x, out):
+    for i in range(x.size):
+        out[i] = fast_ndtr(x[i])
+
+
+@_serial
+def _ndtri_block(p, out):
+    for i in range(p.size):
+        out[i] = fast_ndtri(p[i])
+
+
 @_parallel
 def _ndtr_array(x, out):
-    for i in prange(x.size):
-        out[i] = fast_ndtr(x[i])
+    for block in prange((x.size + BLOCK - 1) // BLOCK):
+        lo = block * BLOCK
+        hi = min(x.size, lo + BLOCK)
+        _ndtr_block(x[lo:hi], out[lo:hi])
 
 
 @_parallel
 def _ndtri_array(p, out):
-    for i in prange(p.size):
-        out[i] = fast_ndtri(p[i])
+    for block in prange((p.size + BLOCK - 1) // BLOCK):
+        lo = block * BLOCK
+        hi = min(p.size, lo + BLOCK)
+        _ndtri_block(p[lo:hi], out[lo:hi])
 
 
-_ELEMENTWISE = (_ndtr_array, _ndtri_array)
-
-
-def _elementwise(kernel: Any, x: Any, name: str) -> np.ndarray:
+def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
+    if not block.signatures:
+        vec = numba.float64[::1]
+        with llvm_options(interleave=INTERLEAVE):
+            block.compile((vec, vec))
     arr = as_float_array(x, name, finite=False)
     flat = np.ascontiguousarray(arr).reshape(-1)
     out = np.empty_like(flat)
@@ -140,7 +160,7 @@ def ndtr(x: Any) -> np.ndarray:
     Branch-free and vectorised (``trilat._special.fast_ndtr``); about 10x
     ``scipy.special.ndtr`` on two threads. Same shape as ``x``.
     """
-    return _elementwise(_ndtr_array, x, "x")
+    return _elementwise(_ndtr_array, _ndtr_block, x, "x")
 
 
 def ndtri(p: Any) -> np.ndarray:
@@ -149,7 +169,7 @@ def ndtri(p: Any) -> np.ndarray:
     Branch-free and vectorised (``trilat._special.fast_ndtri``); ``0 -> -inf``,
     ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape as ``p``.
     """
-    return _elementwise(_ndtri_array, p, "p")
+    return _elementwise(_ndtri_array, _ndtri_block, p, "p")
 
 
 # ----------------------------------------------------------------- per trial-step pieces
@@ -290,7 +310,7 @@ def _roundtrip_chunk(
     dim, n_out = pinv.shape
     n_steps = std.size
     flat = post_prec.size == 0
-    for i in prange(n):
+    for block in prange((n + TRIAL_BLOCK - 1) // TRIAL_BLOCK):  # scratch once per block
         uniforms = np.empty((4 * ((dim + 3) // 4), n_steps + 1))
         x = np.empty((n_steps, dim))
         total = np.empty(dim)
@@ -300,30 +320,43 @@ def _roundtrip_chunk(
         tail = np.empty(n_out)
         upper = np.empty(n_out, dtype=np.bool_)
         k = np.empty(n_out)
-        _trial(k0, k1, first + i, prior_kind, prior_a, prior_b, sigma, uniforms, x_star[i], x)
-        for t in range(1, n_steps + 1):
-            for d in range(dim):
-                total[d] = x[0, d] if t == 1 else total[d] + x[t - 1, d]  # as numpy's cumsum
-                if flat:
-                    mu[d] = total[d] / t
-                else:
-                    mu[d] = (post_a + total[d] / post_var) / post_prec[t - 1]
-            s = std[t - 1]
-            _scaled_distances(ct, b, mu, s, u)
-            far, saturated, close = _tails(u, tail, upper)
-            _quantiles(tail, upper, s, k)
-            if far or close:
-                saturated += _fix_far_and_close(u, s, upper, k)
-            sat[i, t - 1] = saturated
-            _trilaterate(pinv, k, b, u, mu_hat)  # u is free again: scratch for k + b
-            e = 0.0
-            for d in range(dim):
-                e += (mu_hat[d] - mu[d]) ** 2
-                sse[i, t - 1, d] = (mu[d] - x_star[i, d]) ** 2
-                if keep:
-                    mu_out[i, t - 1, d] = mu[d]
-                    mu_hat_out[i, t - 1, d] = mu_hat[d]
-            err[i, t - 1] = math.sqrt(e)
+        lo = np.int64(block) * TRIAL_BLOCK  # the prange index is unsigned: no uint/int mixing
+        for i in range(lo, min(n, lo + TRIAL_BLOCK)):
+            _trial(
+                k0,
+                k1,
+                first + np.uint64(i),
+                prior_kind,
+                prior_a,
+                prior_b,
+                sigma,
+                uniforms,
+                x_star[i],
+                x,
+            )
+            for t in range(1, n_steps + 1):
+                for d in range(dim):
+                    total[d] = x[0, d] if t == 1 else total[d] + x[t - 1, d]  # as numpy's cumsum
+                    if flat:
+                        mu[d] = total[d] / t
+                    else:
+                        mu[d] = (post_a + total[d] / post_var) / post_prec[t - 1]
+                s = std[t - 1]
+                _scaled_distances(ct, b, mu, s, u)
+                far, saturated, close = _tails(u, tail, upper)
+                _quantiles(tail, upper, s, k)
+                if far or close:
+                    saturated += _fix_far_and_close(u, s, upper, k)
+                sat[i, t - 1] = saturated
+                _trilaterate(pinv, k, b, u, mu_hat)  # u is free again: scratch for k + b
+                e = 0.0
+                for d in range(dim):
+                    e += (mu_hat[d] - mu[d]) ** 2
+                    sse[i, t - 1, d] = (mu[d] - x_star[i, d]) ** 2
+                    if keep:
+                        mu_out[i, t - 1, d] = mu[d]
+                        mu_hat_out[i, t - 1, d] = mu_hat[d]
+                err[i, t - 1] = math.sqrt(e)
 
 
 @_serial
@@ -699,8 +732,8 @@ def monte_carlo(
     chunk_trials : int, optional
         Trials per chunk; by default about 16 MB of per-trial arrays.
     progress : bool, optional
-        tqdm bar on stderr; ``None`` shows it when stderr is a terminal (and
-        tqdm is installed).
+        tqdm bar on stderr; ``None`` shows it when stderr is a terminal. Without
+        tqdm (the ``progress`` extra) there is no bar, and no error.
     prior : "flat" or Gaussian
         Posterior of ``mu(t)``, as in :func:`trilat.posterior`.
 
@@ -724,7 +757,10 @@ def monte_carlo(
     n_sat = np.zeros(n_steps, dtype=np.int64)
     sse = np.zeros((n_steps, dim))
     moments = np.zeros((3, dim))
-    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
+    try:
+        bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
+    except ImportError:  # progress=True without tqdm: no bar, the numbers all the same
+        bar = None
     try:
         for first, count in chunks(n_trials, chunk_trials):
             rt = _run_chunk(task, key, first, count, n_steps, post, keep=False)
