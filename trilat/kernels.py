@@ -39,7 +39,8 @@ from numba.extending import register_jitable
 
 from trilat import _philox, _special
 from trilat._checks import as_float_array, describe, positive_int
-from trilat._montecarlo import MonteCarloStats, chunks, progress_bar
+from trilat._montecarlo import MonteCarloStats, chunks
+from trilat._progress import progress_bar
 from trilat._special import fast_ndtr, fast_ndtri, llvm_options, ndtr_lower, ndtri_lower, select
 from trilat.task import Gaussian, Task, Trials, Uniform, posterior_std
 
@@ -732,8 +733,9 @@ def monte_carlo(
     chunk_trials : int, optional
         Trials per chunk; by default about 16 MB of per-trial arrays.
     progress : bool, optional
-        tqdm bar on stderr; ``None`` shows it when stderr is a terminal. Without
-        tqdm (the ``progress`` extra) there is no bar, and no error.
+        tqdm bar on stderr (:func:`trilat._progress.progress_bar`): ``None``
+        shows it when stderr is a terminal and tqdm is installed; ``True``
+        without tqdm raises an ImportError naming the ``progress`` extra.
     prior : "flat" or Gaussian
         Posterior of ``mu(t)``, as in :func:`trilat.posterior`.
 
@@ -757,10 +759,7 @@ def monte_carlo(
     n_sat = np.zeros(n_steps, dtype=np.int64)
     sse = np.zeros((n_steps, dim))
     moments = np.zeros((3, dim))
-    try:
-        bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
-    except ImportError:  # progress=True without tqdm: no bar, the numbers all the same
-        bar = None
+    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
     try:
         for first, count in chunks(n_trials, chunk_trials):
             rt = _run_chunk(task, key, first, count, n_steps, post, keep=False)
