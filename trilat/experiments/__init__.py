@@ -13,18 +13,23 @@ This package imports torch; ``import trilat`` does not import it.
 """
 
 from trilat.experiments.data import LOSSES, Batch, make_batch, schedule_targets
+from trilat.experiments.dynamics import FIXATIONS, FixedPoints, fixation_input, fixed_points
 from trilat.experiments.models import ARCHITECTURES, CausalTransformer, RecurrentNetwork, build
 from trilat.experiments.training import History, TrainedNetwork, load, train
 
 __all__ = [
     "ARCHITECTURES",
+    "FIXATIONS",
     "LOSSES",
     "Batch",
     "CausalTransformer",
+    "FixedPoints",
     "History",
     "RecurrentNetwork",
     "TrainedNetwork",
     "build",
+    "fixation_input",
+    "fixed_points",
     "load",
     "make_batch",
     "schedule_targets",

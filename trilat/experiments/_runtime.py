@@ -42,17 +42,27 @@ def bar(*, total: int, initial: int = 0, enabled: bool, desc: str) -> Iterator[A
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
-    """``torch.set_num_threads(threads)`` inside the block, restored after (``None``: untouched).
+    """torch's intra-op threads, and BLAS threads when threadpoolctl is installed, set to
+    ``threads`` inside the block and restored after (``None``: left alone).
 
-    Small networks run many tiny kernels; intra-op threads only add
-    synchronisation, which on a busy machine costs more than the kernels.
+    Small networks and the mixing MLP's small matrix products run many tiny
+    kernels; extra threads only add synchronisation, which on a busy machine
+    costs more than the kernels.
     """
     if threads is None:
         yield
         return
+    threads = positive_int(threads, "threads")
     before = torch.get_num_threads()
-    torch.set_num_threads(positive_int(threads, "threads"))
+    torch.set_num_threads(threads)
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                pass
+            else:
+                stack.enter_context(threadpool_limits(limits=threads))
+            yield
     finally:
         torch.set_num_threads(before)

@@ -93,11 +93,11 @@ class FixedPoints:
         """``K``, the number of converged points."""
         return int(self.points.shape[0])
 
-    def spread_dimension(self, fraction: float = 0.95) -> int:
-        """Principal axes needed to hold ``fraction`` of the fixed points' variance."""
-        if not self.spread.size:
-            return 0
-        return int(np.searchsorted(np.cumsum(self.spread), fraction) + 1)
+    @property
+    def timescales(self) -> np.ndarray:
+        """``-1 / ln|lambda|`` in steps, ``(K, S)``: how long each mode holds its content."""
+        with np.errstate(divide="ignore"):
+            return -1.0 / np.log(np.abs(self.eigenvalues))
 
     def summary(self) -> str:
         """One paragraph: points found, speeds, marginal eigenvalues, dimension."""
@@ -109,14 +109,17 @@ class FixedPoints:
             )
         counts = np.bincount(self.marginal)
         hist = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
-        lead = np.abs(self.eigenvalues[:, : self.dimension + 1] - 1)
+        k = min(self.dimension + 2, self.eigenvalues.shape[1])
+        lead = np.median(np.abs(self.eigenvalues[:, :k]), axis=0)
+        scales = np.median(self.timescales[:, :k], axis=0)
         return (
             f"{self.n_fixed} of {self.n_initial} searches converged to fixed points under the "
             f"{self.fixation} input (median speed {np.median(self.speed):.2g}); eigenvalues with "
             f"|lambda - 1| < {self.tol:.3g} per point (count: points) {{{hist}}}; attractor "
-            f"dimension {self.dimension}; median |lambda - 1| of the {self.dimension + 1} "
-            f"closest: {np.round(np.median(lead, axis=0), 4).tolist()}; variance of the points "
-            f"on their first 4 principal axes {np.round(self.spread[:4], 3).tolist()}"
+            f"dimension {self.dimension}; median |lambda| of the {k} leading modes "
+            f"{np.round(lead, 4).tolist()} (timescales {np.round(scales, 1).tolist()} steps); "
+            f"variance of the points on their first 4 principal axes "
+            f"{np.round(self.spread[:4], 3).tolist()}"
         )
 
 
@@ -157,13 +160,13 @@ def fixed_points(
     *,
     mixing: MixingMLP | None = None,
     fixation: Any = "center",
-    n_initial: int = 256,
+    n_initial: int = 128,
     n_trials: int = 256,
     n_steps: int | None = None,
     noise: float = 0.05,
-    iterations: int = 3000,
+    iterations: int = 2000,
     lr: float = 1e-2,
-    refine: int = 30,
+    refine: int = 10,
     speed_tol: float = 1e-5,
     tol: float | None = None,
     rng: Any = None,
@@ -209,9 +212,13 @@ def fixed_points(
     speed_tol : float
         Relative speed below which a point is fixed.
     tol : float, optional
-        Threshold on ``|lambda - 1|``; default ``1 - exp(-1/T)``: a mode with
-        ``|lambda| > exp(-1/T)`` keeps more than ``1/e`` of its amplitude over
-        a trial, so it holds information for the task's whole duration.
+        Threshold on ``|lambda - 1|``; default ``1 - exp(-2/T)``: the modes
+        whose timescale ``-1 / ln|lambda|`` is at least ``T/2`` steps, which
+        keep at least ``e^-2`` (14%) of what they hold over a whole trial and
+        so carry evidence from its start to the decision. (A trained
+        network's other modes decay within a few steps; an exact continuous
+        attractor has ``|lambda - 1| = 0``. :attr:`FixedPoints.eigenvalues`
+        holds the spectrum for any other threshold.)
     rng : None, int or Generator
         Seeds the trials, the choice of initial states and their noise.
     progress : bool, optional
@@ -254,7 +261,7 @@ def fixed_points(
     noise = float(noise)
     if not (math.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    tol = 1.0 - math.exp(-1.0 / steps) if tol is None else positive_scalar(tol, "tol")
+    tol = 1.0 - math.exp(-2.0 / steps) if tol is None else positive_scalar(tol, "tol")
     gen = as_rng(rng)
     trial_seed = int(gen.integers(0, 2**63 - 1))
     kind, u_np = fixation_input(fixation, task, mixing, n_steps=steps, rng=trial_seed)

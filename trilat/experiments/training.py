@@ -269,6 +269,15 @@ def load(path: Any, *, module: nn.Module | None = None) -> TrainedNetwork:
     )
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def _check_schedule(schedule: str) -> str:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    return schedule
+
+
 def _oracle_logits(task: Task, evidence: np.ndarray, loss: str) -> np.ndarray:
     """The flat-prior oracle's logits, laid out like the targets of ``loss``."""
     post = posterior(task, evidence)
@@ -285,6 +294,7 @@ def train(
     steps: int = 20_000,
     batch_size: int = 16,
     lr: float = 1e-3,
+    schedule: str = "constant",
     n_steps: int = 20,
     hidden: int = 64,
     heads: int = 8,
@@ -323,6 +333,10 @@ def train(
         Trials per step (paper: 16).
     lr : float
         Adam's learning rate (paper: 1e-3).
+    schedule : {"constant", "cosine"}
+        ``"constant"`` (the paper's) or cosine decay from ``lr`` to 0 over
+        ``steps``, ``lr(k) = lr (1 + cos(pi k / steps)) / 2``, which removes
+        most of the gradient noise of small batches by the end of a short run.
     n_steps : int
         ``T``, evidence samples per trial (paper: 20).
     hidden, heads : int
@@ -351,9 +365,9 @@ def train(
     checkpoint : path-like, optional
         Written (atomically) at every evaluation: weights, optimiser state,
         best weights, history. If the file exists, training resumes from it
-        (it must be the same run: same arguments and seed, except ``steps``,
-        so a run can be extended) and continues exactly as if it had not
-        stopped.
+        (it must be the same run: same arguments and seed, except that a
+        constant-rate run may change ``steps`` to be extended) and continues
+        exactly as if it had not stopped.
     threads : int or None
         ``torch.set_num_threads`` during training (restored after); a 64-unit
         network on batches of 16 does not gain from more than one thread.
@@ -397,6 +411,7 @@ def train(
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
+        "schedule": _check_schedule(schedule),
         "n_steps": n_steps,
         "loss": loss,
         "patience": patience,
@@ -439,6 +454,7 @@ class _Run:
         self.path = None if checkpoint is None else Path(checkpoint)
         self.dtype = next(module.parameters()).dtype
         self.optimizer = torch.optim.Adam(module.parameters(), lr=config["lr"])
+        # the rate is set from the step count before every step (resumes exactly)
         self.criterion = nn.BCEWithLogitsLoss()
         self.history = History()
         self.step = 0
@@ -487,6 +503,14 @@ class _Run:
         i = (k - first) * b
         return x[i : i + b], y[i : i + b]
 
+    def _set_lr(self) -> None:
+        cfg = self.config
+        lr = cfg["lr"]
+        if cfg["schedule"] == "cosine":
+            lr *= 0.5 * (1.0 + math.cos(math.pi * self.step / cfg["steps"]))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def _validate(self) -> float:
         self.module.eval()
         with torch.no_grad():
@@ -505,6 +529,7 @@ class _Run:
                 loss = self.criterion(self.module(x), y)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self._set_lr()
                 self.optimizer.step()
                 self.step += 1
                 value = loss.detach().item()
@@ -579,9 +604,11 @@ class _Run:
             **state["config"],
         }
         here = {"arch": self.arch, "task": self.task, **self.config}
-        # A run may be resumed with a larger (or smaller) budget: steps may differ.
+        # A constant-rate run may be resumed with another budget; a cosine schedule
+        # depends on the budget, so there steps must match too.
+        free = {"steps"} if self.config["schedule"] == "constant" else set()
         differ = sorted(
-            k for k in set(saved) | set(here) if k != "steps" and saved.get(k) != here.get(k)
+            k for k in set(saved) | set(here) if k not in free and saved.get(k) != here.get(k)
         )
         mixing = _mixing_from_state(state["mixing"])
         if (
