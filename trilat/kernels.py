@@ -158,8 +158,9 @@ def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
 def ndtr(x: Any) -> np.ndarray:
     """``Phi(x)``, element-wise and in parallel; within 2.5 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtr``); about 10x
-    ``scipy.special.ndtr`` on two threads. Same shape as ``x``.
+    Branch-free and vectorised (``trilat._special.fast_ndtr``): 350 M values/s
+    per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
+    Same shape as ``x``; NaN stays NaN.
     """
     return _elementwise(_ndtr_array, _ndtr_block, x, "x")
 
@@ -167,8 +168,10 @@ def ndtr(x: Any) -> np.ndarray:
 def ndtri(p: Any) -> np.ndarray:
     """``Phi^-1(p)``, element-wise and in parallel; within 3 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtri``); ``0 -> -inf``,
-    ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape as ``p``.
+    Branch-free and vectorised (``trilat._special.fast_ndtri``): 300-340 M
+    values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
+    bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape
+    as ``p``.
     """
     return _elementwise(_ndtri_array, _ndtri_block, p, "p")
 
