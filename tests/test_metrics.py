@@ -103,6 +103,37 @@ def test_ridge_alpha_zero_is_minimum_norm_least_squares():
     np.testing.assert_allclose(h @ weight.T + offset, x, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(50, 3), (50,)])
+def test_r2_per_target_matches_sklearn(shape):
+    gen = np.random.default_rng(5)
+    scale = np.array([1.0, 10.0, 0.1])[: shape[-1]] if len(shape) == 2 else 1.0
+    target = gen.normal(size=shape) * scale
+    estimate = target + gen.normal(size=shape) * 0.3  # R^2 from 0.91 to -8 over columns
+    got = metrics.r2_per_target(target, estimate)
+    ref = r2_score(target, estimate, multioutput="raw_values")
+    # both take the same two sums of n = 50 squares, in other orders: each sum's relative
+    # rounding error is below n eps = 1.1e-14, so |1 - R^2| = SS_res/SS_tot is within
+    # 2.2e-14 of it relatively; 1e-13 leaves a factor 4
+    assert np.all(np.abs(got - ref) <= 1e-13 * np.maximum(1.0, np.abs(1 - ref))), (got, ref)
+
+
+_R2_X = uniform_factors(10, 2, 0)
+
+
+@pytest.mark.parametrize(
+    "targets, predictions, match",
+    [
+        (np.ones((10, 2)), np.zeros((10, 2)), "targets column 0 is constant"),
+        (_R2_X, _R2_X[:, :1], r"predictions must have the shape of targets \(10, 2\)"),
+        (_R2_X[:1], _R2_X[:1], "n >= 2"),
+        (_R2_X, np.where(_R2_X > 0, np.nan, _R2_X), "predictions must be finite"),
+    ],
+)
+def test_r2_per_target_bad_input(targets, predictions, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.r2_per_target(targets, predictions)
+
+
 @pytest.mark.parametrize("cv", [2, 5, 7])
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_decodability_matches_sklearn_kfold(cv, shuffle):

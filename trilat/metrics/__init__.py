@@ -17,7 +17,8 @@ dataclasses with a ``to_dict()`` for JSON.
   against random directions (orthogonality, Theorem 3.1 part 3).
 - :func:`participation_ratio`: the dimensionality of the representation.
 - :func:`ridge`: the ridge decoder they all fit (penalty ``RIDGE_ALPHA`` by
-  default), for predictions of one's own.
+  default), for predictions of one's own, and :func:`r2_per_target`, the
+  ``R^2`` that decodability and regression generalisation score with.
 
 Every metric is invariant under a rotation of the latent space, and
 decodability, regression generalisation and least-squares CCGP under any
@@ -28,7 +29,7 @@ axis-aligned disentanglement scores (DCI, MIG) measure instead.
 
 from trilat.metrics._linear import RIDGE_ALPHA
 from trilat.metrics.abstraction import CCGP, Parallelism, ccgp, parallelism
-from trilat.metrics.decoding import Decodability, decodability, ridge
+from trilat.metrics.decoding import Decodability, decodability, r2_per_target, ridge
 from trilat.metrics.generalization import Generalization, regression_generalization
 from trilat.metrics.geometry import FactorAngles, factor_angles, participation_ratio
 
@@ -44,6 +45,7 @@ __all__ = [
     "factor_angles",
     "parallelism",
     "participation_ratio",
+    "r2_per_target",
     "regression_generalization",
     "ridge",
 ]

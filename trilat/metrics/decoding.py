@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat._checks import as_rng, positive_int
+from trilat._checks import as_float_array, as_rng, describe, positive_int
 from trilat.metrics._base import (
     MIN_SAMPLES,
     MetricResult,
@@ -22,7 +22,7 @@ from trilat.metrics._base import (
 from trilat.metrics._linear import RIDGE_ALPHA, r2_columns
 from trilat.metrics._linear import ridge as _ridge
 
-__all__ = ["Decodability", "decodability", "ridge"]
+__all__ = ["Decodability", "decodability", "r2_per_target", "ridge"]
 
 
 @small_fits_on_one_thread
@@ -50,6 +50,44 @@ def ridge(latents: Any, targets: Any, alpha: float = RIDGE_ALPHA) -> tuple[np.nd
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")
     return _ridge(h, y, check_alpha(alpha))
+
+
+def r2_per_target(targets: Any, predictions: Any) -> np.ndarray:
+    """Coefficient of determination of each target: ``R^2_j = 1 - SS_res,j / SS_tot,j``.
+
+    ``SS_res,j = sum_i (y_ij - yhat_ij)^2`` and ``SS_tot,j = sum_i (y_ij - ybar_j)^2``
+    about the target's own sample mean ``ybar_j``: scikit-learn's
+    ``r2_score(targets, predictions, multioutput="raw_values")``. Its mean over
+    ``j`` (``multioutput="uniform_average"``) is the score the metrics report.
+    1 for a perfect prediction, 0 for predicting the mean, unbounded below.
+
+    Parameters
+    ----------
+    targets : array_like, shape (n, D) or (n,)
+        True values, ``n >= 2``, no column constant.
+    predictions : array_like, the shape of ``targets``
+
+    Returns
+    -------
+    ndarray, shape (D,)
+        ``R^2`` of each column (one entry for 1-D input).
+
+    Raises
+    ------
+    ValueError
+        NaN or infinite input, shapes that differ, fewer than 2 samples or a
+        constant target column (``SS_tot = 0``: ``R^2`` is undefined).
+    """
+    y = as_float_array(targets, "targets")
+    pred = as_float_array(predictions, "predictions")
+    if y.ndim not in (1, 2) or y.shape[0] < 2:
+        raise ValueError(f"targets must have shape (n, D) or (n,) with n >= 2, got {describe(y)}")
+    if pred.shape != y.shape:
+        raise ValueError(
+            f"predictions must have the shape of targets {y.shape}, got {describe(pred)}"
+        )
+    y = check_factors(y, y.shape[0], "targets", other="predictions")
+    return r2_columns(y, pred.reshape(y.shape))
 
 
 @dataclass(frozen=True)
