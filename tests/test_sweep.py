@@ -490,15 +490,26 @@ def test_ceiling_statistics_come_from_the_same_trials():
     assert np.all(table["recovery_max_err"] < 1e-12)
 
 
-def test_r2_matches_scikit_learn():
+def test_sweep_r2_scores_match_scikit_learn():
+    from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
-    from trilat.sweeps import _r2
+    from trilat.sweeps import _best_affine_r2, _r2
 
-    rng = np.random.default_rng(5)
-    target = rng.normal(size=(50, 3)) * [1.0, 10.0, 0.1]
-    estimate = target + rng.normal(size=(50, 3)) * 0.3
-    assert _r2(estimate, target) == pytest.approx(r2_score(target, estimate), rel=1e-13)
+    gen = np.random.default_rng(5)
+    x = gen.normal(size=(200, 4))
+    target = np.tanh(x[:, :3]) * [1.0, 10.0, 0.1] + gen.normal(size=(200, 3)) * 0.05
+    estimate = target + gen.normal(size=(200, 3)) * 0.3
+    # per column two sums of n = 200 squares, in other orders: relative rounding below
+    # n eps = 4.4e-14 each, so 1 - R^2_j (0.002 to 15.8 here) is within 8.9e-14 of it
+    # relatively, and so is their mean 1 - R^2 (5.35)
+    ref = r2_score(target, estimate)
+    assert abs(_r2(estimate, target) - ref) <= 1e-13 * max(1.0, abs(1 - ref))
+    # the in-sample least-squares affine fit: ridge(alpha=0) (SVD) against LinearRegression
+    # (lstsq); at the optimum SS_res is stationary in the coefficients, so their O(cond eps)
+    # differences (cond of the centred x 1.3 here) move R^2 (0.80) by rounding only
+    fitted = LinearRegression().fit(x, target).predict(x)
+    assert _best_affine_r2(x, target) == pytest.approx(r2_score(target, fitted), abs=1e-13)
 
 
 @pytest.mark.parametrize("s", [0.005, 0.05, 0.2, 1.0, 3.0])
