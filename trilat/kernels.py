@@ -244,10 +244,14 @@ def _tails(u, tail, upper):
 
 @_serial
 def _quantiles(tail, upper, s, k):
-    """``k = s Phi^-1(Yhat)`` from ``tail = Phi(-|u|) > 0`` and the sign ``upper``."""
+    """``k = s Phi^-1(Yhat)`` from ``tail = Phi(-|u|) > 0`` and the sign ``upper``; returns how
+    many ``tail`` are not positive (logs of tails, to be redone by the caller)."""
+    logs = 0
     for j in range(tail.size):
         x = ndtri_lower(tail[j])
         k[j] = s * select(upper[j], -x, x)
+        logs += tail[j] <= 0.0
+    return logs
 
 
 @_serial
@@ -399,48 +403,63 @@ def _simulate_trial(k0, k1, trial, prior_kind, prior_a, prior_b, sigma, x_star, 
     _trial(k0, k1, trial, prior_kind, prior_a, prior_b, sigma, uniforms, x_star, evidence)
 
 
+ROW_BLOCK = 64  # rows per parallel task of predict, invert and recover
+
+
+@_serial
+def _predict_rows(ct, b, mu, std, tail, upper):
+    u = np.empty(b.size)
+    for i in range(tail.shape[0]):
+        _scaled_distances(ct, b, mu[i], std[i], u)
+        far, _, _ = _tails(u, tail[i], upper[i])
+        if far:
+            for j in range(u.size):
+                if abs(u[j]) > LOG_SPACE_U:
+                    tail[i, j] = _special.log_ndtr(-abs(u[j]))
+
+
 @_parallel
 def _predict_kernel(ct, b, mu, std, tail, upper):
-    for i in prange(tail.shape[0]):
-        _predict_rows(ct, b, mu[i], std[i], tail[i], upper[i])
+    n = tail.shape[0]
+    for block in prange((n + ROW_BLOCK - 1) // ROW_BLOCK):
+        lo = block * ROW_BLOCK
+        hi = min(n, lo + ROW_BLOCK)
+        _predict_rows(ct, b, mu[lo:hi], std[lo:hi], tail[lo:hi], upper[lo:hi])
 
 
 @_serial
-def _predict_rows(ct, b, mu, s, tail, upper):
-    u = np.empty(b.size)
-    _scaled_distances(ct, b, mu, s, u)
-    far, _, _ = _tails(u, tail, upper)
-    if far:
-        for j in range(u.size):
-            if abs(u[j]) > LOG_SPACE_U:
-                tail[j] = _special.log_ndtr(-abs(u[j]))
-
-
-@_serial
-def _invert_row(tail, upper, s, k):
-    _quantiles(tail, upper, s, k)
-    for j in range(tail.size):
-        if tail[j] <= 0.0:
-            x = _log_quantile(tail[j])
-            k[j] = s * select(upper[j], -x, x)
+def _invert_rows(tail, upper, std, k):
+    for i in range(tail.shape[0]):
+        if _quantiles(tail[i], upper[i], std[i], k[i]):
+            for j in range(tail.shape[1]):
+                if tail[i, j] <= 0.0:
+                    x = _log_quantile(tail[i, j])
+                    k[i, j] = std[i] * select(upper[i, j], -x, x)
 
 
 @_parallel
 def _invert_kernel(tail, upper, std, k):
-    for i in prange(tail.shape[0]):
-        _invert_row(tail[i], upper[i], std[i], k[i])
+    n = tail.shape[0]
+    for block in prange((n + ROW_BLOCK - 1) // ROW_BLOCK):
+        lo = block * ROW_BLOCK
+        hi = min(n, lo + ROW_BLOCK)
+        _invert_rows(tail[lo:hi], upper[lo:hi], std[lo:hi], k[lo:hi])
 
 
 @_serial
-def _recover_row(pinv, k, b, out):
-    kb = np.empty(k.size)
-    _trilaterate(pinv, k, b, kb, out)
+def _recover_rows(pinv, k, b, out):
+    kb = np.empty(k.shape[1])
+    for i in range(k.shape[0]):
+        _trilaterate(pinv, k[i], b, kb, out[i])
 
 
 @_parallel
 def _recover_kernel(pinv, k, b, out):
-    for i in prange(k.shape[0]):
-        _recover_row(pinv, k[i], b, out[i])
+    n = k.shape[0]
+    for block in prange((n + ROW_BLOCK - 1) // ROW_BLOCK):
+        lo = block * ROW_BLOCK
+        hi = min(n, lo + ROW_BLOCK)
+        _recover_rows(pinv, k[lo:hi], b, out[lo:hi])
 
 
 # ----------------------------------------------------------------- public API
