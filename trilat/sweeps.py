@@ -1,7 +1,8 @@
 """The theorem's built-in sweeps: each ``fn(config, rng) -> {name: number}``.
 
 Run them with :func:`trilat.sweep.sweep` or ``trilat sweep NAME``; each has a
-default grid in :data:`SWEEPS` and a figure in :mod:`trilat.plots`. Configuration
+default grid in :data:`SWEEPS` (parameters, defaults and grids are in
+``trilat._sweep_registry``) and a figure in :mod:`trilat.plots`. Configuration
 keys follow the paper: ``D`` latent dimension, ``N`` number of tasks,
 ``sigma`` evidence noise, ``t`` samples seen, ``T`` trial length. Unknown keys
 raise ``ValueError`` (a typo in a grid must not silently sweep nothing).
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import special
 
 from trilat._checks import as_float_array, positive_int
+from trilat._sweep_registry import CATALOGUE, DEFAULTS, BuiltinSweep, check_params
 from trilat.linearization import linear_decoder
 from trilat.metrics import r2_per_target, ridge
 from trilat.oracle import (
@@ -49,34 +50,6 @@ __all__ = [
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-
-
-# Parameters of each built-in sweep and their values when a configuration leaves them out.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "recovery": {
-        "D": 2,
-        "N": 6,
-        "cond": 1.0,
-        "offset": 0.0,
-        "sigma": 0.2,
-        "T": 20,
-        "n_trials": 50,
-    },
-    "orthogonality": {"D": 2, "N": 6},
-    "linearization": {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000},
-    "ceiling": {"t": 1, "sigma": 0.2, "D": 2, "N": 6, "n_trials": 2000},
-}
-
-
-def _params(config: Mapping[str, Any], sweep: str) -> dict[str, Any]:
-    defaults = DEFAULTS[sweep]
-    unknown = sorted(set(config) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"the {sweep} sweep has no parameter(s) {unknown}; its parameters are "
-            f"{sorted(defaults)}"
-        )
-    return {**defaults, **config}
 
 
 def _task(D: int, N: int, sigma: float, rng: np.random.Generator) -> Task:
@@ -172,7 +145,7 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
         ``err_over_cond_eps`` (``err_rel / (cond_actual eps)``); errors are NaN
         when not identifiable.
     """
-    p = _params(config, "recovery")
+    p = check_params(config, "recovery")
     D, N = positive_int(p["D"], "D"), positive_int(p["N"], "N")
     cond = float(p["cond"])
     if not cond >= 1.0:
@@ -226,7 +199,7 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         roots would be biased low by Jensen's inequality, to ``sqrt(2/pi)`` for a
         single pair at ``D = 2``).
     """
-    p = _params(config, "orthogonality")
+    p = check_params(config, "orthogonality")
     D, N = positive_int(p["D"], "D", minimum=2), positive_int(p["N"], "N")
     C = Task.random(D, N, rng=rng).C
     gram = C.T @ C
@@ -279,7 +252,7 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         ``n_trials`` samples); ``frac_linear``, the fraction of ``|u| < 2``
         where the approximation holds.
     """
-    p = _params(config, "linearization")
+    p = check_params(config, "linearization")
     t = positive_int(p["t"], "t")
     task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     trials = simulate(task, positive_int(p["n_trials"], "n_trials"), t, rng)
@@ -367,7 +340,7 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
         and ``recovery_max_err``, the largest ``|mu_hat - mu|`` of the
         trilateration through the optimal outputs at step ``t``.
     """
-    p = _params(config, "ceiling")
+    p = check_params(config, "ceiling")
     t, n_trials = positive_int(p["t"], "t"), positive_int(p["n_trials"], "n_trials")
     task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     seed = int(rng.integers(2**63))
@@ -389,82 +362,10 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     }
 
 
-# --- registry ------------------------------------------------------------------------
-
-
-_POWERS_AND_BETWEEN = [
-    2,
-    3,
-    4,
-    6,
-    8,
-    12,
-    16,
-    24,
-    32,
-    48,
-    64,
-    96,
-    128,
-    192,
-    256,
-    384,
-    512,
-    768,
-    1024,
-]
-
-
-@dataclass(frozen=True)
-class BuiltinSweep:
-    """A built-in sweep: its function, default grid and seeds, and what it shows."""
-
-    name: str
-    fn: Callable[[dict[str, Any], np.random.Generator], dict[str, float]]
-    grid: dict[str, list[Any]] = field(default_factory=dict)
-    seeds: int = 5
-    description: str = ""
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """Every parameter the function accepts, with its default."""
-        return dict(DEFAULTS[self.name])
+# --- registry: each function with its default grid and seeds (trilat._sweep_registry) ---
 
 
 SWEEPS: dict[str, BuiltinSweep] = {
-    s.name: s
-    for s in (
-        BuiltinSweep(
-            "recovery",
-            recovery,
-            {
-                "D": [2, 8, 32],
-                "N": [1, 2, 4, 8, 16, 32, 64, 128],
-                "cond": [1.0, 1e3, 1e6, 1e9, 1e12, math.inf],
-            },
-            5,
-            "identifiability and trilateration round-trip error against D, N and cond(C)",
-        ),
-        BuiltinSweep(
-            "orthogonality",
-            orthogonality,
-            {"N": _POWERS_AND_BETWEEN, "D": [2, 4, 8, 16, 32]},
-            20,
-            "cosines between columns of random C against N, D and sqrt(D/((D+2)N))",
-        ),
-        BuiltinSweep(
-            "linearization",
-            linearization,
-            {"t": [1, 2, 3, 5, 8, 12, 20, 50, 100], "sigma": [0.05, 0.1, 0.2, 0.4, 0.8]},
-            5,
-            "closed-form affine decoder against exact recovery, over t and sigma",
-        ),
-        BuiltinSweep(
-            "ceiling",
-            ceiling,
-            {"t": [1, 2, 3, 5, 8, 12, 20, 50, 100], "sigma": [0.1, 0.2, 0.4, 0.8]},
-            10,
-            "eq. 7 decodability ceiling against Monte Carlo r^2",
-        ),
-    )
+    fn.__name__: BuiltinSweep(fn.__name__, fn, **CATALOGUE[fn.__name__])
+    for fn in (recovery, orthogonality, linearization, ceiling)
 }
