@@ -553,11 +553,14 @@ def test_parse_grid_types_and_errors():
 
 def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
     pytest.importorskip("matplotlib")
+    from trilat._mpl import pyplot
     from trilat._sweep_cli import main
 
     out, png = tmp_path / "ortho.jsonl", tmp_path / "ortho.png"
     argv = ["orthogonality", "--grid", "N=4,16", "--grid", "D=2,3", "--seeds", "2"]
+    open_figures = pyplot().get_fignums()
     assert main([*argv, "--out", str(out), "--plot", str(png)]) == 0
+    assert pyplot().get_fignums() == open_figures  # the figure was written and closed
     printed = capsys.readouterr().out
     assert "8 units (4 configurations x 2 seeds)" in printed and png.stat().st_size > 0
     assert_same_numbers(

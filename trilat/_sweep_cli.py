@@ -210,9 +210,11 @@ def _run(args: argparse.Namespace) -> int:
         + (f"; results in {args.out}" if args.out else "")
     )
     if args.plot:
+        from trilat._mpl import pyplot
         from trilat.plots import sweep_figure
 
-        sweep_figure(args.name, result, args.plot)
+        # pyplot keeps every figure it made alive until it is closed: main() may run in a loop
+        pyplot().close(sweep_figure(args.name, result, args.plot))
         print(f"figure: {args.plot}")
     if result.n_errors:
         first = result.errors[0]
