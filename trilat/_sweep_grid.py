@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trilat._checks import positive_int
 from trilat._sweep_table import RESERVED_COLUMNS
 
 __all__ = ["Config", "SweepFunction", "canonical_json", "expand_grid", "unit_seed"]
@@ -91,20 +92,14 @@ def unit_seed(config: Mapping[str, Any], seed: int, root: int = 0) -> np.random.
     -------
     numpy.random.SeedSequence
     """
-    seed = _nonneg_int(seed, "seed")
-    root = _nonneg_int(root, "root")
+    seed = positive_int(seed, "seed", minimum=0)
+    root = positive_int(root, "root", minimum=0)
     digest = hashlib.blake2b(canonical_json(config).encode("utf-8"), digest_size=16).digest()
     words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
     root_words = [
         (root >> (32 * i)) & 0xFFFFFFFF for i in range(max(1, -(-root.bit_length() // 32)))
     ]
     return np.random.SeedSequence(entropy=words + root_words, spawn_key=(seed,))
-
-
-def _nonneg_int(x: Any, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {x!r}")
-    return int(x)
 
 
 def expand_grid(grid: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Config]:

@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from trilat._checks import positive_int
 from trilat._progress import progress_bar
 from trilat._sweep_grid import (
     Config,
     SweepFunction,
-    _nonneg_int,
     canonical_json,
     expand_grid,
     unit_seed,
@@ -138,7 +138,7 @@ def _seed_list(seeds: int | Iterable[int]) -> list[int]:
                 f"seeds must be >= 1 (a count) or a list of seed indices, got {seeds}"
             )
         return list(range(int(seeds)))
-    out = [_nonneg_int(s, "each of seeds") for s in seeds]
+    out = [positive_int(s, "each of seeds", minimum=0) for s in seeds]
     if not out or len(set(out)) != len(out):
         raise ValueError(f"seeds must be a non-empty list of distinct indices >= 0, got {out}")
     return out
@@ -219,10 +219,10 @@ def sweep(
         raise ValueError(f"fn must be callable as fn(config, rng), got {fn!r}")
     configs = expand_grid(grid)
     seed_list = _seed_list(seeds)
-    root = _nonneg_int(root, "root")
+    root = positive_int(root, "root", minimum=0)
     if chunksize != "auto":
-        chunksize = _positive(chunksize, "chunksize (an integer >= 1 or 'auto')")
-    max_pending = _positive(max_pending, "max_pending")
+        chunksize = positive_int(chunksize, "chunksize (an integer >= 1 or 'auto')")
+    max_pending = positive_int(max_pending, "max_pending")
     pool = _as_executor(executor)
     name = _fn_name(fn)
     keys = [canonical_json(c) for c in configs]
@@ -271,12 +271,6 @@ def sweep(
         if store is not None:
             store.close()
     return SweepResult(tuple(done[key] for key in units))
-
-
-def _positive(x: Any, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {x!r}")
-    return int(x)
 
 
 # chunksize="auto": units per task so that a task takes about this long, once the first
