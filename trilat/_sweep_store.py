@@ -23,6 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from trilat._sweep_table import column_names
+
 __all__ = ["JsonLinesStore", "ParquetStore", "open_store", "read_records"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -179,11 +181,7 @@ class ParquetStore:
     def _write(self) -> None:
         pa = _pyarrow()
         records = self._records or []
-        params: dict[str, None] = {}
-        values: dict[str, None] = {}
-        for r in records:
-            params.update(dict.fromkeys(r["config"]))
-            values.update(dict.fromkeys(r["values"] or {}))
+        params, values = column_names(records)
         columns: dict[str, list[Any]] = {}
         for p in params:
             column = [r["config"].get(p) for r in records]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["RESERVED_COLUMNS", "SweepResult", "flatten"]
+__all__ = ["RESERVED_COLUMNS", "SweepResult", "column_names", "flatten"]
 
 RESERVED_COLUMNS = ("seed", "error_type", "error_message", "seconds")
 
@@ -49,6 +49,16 @@ def _column_dtype(column: list[Any]) -> tuple[np.dtype, Any]:
     return np.dtype(np.float64), math.nan
 
 
+def column_names(stored: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Parameter and value names of stored records, each in order of first appearance."""
+    params: dict[str, None] = {}
+    values: dict[str, None] = {}
+    for r in stored:
+        params.update(dict.fromkeys(r["config"]))
+        values.update(dict.fromkeys(r.get("values") or {}))
+    return tuple(params), tuple(values)
+
+
 @dataclass(frozen=True)
 class SweepResult:
     """The results of :func:`trilat.sweep.sweep`, one row per (configuration, seed).
@@ -77,11 +87,7 @@ class SweepResult:
 
     def __post_init__(self) -> None:
         stored = tuple(self.stored)
-        params: dict[str, None] = {}
-        values: dict[str, None] = {}
-        for r in stored:
-            params.update(dict.fromkeys(r["config"]))
-            values.update(dict.fromkeys(r.get("values") or {}))
+        params, values = column_names(stored)
         clash = sorted(set(params) & (set(values) | set(RESERVED_COLUMNS)))
         if clash:
             raise ValueError(
@@ -91,8 +97,8 @@ class SweepResult:
         sets = object.__setattr__
         sets(self, "stored", stored)
         sets(self, "records", tuple(flatten(r) for r in stored))
-        sets(self, "params", tuple(params))
-        sets(self, "values", tuple(values))
+        sets(self, "params", params)
+        sets(self, "values", values)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SweepResult:
