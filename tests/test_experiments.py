@@ -439,14 +439,16 @@ def test_smoke_enough_tasks_generalise_out_of_distribution_and_one_does_not():
 
     N = 1 < D = 2 does not determine x*: nothing makes the network keep the
     direction along the boundary, and its quadrant generalisation r^2 falls from
-    ~0.8 at initialisation (random features) to 0.24-0.49 after training
-    (seeds 0-2). N = 6 > D must encode mu(t): 0.66-0.81 (seeds 0-2) at this
-    budget, on its way up to the eq. 7 ceiling 0.976. The thresholds sit
-    between those ranges with room for other platforms' rounding (which makes
-    any seed's training a different draw): N = 6 above 0.6, N = 1 below 0.6,
-    and N = 6 ahead by more than 0.15. The N = 6 network also plugs into
-    trilat.compare, whose excess cross-entropy at t = T is below 0.02 nats
-    (0.002-0.004 measured; an untrained network has ~0.6).
+    ~0.8 at initialisation (random features of an untrained RNN) to 0.42-0.46
+    after this training (seeds 0-2, 6000 steps of 64 trials, cosine rate from
+    2e-3). N = 6 > D must encode mu(t): 0.78-0.82 (seeds 0-2), on its way to
+    the eq. 7 ceiling 0.976 (0.69-0.88 after 8000 steps, 0.66-0.81 after 4000).
+    Other platforms round differently, which makes training a different draw,
+    so the thresholds sit between the seed ranges with ~0.13 to spare: N = 6
+    above 0.65, N = 1 below 0.6, N = 6 ahead by more than 0.2 (0.33-0.37
+    measured). The N = 6 network also plugs into trilat.compare, whose excess
+    cross-entropy at t = T is below 0.02 nats (0.002-0.003 measured on the
+    validation set; an untrained network has ~0.6).
     """
     from trilat.metrics import regression_generalization
 
@@ -471,6 +473,6 @@ def test_smoke_enough_tasks_generalise_out_of_distribution_and_one_does_not():
         if n == 6:
             comparison = trilat.compare(net, task, n_trials=1000, rng=2, progress=False)
             assert comparison.excess_cross_entropy[-1] < 0.02
-    assert scores[6] > 0.6, scores
+    assert scores[6] > 0.65, scores
     assert scores[1] < 0.6, scores
-    assert scores[6] - scores[1] > 0.15, scores
+    assert scores[6] - scores[1] > 0.2, scores
