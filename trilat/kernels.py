@@ -23,6 +23,11 @@ chunk size and any number of numba threads (``numba.set_num_threads``).
 ``mu(t)`` is computed as the oracle computes it (cumulative sum, then divide)
 and is bit-identical; the outputs and ``mu_hat`` agree to about 1e-15
 relative. Kernels compile on first use (or load from numba's cache).
+
+numba's cache checks only the source file of each cached function: the
+Philox rounds and the Phi/Phi^-1 of ``trilat._special`` are inlined here, so
+after editing ``_philox.py`` or ``_special.py`` touch this file (or delete
+``trilat/__pycache__/*.nbi``) to recompile.
 """
 
 from __future__ import annotations
