@@ -19,7 +19,7 @@
   at small ``t``; see :func:`trilat.decodability_ceiling`).
 
 The Monte Carlo statistics of part 1 and the ceiling come from one function,
-``monte_carlo`` (imported below); everything streams in chunks.
+``trilat.kernels.monte_carlo`` (imported in :func:`run_verify`); everything streams in chunks.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import numpy as np
 from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, progress_bar
 from trilat._stable import logit_ndtr
 from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyReport
-from trilat.kernels import monte_carlo  # numba; same numbers as trilat._montecarlo's numpy one
 from trilat.linearization import linear_decoder
 from trilat.oracle import decodability_ceiling, posterior, predict_logits
 from trilat.sweeps import orthogonality_scale
@@ -270,6 +269,10 @@ def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyRepo
         Every number of the four parts; ``passed`` when parts 1, 3 and the
         ceiling hold.
     """
+    # numba is imported here, not at module level, so that `trilat --help` stays light;
+    # the kernels give the same numbers as trilat._montecarlo's numpy reference
+    from trilat.kernels import monte_carlo
+
     start = time.perf_counter()
     tasks = {n: config.task(n) for n in config.n_tasks}
     stats = {
