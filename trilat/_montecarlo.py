@@ -5,7 +5,10 @@ the running mean ``mu(t)``, the optimal logits, the distances from them and
 the trilateration back to ``mu_hat(t)``. It keeps only per-``t`` sums, so its
 memory does not grow with the number of trials. ``trilat.kernels`` provides
 a numba function of the same signature returning the same
-:class:`MonteCarloStats`; ``trilat verify`` uses whichever it imports.
+:class:`MonteCarloStats`; both run on :func:`run_monte_carlo` (validation,
+chunking, progress bar, the final statistics) and differ only in the function
+that folds one chunk into :class:`MonteCarloSums`. ``trilat verify`` uses
+whichever it imports.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from trilat.task import Task, check_task, simulate
 
 __all__ = [
     "MonteCarloStats",
+    "MonteCarloSums",
     "RunningMoments",
     "default_chunk_trials",
     "monte_carlo",
     "progress_bar",  # re-exported from trilat._progress for the Monte Carlo drivers
+    "run_monte_carlo",
 ]
 
 # Working memory of one chunk, in bytes. Measured (tracemalloc) peak of a chunk:
@@ -150,6 +155,92 @@ def reusable_seed(rng: Any) -> Callable[[], Any]:
     return lambda: rng
 
 
+@dataclass
+class MonteCarloSums:
+    """Per-``t`` running sums that a chunk function folds its trials into.
+
+    Attributes
+    ----------
+    max_abs_error, sum_abs_error : ndarray, shape (T,)
+        Largest and summed ``|mu_hat(t) - mu(t)|`` over the trials folded so far.
+    n_saturated : ndarray of int, shape (T,)
+        Outputs with ``Phi(u)`` exactly 0 or 1.
+    sse : ndarray, shape (T, D)
+        ``sum (mu(t) - x*)^2`` per coordinate.
+    x_variance_sums : ndarray, shape (D,), or None
+        ``sum (x* - mean x*)^2`` per coordinate over the trials so far; each
+        chunk function keeps its own moments of ``x*`` and sets this.
+    """
+
+    max_abs_error: np.ndarray
+    sum_abs_error: np.ndarray
+    n_saturated: np.ndarray
+    sse: np.ndarray
+    x_variance_sums: np.ndarray | None = None
+
+    @classmethod
+    def zeros(cls, n_steps: int, dim: int) -> MonteCarloSums:
+        return cls(
+            max_abs_error=np.zeros(n_steps),
+            sum_abs_error=np.zeros(n_steps),
+            n_saturated=np.zeros(n_steps, dtype=np.int64),
+            sse=np.zeros((n_steps, dim)),
+        )
+
+
+ChunkFolder = Callable[[int, int], None]
+
+
+def run_monte_carlo(
+    task: Task,
+    n_trials: int,
+    n_steps: int,
+    chunk_trials: int | None,
+    start: Callable[[MonteCarloSums], ChunkFolder],
+    *,
+    default_chunk: Callable[[Task, int], int],
+    progress: bool | None,
+) -> MonteCarloStats:
+    """The chunked Monte Carlo driver shared by the numpy and the numba implementations.
+
+    Validates ``n_trials >= 2``, ``n_steps`` and ``chunk_trials`` (default
+    ``default_chunk(task, n_steps)``), calls ``start(sums)`` once to get the
+    chunk function ``fold(first, count)``, which simulates trials
+    ``first..first + count - 1`` and folds them into ``sums``; then runs the
+    chunks in trial order under a progress bar and turns the sums into
+    :class:`MonteCarloStats` (``R^2 = 1 - SS_res/SS_tot`` per coordinate,
+    averaged over the D coordinates).
+
+    ``task`` must already be checked (identifiable) by the caller.
+    """
+    n_trials = positive_int(n_trials, "n_trials", minimum=2)
+    n_steps = positive_int(n_steps, "n_steps")
+    if chunk_trials is None:
+        chunk_trials = default_chunk(task, n_steps)
+    chunk_trials = positive_int(chunk_trials, "chunk_trials")
+    sums = MonteCarloSums.zeros(n_steps, task.dim)
+    fold = start(sums)
+    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
+    try:
+        for first, count in chunks(n_trials, chunk_trials):
+            fold(first, count)
+            if bar is not None:
+                bar.update(count)
+    finally:
+        if bar is not None:
+            bar.close()
+    r2 = np.mean(1.0 - sums.sse / sums.x_variance_sums, axis=-1)
+    return MonteCarloStats(
+        t=np.arange(1.0, n_steps + 1.0),
+        max_abs_error=sums.max_abs_error,
+        mean_abs_error=sums.sum_abs_error / n_trials,
+        n_saturated=sums.n_saturated,
+        n_outputs=n_trials * task.n_tasks,
+        r2_mu_xstar=r2,
+        n_trials=n_trials,
+    )
+
+
 def monte_carlo(
     task: Task,
     n_trials: int,
@@ -192,44 +283,29 @@ def monte_carlo(
         ``rank(C) < D``.
     """
     task = check_task(task, identifiable=True)
-    n_trials = positive_int(n_trials, "n_trials", minimum=2)
-    n_steps = positive_int(n_steps, "n_steps")
-    if chunk_trials is None:
-        chunk_trials = default_chunk_trials(task, n_steps)
-    chunk_trials = positive_int(chunk_trials, "chunk_trials")
-    seed = reusable_seed(rng)
-    t = np.arange(1.0, n_steps + 1.0)
-    max_err = np.zeros(n_steps)
-    sum_err = np.zeros(n_steps)
-    saturated = np.zeros(n_steps, dtype=np.int64)
-    sse = np.zeros((n_steps, task.dim))
-    x_moments = RunningMoments()
-    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
-    try:
-        for first, count in chunks(n_trials, chunk_trials):
-            trials = simulate(task, count, n_steps, rng=seed(), first_trial=first)
+
+    def start(sums: MonteCarloSums) -> ChunkFolder:
+        seed = reusable_seed(rng)
+        t = np.arange(1.0, sums.sse.shape[0] + 1.0)
+        x_moments = RunningMoments()
+
+        def fold(first: int, count: int) -> None:
+            trials = simulate(task, count, t.size, rng=seed(), first_trial=first)
             mu = posterior(task, trials.evidence).mean
             z = predict_logits(task, mu, t)
             mu_hat = recover(task, distances_from_logits(task, z, t))
             err = np.linalg.norm(mu_hat - mu, axis=-1)
-            max_err = np.maximum(max_err, err.max(axis=0))
-            sum_err += err.sum(axis=0)
+            np.maximum(sums.max_abs_error, err.max(axis=0), out=sums.max_abs_error)
+            sums.sum_abs_error += err.sum(axis=0)
             yhat = predict(task, mu, t)
-            saturated += np.count_nonzero((yhat == 0.0) | (yhat == 1.0), axis=(0, 2))
-            sse += np.sum((mu - trials.x_star[:, None, :]) ** 2, axis=0)
+            sums.n_saturated += np.count_nonzero((yhat == 0.0) | (yhat == 1.0), axis=(0, 2))
+            sums.sse += np.sum((mu - trials.x_star[:, None, :]) ** 2, axis=0)
             x_moments.add(trials.x_star)
-            if bar is not None:
-                bar.update(count)
-    finally:
-        if bar is not None:
-            bar.close()
-    r2 = np.mean(1.0 - sse / x_moments.variance_sums, axis=-1)
-    return MonteCarloStats(
-        t=t,
-        max_abs_error=max_err,
-        mean_abs_error=sum_err / n_trials,
-        n_saturated=saturated,
-        n_outputs=n_trials * task.n_tasks,
-        r2_mu_xstar=r2,
-        n_trials=n_trials,
-    )
+            sums.x_variance_sums = x_moments.variance_sums
+
+        return fold
+
+    return run_monte_carlo(
+        task, n_trials, n_steps, chunk_trials, start,
+        default_chunk=default_chunk_trials, progress=progress,
+    )  # fmt: skip

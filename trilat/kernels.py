@@ -44,8 +44,12 @@ from numba.extending import register_jitable
 
 from trilat import _philox, _special
 from trilat._checks import as_float_array, describe, positive_int
-from trilat._montecarlo import MonteCarloStats, chunks
-from trilat._progress import progress_bar
+from trilat._montecarlo import (
+    ChunkFolder,
+    MonteCarloStats,
+    MonteCarloSums,
+    run_monte_carlo,
+)
 from trilat._special import fast_ndtr, fast_ndtri, llvm_options, ndtr_lower, ndtri_lower, select
 from trilat.task import Gaussian, Task, Trials, Uniform, posterior_std
 
@@ -773,39 +777,24 @@ def monte_carlo(
     """
     task = _check_task(task)
     task.require_identifiable()
-    n_trials = positive_int(n_trials, "n_trials", minimum=2)
-    n_steps = positive_int(n_steps, "n_steps")
-    if chunk_trials is None:
-        chunk_trials = default_chunk_trials(task, n_steps)
-    chunk_trials = positive_int(chunk_trials, "chunk_trials")
-    key = _key(rng)
-    post = _posterior_code(task, n_steps, prior)
-    dim = task.dim
-    max_err = np.zeros(n_steps)
-    sum_err = np.zeros(n_steps)
-    n_sat = np.zeros(n_steps, dtype=np.int64)
-    sse = np.zeros((n_steps, dim))
-    moments = np.zeros((3, dim))
-    bar = progress_bar(n_trials, f"trilat monte carlo (N = {task.n_tasks})", progress)
-    try:
-        for first, count in chunks(n_trials, chunk_trials):
+
+    def start(sums: MonteCarloSums) -> ChunkFolder:
+        n_steps = sums.sse.shape[0]
+        key = _key(rng)
+        post = _posterior_code(task, n_steps, prior)
+        moments = np.zeros((3, task.dim))  # count, mean, M2 of x* (Welford, in _accumulate)
+        sums.x_variance_sums = moments[2]
+
+        def fold(first: int, count: int) -> None:
             rt = _run_chunk(task, key, first, count, n_steps, post, keep=False)
             _compiled(
-                _accumulate, rt.error, rt.n_saturated, rt.sq_error, rt.x_star,
-                max_err, sum_err, n_sat, sse, moments,
+                _accumulate, rt.error, rt.n_saturated, rt.sq_error, rt.x_star, sums.max_abs_error,
+                sums.sum_abs_error, sums.n_saturated, sums.sse, moments,
             )  # fmt: skip
-            if bar is not None:
-                bar.update(count)
-    finally:
-        if bar is not None:
-            bar.close()
-    r2 = np.mean(1.0 - sse / moments[2], axis=-1)
-    return MonteCarloStats(
-        t=np.arange(1.0, n_steps + 1.0),
-        max_abs_error=max_err,
-        mean_abs_error=sum_err / n_trials,
-        n_saturated=n_sat,
-        n_outputs=n_trials * task.n_tasks,
-        r2_mu_xstar=r2,
-        n_trials=n_trials,
-    )
+
+        return fold
+
+    return run_monte_carlo(
+        task, n_trials, n_steps, chunk_trials, start,
+        default_chunk=default_chunk_trials, progress=progress,
+    )  # fmt: skip
