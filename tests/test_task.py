@@ -195,6 +195,16 @@ def test_random_is_reproducible_from_the_seed():
     assert a != Task.random(4, 9, rng=8, offset_scale=0.2)
 
 
+def test_paper_is_evenly_spaced_for_two_dimensions_and_random_otherwise():
+    gen = np.random.default_rng(5)
+    state = gen.bit_generator.state
+    assert Task.paper(2, 6, sigma=0.3, rng=gen) == Task.evenly_spaced(6, sigma=0.3)
+    assert gen.bit_generator.state == state  # D = 2 draws nothing
+    assert Task.paper(3, 6, sigma=0.3, rng=4) == Task.random(3, 6, sigma=0.3, rng=4)
+    with pytest.raises(ValueError, match="dim"):
+        Task.paper(0, 6)
+
+
 @pytest.mark.parametrize(
     "call,name",
     [

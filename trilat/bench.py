@@ -107,10 +107,6 @@ def memory_bandwidth(nbytes: int = 2**28, repeats: int = 5) -> float:
     return 2 * nbytes / best
 
 
-def _task(dim: int, n_tasks: int) -> Task:
-    return Task.evenly_spaced(n_tasks) if dim == 2 else Task.random(dim, n_tasks, rng=1)
-
-
 def staged_probabilities(task: Task, n: int, T: int, seed: int) -> np.ndarray:
     """The oracle pipeline as users write it: it saturates (infinite distances beyond |u| ~ 8.3)."""
     trials = trilat.simulate(task, n, T, rng=seed)
@@ -168,7 +164,7 @@ def run_pipelines(
     ]
     rows = []
     for dim in dims:
-        task = _task(dim, n_tasks)
+        task = Task.paper(dim, n_tasks, rng=1)
         for _, run, _n in contenders:  # compile, import and warm up
             run(task, 16, n_steps, seed)
         best = {name: (float("inf"), 0) for name, _, _ in contenders}

@@ -52,13 +52,6 @@ __all__ = [
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _task(D: int, N: int, sigma: float, rng: np.random.Generator) -> Task:
-    """The paper's tasks: evenly spaced lines for ``D = 2``, random unit normals otherwise."""
-    if D == 2:
-        return Task.evenly_spaced(N, sigma)
-    return Task.random(D, N, sigma, rng=rng)
-
-
 def orthogonality_scale(dim: Any, n_tasks: Any) -> np.ndarray:
     """Root-mean-square cosine between two columns of ``C``: ``sqrt(D / ((D + 2) N))``.
 
@@ -254,7 +247,7 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     """
     p = check_params(config, "linearization")
     t = positive_int(p["t"], "t")
-    task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
+    task = Task.paper(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     trials = simulate(task, positive_int(p["n_trials"], "n_trials"), t, rng)
     mu = posterior(task, trials.evidence).mean[:, -1, :]
     z = predict_logits(task, mu, t)
@@ -342,7 +335,7 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     """
     p = check_params(config, "ceiling")
     t, n_trials = positive_int(p["t"], "t"), positive_int(p["n_trials"], "n_trials")
-    task = _task(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
+    task = Task.paper(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     seed = int(rng.integers(2**63))
     stats = _monte_carlo()(task, n_trials, t, rng=seed, progress=False)
     # the same trials again (simulate is counter-based: a pure function of seed and trial index)

@@ -237,6 +237,42 @@ class Task:
             np.column_stack([np.cos(angles), np.sin(angles)]), np.zeros(n_tasks), sigma, prior
         )
 
+    @classmethod
+    def paper(
+        cls,
+        dim: int,
+        n_tasks: int,
+        sigma: float = 0.2,
+        rng: Any = None,
+        prior: Prior | None = None,
+    ) -> Task:
+        """The paper's task family: :meth:`evenly_spaced` for ``D = 2``, else :meth:`random`.
+
+        For ``D = 2`` the rows are the lines at angles ``(k + 1/2) pi / N`` and
+        ``rng`` is not used (a Generator is left as it is); otherwise unit
+        normals uniform on the sphere with ``b = 0``, drawn from ``rng``.
+
+        Parameters
+        ----------
+        dim : int
+            ``D >= 1``.
+        n_tasks : int
+            ``N >= 1``.
+        sigma : float
+            Noise std per evidence sample, ``> 0``.
+        rng : None, int, SeedSequence or Generator
+            Seed of ``C`` when ``D != 2``.
+        prior : Uniform or Gaussian, optional
+            Default ``Uniform(-0.5, 0.5)``.
+
+        Returns
+        -------
+        Task
+        """
+        if positive_int(dim, "dim") == 2:
+            return cls.evenly_spaced(n_tasks, sigma, prior)
+        return cls.random(dim, n_tasks, sigma, rng=rng, prior=prior)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python description (for JSON)."""
         prior = {"kind": type(self._prior).__name__, **self._prior.__dict__}

@@ -62,9 +62,7 @@ class VerifyConfig:
 
     def task(self, n: int) -> Task:
         """The task verified for ``N = n``: the paper's evenly spaced set for D = 2, else random."""
-        if self.dim == 2:
-            return Task.evenly_spaced(n, sigma=self.sigma)
-        return Task.random(self.dim, n, sigma=self.sigma, rng=self.seed)
+        return Task.paper(self.dim, n, sigma=self.sigma, rng=self.seed)
 
     @property
     def task_kind(self) -> str:
