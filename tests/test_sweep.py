@@ -22,6 +22,7 @@ from trilat.sweeps import (
     SWEEPS,
     _truncated_normal_mean,
     ceiling,
+    column_cosines,
     linearization,
     orthogonality,
     orthogonality_scale,
@@ -398,6 +399,17 @@ def test_parquet_round_trip(tmp_path):
 
 
 # --- the built-in sweeps -----------------------------------------------------------------
+
+
+def test_column_cosines_match_scikit_learn():
+    # each cosine is a ratio of a dot product of N terms to a product of two norms:
+    # relative rounding of order (N + 4) eps on values of order 1
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    C = np.random.default_rng(2).standard_normal((40, 5))
+    j, k = np.triu_indices(5, 1)
+    expected = cosine_similarity(C.T)[j, k]
+    np.testing.assert_allclose(column_cosines(C), expected, rtol=0, atol=(40 + 4) * EPS)
 
 
 def test_orthogonality_cosines_approach_the_derived_scale():

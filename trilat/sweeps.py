@@ -43,6 +43,7 @@ __all__ = [
     "SWEEPS",
     "BuiltinSweep",
     "ceiling",
+    "column_cosines",
     "linearization",
     "orthogonality",
     "orthogonality_scale",
@@ -87,6 +88,26 @@ def orthogonality_scale(dim: Any, n_tasks: Any) -> np.ndarray:
 
 
 # --- part 1: identifiability and recovery ---------------------------------------------
+
+
+def column_cosines(C: np.ndarray) -> np.ndarray:
+    """Cosines between distinct columns of ``C`` (the factor directions of Theorem 3.1 part 3).
+
+    ``cos_jk = (C^T C)_jk / sqrt((C^T C)_jj (C^T C)_kk)`` for the ``D(D-1)/2``
+    pairs ``j < k`` in ``numpy.triu_indices`` order.
+
+    Parameters
+    ----------
+    C : ndarray, shape (N, D)
+
+    Returns
+    -------
+    ndarray, shape (D(D-1)/2,)
+    """
+    gram = C.T @ C
+    norms = np.sqrt(np.diag(gram))
+    j, k = np.triu_indices(C.shape[1], 1)
+    return gram[j, k] / (norms[j] * norms[k])
 
 
 def _boundaries(D: int, N: int, cond: float, rng: np.random.Generator) -> np.ndarray:
@@ -174,8 +195,7 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
 def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, float]:
     """Cosines between the columns of ``C`` of ``Task.random(D, N)``, the factor directions.
 
-    ``cos_jk = (C^T C)_jk / sqrt((C^T C)_jj (C^T C)_kk)`` over the ``D(D-1)/2``
-    pairs ``j < k``; expected ``O(1/sqrt(N))`` with RMS
+    :func:`column_cosines`, over the ``D(D-1)/2`` pairs ``j < k``; expected ``O(1/sqrt(N))`` with RMS
     :func:`orthogonality_scale` ``= sqrt(D / ((D+2) N))``.
 
     Parameters (config)
@@ -194,11 +214,7 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     """
     p = check_params(config, "orthogonality")
     D, N = positive_int(p["D"], "D", minimum=2), positive_int(p["N"], "N")
-    C = Task.random(D, N, rng=rng).C
-    gram = C.T @ C
-    norms = np.sqrt(np.diag(gram))
-    j, k = np.triu_indices(D, 1)
-    cos = gram[j, k] / (norms[j] * norms[k])
+    cos = column_cosines(Task.random(D, N, rng=rng).C)
     scale = float(orthogonality_scale(D, N))
     ms = float(np.mean(cos**2))
     return {

@@ -36,7 +36,7 @@ from trilat._stable import logit_ndtr
 from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyReport
 from trilat.linearization import linear_decoder
 from trilat.oracle import decodability_ceiling, posterior, predict_logits
-from trilat.sweeps import orthogonality_scale
+from trilat.sweeps import column_cosines, orthogonality_scale
 from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
 
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
@@ -156,10 +156,7 @@ def linearization_stats(
 
 def max_abs_cos(C: np.ndarray) -> float:
     """Largest ``|cos|`` between distinct columns of ``C``."""
-    gram = C.T @ C
-    norms = np.sqrt(np.diag(gram))
-    cos = gram / np.outer(norms, norms)
-    return float(np.max(np.abs(cos[np.triu_indices(C.shape[1], 1)])))
+    return float(np.max(np.abs(column_cosines(C))))
 
 
 def part3_row(config: VerifyConfig, task: Task) -> Part3Row:
