@@ -1,0 +1,455 @@
+"""Reproduce the poster's claims about trained networks, side by side with the theory.
+
+Trains the vanilla ReLU RNN and the one-layer causal transformer of
+``trilat.experiments`` on the paper's D = 2 task (evenly spaced boundaries
+through the origin, sigma = 0.2, T = 20, x* ~ U[-0.5, 0.5]^2, a frozen mixing
+MLP 2 -> 100 -> 100 -> 40) for N_task in {1, 2, 3, 6, 12, 24}, several seeds
+each, and prints one table (per architecture and N_task, over seeds):
+
+- excess cross-entropy over the Bayes-optimal outputs at the decision step
+  ``t = T`` (``KL(Bern(Yhat_opt) || Bern(Yhat_net))``, nats per output);
+- the implied estimate ``mu_hat = C^+ (s(T) Phi^-1(Yhat_net) + b)``
+  recovered from the network's own outputs: ``r^2`` against ``x*`` next to
+  the eq. 7 ceiling ``1 - s(T)^2 / Var(x*)`` (undefined for N < D);
+- quadrant regression generalisation of ``x*`` from the latent state at
+  ``t = T`` (the paper's appendix A.2 protocol): median and IQR of the
+  fold scores pooled over seeds;
+- the median angle between the factor directions of the decoder;
+- for the RNN, the dimension of the attractor found by
+  ``trilat.experiments.fixed_points`` (eigenvalues with |lambda - 1| < 1/T).
+
+Writes the figure of generalisation and angle against N_task, the sweep
+results (JSON lines; a rerun resumes) and the table as markdown to ``--out``.
+
+Run from the repository root::
+
+    python benchmarks/paper_claims.py --quick    # under 10 minutes on 2 cores
+    python benchmarks/paper_claims.py            # the full sweep
+
+It prints its own runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import multiprocessing
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import trilat
+from trilat import metrics
+from trilat.sweep import sweep
+
+TASKS = (1, 2, 3, 6, 12, 24)
+ARCHS = ("rnn", "transformer")
+N_STEPS = 20
+
+# Training budgets. The paper trains for 1e5 batches of 16 (1.6M trials) at a
+# constant rate of 1e-3. On two CPU cores that is hours per network, so the
+# benchmark trains on batches of 64 with a cosine rate from 2e-3 (--lr,
+# --schedule), which gets further per trial: the quick RNN sees 256k trials
+# (16% of the paper's), the full one 768k (48%); the transformer, which learns
+# faster, 51k and 128k. Every verdict is about networks trained this long.
+SETTINGS = {
+    "quick": {
+        "seeds": 2,
+        "steps": {"rnn": 4000, "transformer": 800},
+        "batch_size": 64,
+        "eval_trials": 2000,
+    },
+    "full": {
+        "seeds": 3,
+        "steps": {"rnn": 12000, "transformer": 2000},
+        "batch_size": 64,
+        "eval_trials": 4000,
+    },
+}
+
+
+def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Train one network and measure it (one unit of the sweep)."""
+    from trilat.experiments import fixed_points, train
+
+    task = trilat.Task.evenly_spaced(config["n_tasks"])
+    train_seed, eval_seed, fp_seed = (int(s) for s in rng.integers(0, 2**63 - 1, size=3))
+    start = time.perf_counter()
+    net = train(
+        config["arch"],
+        task,
+        steps=config["steps"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        schedule=config["schedule"],
+        loss=config["loss"],
+        n_steps=N_STEPS,
+        rng=train_seed,
+        progress=False,
+        patience=config["patience"],
+    )
+    values: dict[str, Any] = {
+        "train_seconds": time.perf_counter() - start,
+        "steps_done": net.history.step[-1],
+        "best_step": net.history.best_step,
+        "val_excess": net.history.excess,
+    }
+    values.update(_measure(net, task, config["eval_trials"], eval_seed))
+    values["gen_init"], values["angle_init"], values["decode_mu_min_init"] = _untrained_code(
+        config["arch"], net, task, config["eval_trials"], eval_seed
+    )
+    if config["arch"] != "transformer":
+        fp = fixed_points(net, rng=fp_seed, progress=False)
+        values["fp_found"] = fp.n_fixed
+        values["attractor_dim"] = fp.dimension if fp.n_fixed else -1
+        lead = np.median(np.abs(fp.eigenvalues[:, :3]), axis=0) if fp.n_fixed else [np.nan] * 3
+        for k in range(3):
+            values[f"fp_lambda{k + 1}"] = float(lead[k])
+    return values
+
+
+def _measure(net: Any, task: trilat.Task, n_trials: int, seed: int) -> dict[str, Any]:
+    """Output optimality at t = T, the implied estimate, and the latent code at t = T."""
+    from trilat.compare import bernoulli_kl, compare
+
+    values: dict[str, Any] = {}
+    if task.identifiable:
+        c = compare(net, task, n_trials=n_trials, n_steps=N_STEPS, rng=seed, progress=False)
+        values["excess_ce"] = float(c.excess_cross_entropy[-1])
+        values["implied_r2"] = float(c.estimate_r2[-1])
+        values["ceiling"] = float(c.ceiling[-1])
+    trials = trilat.simulate(task, n_trials, N_STEPS, rng=seed)
+    out = net(net.mixing(trials.evidence))
+    post = trilat.posterior(task, trials.evidence)
+    # "the latent state encodes mu(t) linearly": cross-validated ridge R^2 of mu(t), each t
+    decode = [
+        metrics.decodability(out.latents[:, t], post.mean[:, t], rng=seed).score
+        for t in range(N_STEPS)
+    ]
+    values["decode_mu_min"] = float(min(decode))
+    values["decode_mu_T"] = float(decode[-1])
+    if not task.identifiable:  # compare needs rank C = D; the outputs are still comparable
+        z_opt = trilat.predict_logits(task, post.mean[:, -1], std=post.std[-1])
+        values["excess_ce"] = float(np.mean(bernoulli_kl(z_opt, out.logits[:, -1])))
+        values["implied_r2"] = float("nan")
+        values["ceiling"] = float(1 - post.std[-1] ** 2 / task.prior.variance)
+    gen = metrics.regression_generalization(
+        out.latents[:, -1], trials.x_star, "quadrant", prior_variance=task.prior.variance
+    )
+    for k, score in enumerate(gen.scores):
+        values[f"gen_fold{k}"] = float(score)
+    values["gen_median"] = gen.median
+    angles = metrics.factor_angles(gen.weight, rng=seed)
+    values["angle_median"] = angles.median
+    values["angle_null_lo"], _, values["angle_null_hi"] = (float(q) for q in angles.null_quantiles)
+    return values
+
+
+def _untrained_code(
+    arch: str, net: Any, task: trilat.Task, n_trials: int, seed: int
+) -> tuple[float, float, float]:
+    """Generalisation, factor angle and worst-step decodability of mu(t) of a fresh network.
+
+    Random features of ``x*`` in an untrained network already generalise to
+    some degree, at angles near 90 degrees; this baseline says how much of a
+    trained network's scores training added.
+    """
+    import torch
+
+    from trilat.adapters import from_torch
+    from trilat.experiments import build
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed % 2**63)
+        module = build(arch, net.obs_dim, task.n_tasks)
+    trials = trilat.simulate(task, n_trials, N_STEPS, rng=seed)
+    latents = from_torch(module, latent="latent")(net.mixing(trials.evidence)).latents
+    gen = metrics.regression_generalization(
+        latents[:, -1], trials.x_star, "quadrant", prior_variance=task.prior.variance
+    )
+    post = trilat.posterior(task, trials.evidence)
+    decode = min(
+        metrics.decodability(latents[:, t], post.mean[:, t], rng=seed).score
+        for t in range(N_STEPS)
+    )
+    return gen.median, metrics.factor_angles(gen.weight, n_null=0).median, float(decode)
+
+
+def _reference(n_trials: int) -> dict[int, float]:
+    """Quadrant generalisation of the Bayes-optimal network's logits used as its latent state.
+
+    What a network whose hidden state held nothing but its optimal output
+    logits would score: below the eq. 7 ceiling because the logit of
+    ``Phi(u)`` grows like ``u^2 / 2`` away from the boundaries.
+    """
+    from trilat.adapters import OptimalNetwork
+
+    ref = {}
+    for n in TASKS:
+        task = trilat.Task.evenly_spaced(n)
+        trials = trilat.simulate(task, n_trials, N_STEPS, rng=12345)
+        z = OptimalNetwork(task, "logits")(trials.evidence).latents[:, -1]
+        ref[n] = metrics.regression_generalization(z, trials.x_star, "quadrant").median
+    return ref
+
+
+def _summarise(result: Any, archs: tuple[str, ...], tasks: tuple[int, ...]) -> list[dict]:
+    rows = []
+    for arch in archs:
+        for n in tasks:
+            recs = [
+                r
+                for r in result.records
+                if r["arch"] == arch and r["n_tasks"] == n and not r.get("error_type")
+            ]
+            if not recs:
+                continue
+            folds = np.concatenate(
+                [[r[k] for k in r if k.startswith("gen_fold")] for r in recs]
+            ).astype(float)
+            q25, q50, q75 = np.percentile(folds, [25, 50, 75])
+            row = {
+                "arch": arch,
+                "n_tasks": n,
+                "seeds": len(recs),
+                "steps": float(np.mean([r["steps_done"] for r in recs])),
+                "excess_ce": float(np.mean([r["excess_ce"] for r in recs])),
+                "implied_r2": float(np.mean([r["implied_r2"] for r in recs])),
+                "decode_mu_min": float(np.mean([r["decode_mu_min"] for r in recs])),
+                "decode_mu_min_init": float(np.mean([r["decode_mu_min_init"] for r in recs])),
+                "ceiling": recs[0]["ceiling"],
+                "gen_median": float(q50),
+                "gen_iqr": (float(q25), float(q75)),
+                "angle": float(np.median([r["angle_median"] for r in recs])),
+                "angle_null": (recs[0]["angle_null_lo"], recs[0]["angle_null_hi"]),
+                "gen_init": float(np.median([r["gen_init"] for r in recs])),
+                "angle_init": float(np.median([r["angle_init"] for r in recs])),
+                "train_seconds": float(np.mean([r["train_seconds"] for r in recs])),
+            }
+            if "attractor_dim" in recs[0]:
+                row["attractor_dim"] = [int(r["attractor_dim"]) for r in recs]
+                row["fp_found"] = [int(r["fp_found"]) for r in recs]
+                row["fp_lambda"] = [
+                    np.nanmedian([r[f"fp_lambda{k}"] for r in recs]) for k in (1, 2, 3)
+                ]
+            rows.append(row)
+    return rows
+
+
+def _markdown(rows: list[dict], ref: dict[int, float]) -> str:
+    head = (
+        "| arch | N_task | seeds | steps | excess CE at T (nats) | implied r² at T "
+        "(ceiling) | R² decode μ(t), worst t (untrained) | quadrant gen. r² median [IQR] | same, "
+        "untrained | optimal logits | median factor angle (null 95%) | same, untrained | "
+        "attractor dim per seed (fixed points found); median |λ| of the 3 eigenvalues nearest 1 |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for r in rows:
+        implied = "n/a (N < D)" if np.isnan(r["implied_r2"]) else f"{r['implied_r2']:.3f}"
+        dims = (
+            ", ".join(
+                f"{d} ({f})" if d >= 0 else f"none ({f})"
+                for d, f in zip(r["attractor_dim"], r["fp_found"], strict=True)
+            )
+            + "; "
+            + ", ".join(f"{x:.2f}" for x in r["fp_lambda"])
+            if "attractor_dim" in r
+            else "—"
+        )
+        lines.append(
+            f"| {r['arch']} | {r['n_tasks']} | {r['seeds']} | {r['steps']:.0f} | "
+            f"{r['excess_ce']:.4f} | {implied} ({r['ceiling']:.3f}) | {r['decode_mu_min']:.3f} "
+            f"({r['decode_mu_min_init']:.3f}) | "
+            f"{r['gen_median']:.3f} "
+            f"[{r['gen_iqr'][0]:.3f}, {r['gen_iqr'][1]:.3f}] | {r['gen_init']:.3f} | "
+            f"{ref[r['n_tasks']]:.3f} | {r['angle']:.1f}° ({r['angle_null'][0]:.0f}–"
+            f"{r['angle_null'][1]:.0f}°) | {r['angle_init']:.1f}° | {dims} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def _figure(rows: list[dict], ref: dict[int, float], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_g, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    colors = {"rnn": "tab:blue", "transformer": "tab:orange"}
+    labels = {"rnn": "ReLU RNN", "transformer": "causal transformer"}
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        rs = [r for r in rows if r["arch"] == arch]
+        n = np.array([r["n_tasks"] for r in rs])
+        med = np.array([r["gen_median"] for r in rs])
+        lo = med - np.array([r["gen_iqr"][0] for r in rs])
+        hi = np.array([r["gen_iqr"][1] for r in rs]) - med
+        ax_g.errorbar(
+            n,
+            med,
+            yerr=[lo, hi],
+            marker="o",
+            capsize=3,
+            color=colors.get(arch),
+            label=labels.get(arch, arch),
+        )
+        ax_a.plot(
+            n,
+            [r["angle"] for r in rs],
+            marker="o",
+            color=colors.get(arch),
+            label=labels.get(arch, arch),
+        )
+    tasks = sorted(ref)
+    ceiling = rows[0]["ceiling"]
+    ax_g.axhline(ceiling, color="k", ls="--", lw=1, label=f"eq. 7 ceiling at T ({ceiling:.3f})")
+    ax_g.plot(
+        tasks,
+        [ref[n] for n in tasks],
+        color="gray",
+        ls=":",
+        marker="s",
+        ms=4,
+        label="optimal network's logits",
+    )
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        rs = [r for r in rows if r["arch"] == arch]
+        ax_g.plot(
+            [r["n_tasks"] for r in rs],
+            [r["gen_init"] for r in rs],
+            color=colors.get(arch),
+            ls=":",
+            lw=1.2,
+            label=f"{labels.get(arch, arch)}, untrained",
+        )
+        ax_a.plot(
+            [r["n_tasks"] for r in rs],
+            [r["angle_init"] for r in rs],
+            color=colors.get(arch),
+            ls=":",
+            lw=1.2,
+            label=f"{labels.get(arch, arch)}, untrained",
+        )
+    ax_a.axhspan(*rows[0]["angle_null"], color="gray", alpha=0.2, label="random directions (95%)")
+    ax_a.axhline(90, color="k", ls="--", lw=1, label="orthogonal (90°)")
+    for ax in (ax_g, ax_a):
+        ax.set_xscale("log")
+        ax.set_xticks(list(TASKS))
+        ax.set_xticklabels([str(n) for n in TASKS])
+        ax.axvline(2, color="gray", lw=0.8, alpha=0.5)
+        ax.set_xlabel("number of tasks N_task (D = 2; grey line: N_task = D)")
+        ax.legend(fontsize=8, loc="lower right")
+    ax_g.set_ylabel(
+        "quadrant generalisation r² of x* at t = T\n(median, IQR over folds and seeds)"
+    )
+    ax_g.set_ylim(-0.6, 1.02)
+    ax_g.set_title("Zero-shot OOD generalisation (held-out quadrant)")
+    ax_a.set_ylabel("median angle between factor directions (degrees)")
+    ax_a.set_ylim(0, 135)
+    ax_a.set_title("Orthogonality of the decoded factors")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the short setting (< 10 min)")
+    parser.add_argument("--seeds", type=int, help="seeds per configuration")
+    parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated")
+    parser.add_argument("--tasks", default=",".join(map(str, TASKS)), help="comma-separated")
+    parser.add_argument("--steps-rnn", type=int, help="optimiser steps of the RNN")
+    parser.add_argument("--steps-transformer", type=int, help="optimiser steps of the transformer")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    parser.add_argument(
+        "--schedule", default="cosine", choices=("constant", "cosine"), help="learning rate"
+    )
+    parser.add_argument(
+        "--loss", default="every_step", choices=("every_step", "decision"), help="target schedule"
+    )
+    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience")
+    parser.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    parser.add_argument("--out", default="trilat-out/paper_claims", help="output directory")
+    args = parser.parse_args(argv)
+
+    setting = SETTINGS["quick" if args.quick else "full"]
+    archs = tuple(a for a in args.archs.split(",") if a)
+    tasks = tuple(int(n) for n in args.tasks.split(",") if n)
+    steps = dict(setting["steps"])
+    if args.steps_rnn:
+        steps["rnn"] = args.steps_rnn
+    if args.steps_transformer:
+        steps["transformer"] = args.steps_transformer
+    seeds = args.seeds or setting["seeds"]
+    batch = args.batch_size or setting["batch_size"]
+    grid = [
+        {
+            "arch": arch,
+            "n_tasks": n,
+            "steps": steps[arch],
+            "batch_size": batch,
+            "lr": args.lr,
+            "schedule": args.schedule,
+            "loss": args.loss,
+            "patience": args.patience,
+            "eval_trials": setting["eval_trials"],
+        }
+        # the slowest units first, so that two workers finish together
+        for arch in sorted(archs, key=lambda a: -steps.get(a, 0))
+        for n in sorted(tasks, reverse=True)
+    ]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "quick" if args.quick else "full"
+    print(
+        f"paper_claims ({name}): {len(grid)} configurations x {seeds} seeds, steps {steps}, "
+        f"batch {batch}, lr {args.lr} ({args.schedule}), loss {args.loss!r}, "
+        f"{args.workers} worker(s); "
+        f"{platform.processor() or platform.machine()}, {multiprocessing.cpu_count()} cores",
+        flush=True,
+    )
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # no fork after torch's threads start
+    executor = (
+        cf.ProcessPoolExecutor(args.workers, mp_context=context) if args.workers > 1 else None
+    )
+    try:
+        result = sweep(
+            run_unit,
+            grid,
+            seeds=seeds,
+            executor=executor,
+            out=out / f"{name}.jsonl",
+            progress=None,
+            retry_errors=True,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    errors = [r for r in result.records if r.get("error_type")]
+    for r in errors:
+        print(f"error in {r['arch']} N={r['n_tasks']} seed={r['seed']}: {r['error_message']}")
+    rows = _summarise(result, archs, tasks)
+    ref = _reference(setting["eval_trials"])
+    table = _markdown(rows, ref)
+    elapsed = time.perf_counter() - start
+    print()
+    print(table)
+    fig = _figure(rows, ref, out / f"{name}.png")
+    (out / f"{name}.md").write_text(table)
+    print(f"figure: {fig}\ntable: {out / f'{name}.md'}")
+    print(
+        f"runtime: {elapsed:.0f} s wall for {len(result)} networks ({name} setting; units "
+        f"stored in {out / f'{name}.jsonl'} are reused on a rerun and not timed again)"
+    )
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
