@@ -11,12 +11,20 @@ each, and prints one table (per architecture and N_task, over seeds):
 - the implied estimate ``mu_hat = C^+ (s(T) Phi^-1(Yhat_net) + b)``
   recovered from the network's own outputs: ``r^2`` against ``x*`` next to
   the eq. 7 ceiling ``1 - s(T)^2 / Var(x*)`` (undefined for N < D);
+- the cross-validated ridge ``R^2`` of ``mu(t)`` decoded from the latent
+  state, at its worst step ``t`` (trained, and an untrained network of the
+  same architecture);
 - quadrant regression generalisation of ``x*`` from the latent state at
   ``t = T`` (the paper's appendix A.2 protocol): median and IQR of the
-  fold scores pooled over seeds;
-- the median angle between the factor directions of the decoder;
-- for the RNN, the dimension of the attractor found by
-  ``trilat.experiments.fixed_points`` (eigenvalues with |lambda - 1| < 1/T).
+  fold scores pooled over seeds, beside the same for an untrained network
+  and for the optimal network's logits;
+- the median angle between the factor directions of the decoder, with the
+  95% range of angles between random directions;
+- for the RNN, under the fixation input ``f(0)``: the attractor dimension
+  from :func:`trilat.experiments.fixed_points` (eigenvalues with timescale
+  ``-1/ln|lambda| >= T/2``), the moduli of the three eigenvalues nearest 1,
+  and the fraction of the slow points' variance on two principal axes
+  (:func:`trilat.experiments.slow_points`).
 
 Writes the figure of generalisation and angle against N_task, the sweep
 results (JSON lines; a rerun resumes) and the table as markdown to ``--out``.
@@ -74,7 +82,7 @@ SETTINGS = {
 
 def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Train one network and measure it (one unit of the sweep)."""
-    from trilat.experiments import fixed_points, train
+    from trilat.experiments import fixed_points, slow_points, train
 
     task = trilat.Task.evenly_spaced(config["n_tasks"])
     train_seed, eval_seed, fp_seed = (int(s) for s in rng.integers(0, 2**63 - 1, size=3))
@@ -90,7 +98,7 @@ def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
         n_steps=N_STEPS,
         rng=train_seed,
         progress=False,
-        patience=config["patience"],
+        patience=config["patience"] or None,  # 0: no early stopping
     )
     values: dict[str, Any] = {
         "train_seconds": time.perf_counter() - start,
@@ -98,6 +106,10 @@ def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
         "best_step": net.history.best_step,
         "val_excess": net.history.excess,
     }
+    if config["save"]:
+        # an id that survives the results table's float64: 52 bits of the seed
+        values["net_id"] = net_id = train_seed % 2**52
+        net.save(Path(config["save"]) / f"{config['arch']}_N{config['n_tasks']}_{net_id:013x}.pt")
     values.update(_measure(net, task, config["eval_trials"], eval_seed))
     values["gen_init"], values["angle_init"], values["decode_mu_min_init"] = _untrained_code(
         config["arch"], net, task, config["eval_trials"], eval_seed
@@ -109,6 +121,9 @@ def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
         lead = np.median(np.abs(fp.eigenvalues[:, :3]), axis=0) if fp.n_fixed else [np.nan] * 3
         for k in range(3):
             values[f"fp_lambda{k + 1}"] = float(lead[k])
+        sp = slow_points(net, rng=fp_seed, progress=False)
+        values["slow_found"] = sp.n_fixed
+        values["slow_spread2"] = float(sp.spread[:2].sum()) if sp.spread.size else float("nan")
     return values
 
 
@@ -236,6 +251,7 @@ def _summarise(result: Any, archs: tuple[str, ...], tasks: tuple[int, ...]) -> l
                 row["fp_lambda"] = [
                     np.nanmedian([r[f"fp_lambda{k}"] for r in recs]) for k in (1, 2, 3)
                 ]
+                row["slow_spread2"] = float(np.nanmedian([r["slow_spread2"] for r in recs]))
             rows.append(row)
     return rows
 
@@ -245,7 +261,8 @@ def _markdown(rows: list[dict], ref: dict[int, float]) -> str:
         "| arch | N_task | seeds | steps | excess CE at T (nats) | implied r² at T "
         "(ceiling) | R² decode μ(t), worst t (untrained) | quadrant gen. r² median [IQR] | same, "
         "untrained | optimal logits | median factor angle (null 95%) | same, untrained | "
-        "attractor dim per seed (fixed points found); median |λ| of the 3 eigenvalues nearest 1 |\n"
+        "attractor dim per seed (fixed points found); median |λ| of the 3 eigenvalues nearest 1; "
+        "slow points' variance on 2 axes |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     lines = []
@@ -258,6 +275,7 @@ def _markdown(rows: list[dict], ref: dict[int, float]) -> str:
             )
             + "; "
             + ", ".join(f"{x:.2f}" for x in r["fp_lambda"])
+            + f"; {r['slow_spread2']:.2f}"
             if "attractor_dim" in r
             else "—"
         )
@@ -373,9 +391,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--loss", default="every_step", choices=("every_step", "decision"), help="target schedule"
     )
-    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early-stopping patience in evaluations (default: none; a cosine schedule's "
+        "last steps are its best, and stopping on the noise of a plateau mid-way cuts them)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     parser.add_argument("--out", default="trilat-out/paper_claims", help="output directory")
+    parser.add_argument(
+        "--save", action="store_true", help="save every trained network to OUT/networks/"
+    )
     args = parser.parse_args(argv)
 
     setting = SETTINGS["quick" if args.quick else "full"]
@@ -388,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         steps["transformer"] = args.steps_transformer
     seeds = args.seeds or setting["seeds"]
     batch = args.batch_size or setting["batch_size"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     grid = [
         {
             "arch": arch,
@@ -397,15 +426,14 @@ def main(argv: list[str] | None = None) -> int:
             "lr": args.lr,
             "schedule": args.schedule,
             "loss": args.loss,
-            "patience": args.patience,
+            "patience": args.patience or 0,
             "eval_trials": setting["eval_trials"],
+            "save": str(out / "networks") if args.save else "",
         }
         # the slowest units first, so that two workers finish together
         for arch in sorted(archs, key=lambda a: -steps.get(a, 0))
         for n in sorted(tasks, reverse=True)
     ]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     name = "quick" if args.quick else "full"
     print(
         f"paper_claims ({name}): {len(grid)} configurations x {seeds} seeds, steps {steps}, "
@@ -436,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in errors:
         print(f"error in {r['arch']} N={r['n_tasks']} seed={r['seed']}: {r['error_message']}")
     rows = _summarise(result, archs, tasks)
+    if not rows:
+        print("no network finished; nothing to tabulate")
+        return 1
     ref = _reference(setting["eval_trials"])
     table = _markdown(rows, ref)
     elapsed = time.perf_counter() - start

@@ -20,6 +20,7 @@ from trilat.experiments import (  # noqa: E402
     load,
     make_batch,
     schedule_targets,
+    slow_points,
     train,
     training,
 )
@@ -404,6 +405,22 @@ def test_fixed_points_of_a_linear_rnn_have_the_attractor_dimension(d):
     assert np.abs(resid).max() < 1e-6 * np.abs(fp.points).max()
     assert fp.spread[d:].sum() < 1e-10
     assert str(d) in fp.summary()
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_slow_points_of_a_linear_rnn_span_its_attractor(d):
+    """On an exact attractor q = 0 along the manifold: the descent only removes the
+    off-manifold part (contracted by |lambda| <= 0.6 per step), so the points keep
+    their spread inside the d-dimensional eigenspace and none outside it."""
+    rnn = _LinearRNN(12, 40, d, seed=d)
+    sp = slow_points(
+        rnn, TASK, mixing=MIXING, fixation="zero", n_initial=64, iterations=1000, rng=0
+    )
+    assert sp.n_fixed == 64
+    assert sp.dimension == d
+    assert sp.spread[d:].sum() < 1e-6
+    with pytest.raises(ValueError, match="does not refine"):
+        slow_points(rnn, TASK, mixing=MIXING, refine=3)
 
 
 def test_fixed_points_reject_a_network_without_a_recurrent_map():

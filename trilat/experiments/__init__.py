@@ -7,13 +7,20 @@
   :func:`trilat.compare`;
 - :func:`load` reads a saved network back (``weights_only=True``);
 - :func:`fixed_points` finds the fixed points of a trained RNN's recurrent
-  map and the dimension of its attractor.
+  map and the dimension of its attractor; :func:`slow_points` the sheet of
+  slow points around them that forms the approximate attractor.
 
 This package imports torch; ``import trilat`` does not import it.
 """
 
 from trilat.experiments.data import LOSSES, Batch, make_batch, schedule_targets
-from trilat.experiments.dynamics import FIXATIONS, FixedPoints, fixation_input, fixed_points
+from trilat.experiments.dynamics import (
+    FIXATIONS,
+    FixedPoints,
+    fixation_input,
+    fixed_points,
+    slow_points,
+)
 from trilat.experiments.models import ARCHITECTURES, CausalTransformer, RecurrentNetwork, build
 from trilat.experiments.training import History, TrainedNetwork, load, train
 
@@ -33,5 +40,6 @@ __all__ = [
     "load",
     "make_batch",
     "schedule_targets",
+    "slow_points",
     "train",
 ]

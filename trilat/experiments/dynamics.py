@@ -21,6 +21,15 @@ A network that accumulates evidence then holds what it has accumulated, and
 the set of states it can hold is the attractor. ``"mean"`` (the average
 observation ``E f(X)``), ``"zero"`` (``u = 0``, input switched off) or any
 vector are available for comparison.
+
+Fixed points and slow points. A trained network's attractor is approximate:
+``F(h) = h`` has isolated solutions (64 equations in 64 unknowns), and the
+attractor is a sheet of *slow points* around them where ``F(h) - h`` is small
+but not zero. :func:`fixed_points` refines its searches to exact fixed points
+(Levenberg-Marquardt after Adam) and reads the spectrum there;
+:func:`slow_points` stops after a short Adam descent and keeps the points
+slower than a few percent of the states' spread per step, whose principal
+axes (``FixedPoints.spread``) show the sheet's dimension.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from trilat._checks import as_float_array, as_rng, describe, positive_int, posit
 from trilat.experiments._runtime import bar, show_progress, torch_threads
 from trilat.task import Gaussian, MixingMLP, Task, simulate
 
-__all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points"]
+__all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points", "slow_points"]
 
 FIXATIONS = ("center", "mean", "zero")
 
@@ -323,6 +332,48 @@ def fixed_points(
         input=u_np,
         n_initial=n_initial,
         all_speed=speed,
+    )
+
+
+def slow_points(
+    network: Any,
+    task: Task | None = None,
+    *,
+    speed_tol: float = 0.02,
+    iterations: int = 300,
+    **kwargs: Any,
+) -> FixedPoints:
+    """Slow points of ``h -> F(h; u)``: ``||F(h) - h|| < speed_tol * spread`` after a short descent.
+
+    :func:`fixed_points` with ``refine=0``, ``iterations`` Adam steps on
+    ``q(h) = 1/2 ||F(h; u) - h||^2`` and a loose ``speed_tol`` (relative to the
+    RMS spread of the states along trajectories): the descent reaches the
+    slow manifold quickly across it and slides along it only slowly, so the
+    points kept trace the approximate attractor instead of collapsing onto
+    its few exact fixed points (Sussillo & Barak, 2013). The eigenvalues are
+    those of ``dF/dh`` at the slow points; ``spread`` gives the fraction of
+    their variance on each principal axis.
+
+    Parameters
+    ----------
+    network, task
+        As :func:`fixed_points`.
+    speed_tol : float
+        Speed below which a point is kept, relative to the states' RMS spread.
+    iterations : int
+        Adam steps.
+    **kwargs
+        Any other argument of :func:`fixed_points` (``fixation``, ``n_initial``,
+        ``rng``, ...).
+
+    Returns
+    -------
+    FixedPoints
+    """
+    if "refine" in kwargs:
+        raise ValueError("slow_points does not refine; call fixed_points for exact fixed points")
+    return fixed_points(
+        network, task, speed_tol=speed_tol, iterations=iterations, refine=0, **kwargs
     )
 
 

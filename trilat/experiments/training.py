@@ -357,7 +357,9 @@ def train(
         is a terminal.
     patience : int or None
         Evaluations without improvement before stopping; ``None``: never stop
-        early.
+        early. With ``schedule="cosine"`` prefer ``None``: the validation loss
+        of a small-batch run wanders by more than ``min_delta`` around a
+        plateau, and the decaying rate's last steps are the best ones.
     min_delta : float
         Improvement of the validation loss (nats per output) that counts.
     eval_every, eval_trials : int
