@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where units run (default: serial, or dask when --scheduler is given)",
     )
     parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://scheduler-host:8786"
     )
     parser.add_argument(
         "--workers",
