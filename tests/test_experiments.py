@@ -419,6 +419,7 @@ def test_slow_points_of_a_linear_rnn_span_its_attractor(d):
     assert sp.n_fixed == 64
     assert sp.dimension == d
     assert sp.spread[d:].sum() < 1e-6
+    assert sp.kind == "slow" and "slow points" in sp.summary()
     with pytest.raises(ValueError, match="does not refine"):
         slow_points(rnn, TASK, mixing=MIXING, refine=3)
 

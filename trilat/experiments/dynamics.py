@@ -34,6 +34,7 @@ axes (``FixedPoints.spread``) show the sheet's dimension.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,9 @@ class FixedPoints:
         Initial states tried.
     all_speed : ndarray, shape (n_initial,)
         Final speed of every search, converged or not.
+    kind : {"fixed", "slow"}
+        Exact fixed points (:func:`fixed_points`) or slow points
+        (:func:`slow_points`).
     """
 
     points: np.ndarray
@@ -96,6 +100,7 @@ class FixedPoints:
     input: np.ndarray
     n_initial: int
     all_speed: np.ndarray
+    kind: str = "fixed"
 
     @property
     def n_fixed(self) -> int:
@@ -104,15 +109,17 @@ class FixedPoints:
 
     @property
     def timescales(self) -> np.ndarray:
-        """``-1 / ln|lambda|`` in steps, ``(K, S)``: how long each mode holds its content."""
+        """``-1 / ln|lambda|`` in steps, ``(K, S)``: how long each mode holds its content
+        (negative for a growing mode, ``|lambda| > 1``)."""
         with np.errstate(divide="ignore"):
             return -1.0 / np.log(np.abs(self.eigenvalues))
 
     def summary(self) -> str:
         """One paragraph: points found, speeds, marginal eigenvalues, dimension."""
+        what = "fixed points" if self.kind == "fixed" else "slow points"
         if not self.n_fixed:
             return (
-                f"no fixed point found under the {self.fixation} input: none of "
+                f"no {what} found under the {self.fixation} input: none of "
                 f"{self.n_initial} searches reached speed < {self.speed_tol:.2g} (median final "
                 f"speed {np.median(self.all_speed):.3g})"
             )
@@ -122,8 +129,9 @@ class FixedPoints:
         lead = np.median(np.abs(self.eigenvalues[:, :k]), axis=0)
         scales = np.median(self.timescales[:, :k], axis=0)
         return (
-            f"{self.n_fixed} of {self.n_initial} searches converged to fixed points under the "
-            f"{self.fixation} input (median speed {np.median(self.speed):.2g}); eigenvalues with "
+            f"{self.n_fixed} of {self.n_initial} searches ended at {what} (speed < "
+            f"{self.speed_tol:.2g} x spread) under the {self.fixation} input (median speed "
+            f"{np.median(self.speed):.2g}); eigenvalues with "
             f"|lambda - 1| < {self.tol:.3g} per point (count: points) {{{hist}}}; attractor "
             f"dimension {self.dimension}; median |lambda| of the {k} leading modes "
             f"{np.round(lead, 4).tolist()} (timescales {np.round(scales, 1).tolist()} steps); "
@@ -372,9 +380,10 @@ def slow_points(
     """
     if "refine" in kwargs:
         raise ValueError("slow_points does not refine; call fixed_points for exact fixed points")
-    return fixed_points(
+    found = fixed_points(
         network, task, speed_tol=speed_tol, iterations=iterations, refine=0, **kwargs
     )
+    return dataclasses.replace(found, kind="slow")
 
 
 def _jacobians(module: Any, u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
