@@ -261,7 +261,7 @@ def _markdown(rows: list[dict], ref: dict[int, float]) -> str:
         "| arch | N_task | seeds | steps | excess CE at T (nats) | implied r² at T "
         "(ceiling) | R² decode μ(t), worst t (untrained) | quadrant gen. r² median [IQR] | same, "
         "untrained | optimal logits | median factor angle (null 95%) | same, untrained | "
-        "attractor dim per seed (fixed points found); median |λ| of the 3 eigenvalues nearest 1; "
+        "attractor dim per seed (fixed points found); median \\|λ\\| of the 3 eigenvalues nearest 1; "
         "slow points' variance on 2 axes |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
