@@ -251,6 +251,18 @@ def test_trained_network_plugs_into_the_network_protocol():
     assert net.obs_dim == 40 and net.n_tasks == 3
 
 
+def test_trained_network_plugs_straight_into_compare():
+    """compare reads the network's own mixing: the same numbers as passing it explicitly."""
+    net = _tiny()
+    c = trilat.compare(net, TASK, n_trials=64, n_steps=6, rng=3, progress=False)
+    explicit = trilat.compare(
+        net, TASK, n_trials=64, n_steps=6, rng=3, progress=False, mixing=net.mixing
+    )
+    assert c.n_steps == 6 and c.latent_dim == 8
+    np.testing.assert_array_equal(c.excess_cross_entropy, explicit.excess_cross_entropy)
+    assert np.all(c.excess_cross_entropy > 0)
+
+
 def test_save_and_load_round_trip_with_weights_only(tmp_path):
     net = _tiny("gru")
     path = net.save(tmp_path / "net.pt")
