@@ -1,13 +1,15 @@
-"""The markdown report of a :class:`trilat.compare.Comparison`."""
+"""The markdown report of a :class:`trilat.compare.Comparison`.
+
+Each function takes the ``Comparison`` as ``c`` (annotated ``Any``): the result
+class calls :func:`markdown` from its ``to_markdown``, so this module does not
+import it back (no circle, not even for type checking).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from trilat.compare import Comparison
 
 
 def _num(x: Any, digits: int = 4) -> str:
@@ -23,7 +25,7 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def _task_line(c: Comparison) -> str:
+def _task_line(c: Any) -> str:
     task = c.task
     prior = task.prior
     kind = type(prior).__name__
@@ -35,7 +37,7 @@ def _task_line(c: Comparison) -> str:
     )
 
 
-def _step_table(c: Comparison) -> list[str]:
+def _step_table(c: Any) -> list[str]:
     lines = [
         "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
         "| r²(mu_hat, x*) | eq. 7: r² of mu | oracle r² | R²(decode mu) | R²(decode x*) |",
@@ -74,7 +76,7 @@ def _metric(code: dict[str, Any], name: str, show: Any) -> str:
     return show(entry)
 
 
-def _code_table(c: Comparison) -> list[str]:
+def _code_table(c: Any) -> list[str]:
     ceiling = float(c.ceiling[c.latent_step - 1])
 
     def generalization(g: dict[str, Any]) -> str:
@@ -134,7 +136,7 @@ def _code_table(c: Comparison) -> list[str]:
     return lines
 
 
-def markdown(c: Comparison) -> str:
+def markdown(c: Any) -> str:
     """Header, per-step table, latent-code table and the notes a reader needs to read them."""
     lines = [
         f"## trilat compare: {c.network}",
