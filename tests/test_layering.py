@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trilat._philox",
             "trilat._progress",
             "trilat._stable",
+            "trilat._text",
             "trilat._threads",
             "trilat._version",
         ),
@@ -233,6 +234,7 @@ def test_checker_refuses_a_module_in_no_layer():
     assert problems == ["trilat.newthing is in no layer: add it to LAYERS"]
 
 
+@pytest.mark.integration
 def test_import_trilat_stays_light():
     code = f"import sys, trilat; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run(
@@ -241,6 +243,7 @@ def test_import_trilat_stays_light():
     assert out.strip() == "[]"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["trilat.kernels", "trilat.verify", "trilat.sweep"])
 def test_feature_packages_import_without_numba_until_used(name):
     # the kernels' numba is imported on first use of a kernel, not by importing a package

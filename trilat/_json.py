@@ -1,19 +1,24 @@
 """Strict JSON for trilat's results: numpy to plain Python, non-finite floats to strings.
 
-JSON has no ``NaN`` or ``Infinity``; ``json.dumps`` writes them anyway unless
-``allow_nan=False``. Every result trilat writes goes through :func:`plain`
-(``nan``, ``inf``, ``-inf`` become the strings ``"nan"``, ``"inf"``,
-``"-inf"``) and is read back through :func:`unplain`.
+The one rule for every JSON trilat writes (``Comparison.to_json``, ``trilat
+verify --json``, sweep files): JSON has no ``NaN`` or ``Infinity`` (``json.dumps``
+writes them anyway unless ``allow_nan=False``, and strict parsers refuse
+them), so :func:`plain` turns ``nan``, ``inf``, ``-inf`` into the strings
+``"nan"``, ``"inf"``, ``"-inf"`` (unlike ``null``, they keep which one it was)
+and :func:`unplain` turns them back. :func:`dumps` and :func:`loads` apply
+them around :mod:`json`. (Sweep files written before this rule may hold bare
+``NaN``/``Infinity``; :func:`loads` still reads them.)
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plain", "unplain"]
+__all__ = ["dumps", "loads", "plain", "unplain"]
 
 
 def plain(value: Any) -> Any:
@@ -41,3 +46,13 @@ def unplain(value: Any) -> Any:
     if value in ("inf", "-inf", "nan"):
         return float(value)
     return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """``json.dumps(plain(value), allow_nan=False, **kwargs)``: strict JSON."""
+    return json.dumps(plain(value), allow_nan=False, **kwargs)
+
+
+def loads(text: str | bytes) -> Any:
+    """``unplain(json.loads(text))``: what :func:`dumps` wrote, non-finite floats restored."""
+    return unplain(json.loads(text))

@@ -11,18 +11,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _num(x: Any, digits: int = 4) -> str:
-    x = float(x)
-    if np.isnan(x):
-        return "n/a"
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    if abs(x) < 1e-3 or abs(x) >= 1e5:
-        return f"{x:.2e}"
-    return f"{x:.{digits}f}"
+from trilat._text import number, table
 
 
 def _task_line(c: Any) -> str:
@@ -38,33 +27,32 @@ def _task_line(c: Any) -> str:
 
 
 def _step_table(c: Any) -> list[str]:
-    lines = [
-        "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
-        "| r²(mu_hat, x*) | eq. 7: r² of mu | oracle r² | R²(decode mu) | R²(decode x*) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["t", "s(t)", "mean abs(Yhat - Yhat*)", "excess CE (nats)", "RMSE(mu_hat - mu)",
+              "r²(mu_hat, x*)", "eq. 7: r² of mu", "oracle r²", "R²(decode mu)",
+              "R²(decode x*)"]  # fmt: skip
+    rows = []
     for i, t in enumerate(c.t):
         row = [
             f"{int(t)}",
-            _num(c.posterior_std[i]),
-            _num(c.output_abs_error[i]),
-            _num(c.excess_cross_entropy[i]),
-            _num(c.estimate_rmse[i]),
-            _num(c.estimate_r2[i]),
-            _num(c.ceiling[i]),
-            _num(c.optimal_r2[i]),
-            _num(c.latent_r2_mu[i]),
-            _num(c.latent_r2_xstar[i]),
+            number(c.posterior_std[i]),
+            number(c.output_abs_error[i]),
+            number(c.excess_cross_entropy[i]),
+            number(c.estimate_rmse[i]),
+            number(c.estimate_r2[i]),
+            number(c.ceiling[i]),
+            number(c.optimal_r2[i]),
+            number(c.latent_r2_mu[i]),
+            number(c.latent_r2_xstar[i]),
         ]
-        lines.append("| " + " | ".join(row) + " |")
-    return lines
+        rows.append(row)
+    return table(header, rows, markdown=True)
 
 
 def _per_factor(values: Any) -> str:
     values = np.atleast_1d(np.asarray(values, dtype=float))
     if values.size == 1:
-        return _num(values[0])
-    return f"{_num(values.mean())} ({', '.join(_num(v, 3) for v in values)})"
+        return number(values[0])
+    return f"{number(values.mean())} ({', '.join(number(v, digits=3) for v in values)})"
 
 
 def _metric(code: dict[str, Any], name: str, show: Any) -> str:
@@ -81,7 +69,7 @@ def _code_table(c: Any) -> list[str]:
 
     def generalization(g: dict[str, Any]) -> str:
         low, high = g["quartiles"]
-        return f"{_num(g['median'])} [{_num(low)}, {_num(high)}]"
+        return f"{number(g['median'])} [{number(low)}, {number(high)}]"
 
     null = c.code.get("factor_angles", {}).get("null_quantiles")
     null_text = (
@@ -91,12 +79,12 @@ def _code_table(c: Any) -> list[str]:
         else ""
     )
     rows = [
-        ("decodability of mu(t), CV R²", "decodability", lambda d: _num(d["score"]), ""),
+        ("decodability of mu(t), CV R²", "decodability", lambda d: number(d["score"]), ""),
         (
             f"{'quadrant' if c.task.dim == 2 else 'orthant'} generalisation of x*, r² median [IQR]",
             "generalization",
             generalization,
-            f"eq. 7 (r² of mu(t)) {_num(ceiling)}",
+            f"eq. 7 (r² of mu(t)) {number(ceiling)}",
         ),
         (
             "CCGP, balanced accuracy (per factor)",
@@ -120,20 +108,16 @@ def _code_table(c: Any) -> list[str]:
         (
             "participation ratio",
             "participation_ratio",
-            lambda v: _num(v, 2),
+            lambda v: number(v, digits=2),
             f"D = {c.task.dim}",
         ),
     ]
-    lines = [
-        "| metric | network | optimal code k(t), same trials | note |",
-        "|---|---:|---:|---|",
-    ]
-    lines += [
-        f"| {label} | {_metric(c.code, key, show)} | {_metric(c.reference_code, key, show)} "
-        f"| {note} |"
+    header = ["metric", "network", "optimal code k(t), same trials", "note"]
+    cells = [
+        [label, _metric(c.code, key, show), _metric(c.reference_code, key, show), note]
         for label, key, show, note in rows
     ]
-    return lines
+    return table(header, cells, left=(0, 3), markdown=True)
 
 
 def markdown(c: Any) -> str:

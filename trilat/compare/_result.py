@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat._json import plain, unplain
+from trilat._json import dumps, plain, unplain
 from trilat.compare import _plots, _report
 from trilat.task import Task
 
@@ -39,10 +39,7 @@ class Comparison:
     Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
 
     - ``posterior_std``: ``s(t)``; ``ceiling``: eq. 7, ``1 - s(t)^2 / Var(x*)``,
-      the r^2 of ``mu(t)`` against ``x*`` (the paper's ceiling of
-      decodability: the ceiling for ``mu(t)``, which a decoder fitted in
-      distribution can exceed at small ``t``; see
-      :func:`trilat.decodability_ceiling`);
+      the r^2 of ``mu(t)`` against ``x*`` (:func:`trilat.decodability_ceiling`);
     - ``output_abs_error``: mean ``|Yhat_net - Yhat_opt|`` over trials and tasks;
     - ``excess_cross_entropy``: mean ``KL(Bern(Yhat_opt) || Bern(Yhat_net))``,
       nats per output (saturated outputs left out);
@@ -97,7 +94,7 @@ class Comparison:
 
     def to_json(self, indent: int | None = None) -> str:
         """Strict JSON (no ``NaN``/``Infinity`` literals); read back by :meth:`from_json`."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Comparison:

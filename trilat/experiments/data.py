@@ -31,7 +31,7 @@ import numpy as np
 
 from trilat._checks import positive_int
 from trilat.mixing import MixingMLP
-from trilat.task import Task, simulate
+from trilat.task import Task, check_task, simulate
 
 __all__ = ["LOSSES", "Batch", "make_batch", "schedule_targets"]
 
@@ -134,8 +134,7 @@ def make_batch(
     -------
     Batch
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     if not isinstance(mixing, MixingMLP):
         raise ValueError(f"mixing must be a trilat.MixingMLP, got {type(mixing).__name__}")
     if mixing.in_dim != task.dim:

@@ -43,7 +43,8 @@ import numpy as np
 import torch
 
 from trilat._checks import as_float_array, as_rng, describe, positive_int, positive_scalar
-from trilat.experiments._runtime import bar, show_progress, torch_threads
+from trilat._progress import progress as progress_block
+from trilat.experiments._runtime import torch_threads
 from trilat.mixing import MixingMLP
 from trilat.task import Gaussian, Task, simulate
 
@@ -406,10 +407,9 @@ def _search(
     progress: bool | None,
 ) -> torch.Tensor:
     """Minimise ``sum_k 1/2 ||F(h_k) - h_k||^2``: Adam, then Levenberg-Marquardt per point."""
-    show = show_progress(progress)
     h = h0.clone().requires_grad_(True)
     opt = torch.optim.Adam([h], lr=lr * scale / math.sqrt(h.shape[1]))
-    with bar(total=iterations + refine, enabled=show, desc="fixed points") as pbar:
+    with progress_block(iterations + refine, "fixed points", progress) as pbar:
         for _ in range(iterations):
             q = 0.5 * ((module.step(h, u) - h) ** 2).sum()
             opt.zero_grad(set_to_none=True)

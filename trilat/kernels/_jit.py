@@ -43,12 +43,13 @@ from numba import prange
 from numba.extending import register_jitable
 
 from trilat import _philox
-from trilat._checks import as_float_array, describe, positive_int
+from trilat._checks import as_float_array, last_axis, positive_int
 from trilat.kernels import _special
 from trilat.kernels._montecarlo import (
     ChunkFolder,
     MonteCarloStats,
     MonteCarloSums,
+    default_chunk_trials,
     run_monte_carlo,
 )
 from trilat.kernels._special import (
@@ -59,8 +60,8 @@ from trilat.kernels._special import (
     ndtri_lower,
     select,
 )
-from trilat.oracle import posterior_std
-from trilat.task import Gaussian, Task, Trials, Uniform
+from trilat.oracle import posterior_precision, posterior_std
+from trilat.task import Gaussian, Task, Trials, Uniform, check_task
 
 __all__ = [
     "Outputs",
@@ -79,6 +80,9 @@ __all__ = [
 # functions for numba (one implementation of the generator).
 for _f in (_philox.mulhilo, _philox.philox4x64, _philox.to_unit):
     register_jitable(inline="always")(_f)
+
+# Working memory of one chunk of the fused kernel (its per-trial arrays are small).
+KERNEL_CHUNK_BYTES = 16 * 2**20
 
 LOG_SPACE_U = 37.5  # above, Phi(-|u|) < 4.7e-308 nears the subnormals: work with its log
 
@@ -483,12 +487,6 @@ def _recover_kernel(pinv, k, b, out):
 # ----------------------------------------------------------------- public API
 
 
-def _check_task(task: Any) -> Task:
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
-    return task
-
-
 def _prior_code(prior: Uniform | Gaussian) -> tuple[int, float, float]:
     """``x* = a + b f(u)``: f the identity (uniform, as ``Uniform.quantile``) or Phi^-1."""
     if isinstance(prior, Uniform):
@@ -510,7 +508,7 @@ def simulate(
     Philox4x64-10 stream, the same ``Phi^-1``). Shapes: ``x_star`` (n, D),
     ``evidence`` (n, T, D).
     """
-    task = _check_task(task)
+    task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
     first_trial = positive_int(first_trial, "first_trial", minimum=0)
@@ -557,13 +555,6 @@ class Outputs:
         return np.where(self.upper, 1.0 - p, p)
 
 
-def _rows(task: Task, x: Any, name: str, width: int, what: str) -> np.ndarray:
-    arr = as_float_array(x, name)
-    if arr.ndim == 0 or arr.shape[-1] != width:
-        raise ValueError(f"{name} must have shape (..., {width}) ({what}), got {describe(arr)}")
-    return arr
-
-
 def _std_rows(task: Task, shape: tuple[int, ...], t: Any, std: Any) -> np.ndarray:
     s = posterior_std(task, t, std)
     try:
@@ -580,8 +571,8 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> Outputs:
     The kernel version of :func:`trilat.predict`: ``mu`` of shape (..., D),
     ``t`` (or ``std``) broadcastable against ``mu.shape[:-1]``; outputs (..., N).
     """
-    task = _check_task(task)
-    mu = _rows(task, mu, "mu", task.dim, "D, the latent dimension")
+    task = check_task(task)
+    mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     lead = mu.shape[:-1]
     rows = np.ascontiguousarray(mu).reshape(-1, task.dim)
     std_rows = _std_rows(task, lead, t, std)
@@ -598,10 +589,10 @@ def invert(task: Task, outputs: Outputs, t: Any = None, *, std: Any = None) -> n
     Exact for every ``u``: ``Phi^-1`` of the tail probability, or
     ``ndtri_exp`` of its log, with the sign of ``u``; nothing saturates.
     """
-    task = _check_task(task)
+    task = check_task(task)
     if not isinstance(outputs, Outputs):
         raise ValueError(f"outputs must be trilat.kernels.Outputs, got {type(outputs).__name__}")
-    tail = _rows(task, outputs.tail, "outputs.tail", task.n_tasks, "N, the number of tasks")
+    tail = last_axis(outputs.tail, "outputs.tail", task.n_tasks, "N, the number of tasks")
     if np.shape(outputs.upper) != tail.shape:
         raise ValueError(
             f"outputs.upper must have the shape of outputs.tail {tail.shape}, got {np.shape(outputs.upper)}"
@@ -622,8 +613,8 @@ def recover(task: Task, k: Any) -> np.ndarray:
     ``C^+`` is the task's (QR, once per task). Raises
     :class:`trilat.NotIdentifiableError` when ``rank C < D``.
     """
-    task = _check_task(task)
-    k = _rows(task, k, "k", task.n_tasks, "N, the number of tasks")
+    task = check_task(task)
+    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks")
     pinv = np.ascontiguousarray(task.pinv)
     rows = np.ascontiguousarray(k).reshape(-1, task.n_tasks)
     out = np.empty((rows.shape[0], task.dim))
@@ -634,14 +625,20 @@ def recover(task: Task, k: Any) -> np.ndarray:
 def _posterior_code(
     task: Task, n_steps: int, prior: Any
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """``(post_a, post_var, post_prec, std)`` computed exactly as ``trilat.posterior`` does."""
+    """``(post_a, post_var, post_prec, std)`` for the kernel's ``mu(t)``, from the oracle's formulas.
+
+    The kernel computes ``mu(t)`` as :func:`trilat.posterior` does: flat,
+    ``total / t`` (``post_prec`` empty); Gaussian, ``(m0/s0^2 + total / sigma^2)
+    / precision(t)`` with ``post_a = m0/s0^2``, ``post_var = sigma^2`` and the
+    precision of :func:`trilat.oracle.posterior_precision`. ``std`` is
+    :func:`trilat.posterior_std`, which refuses any other prior.
+    """
     t = np.arange(1, n_steps + 1, dtype=np.float64)
-    if isinstance(prior, str) and prior == "flat":
-        return 0.0, 1.0, np.empty(0), task.sigma / np.sqrt(t)
+    std = posterior_std(task, t, prior=prior)
     if isinstance(prior, Gaussian):
-        precision = t / task.sigma**2 + 1.0 / prior.variance
-        return prior.mean / prior.variance, task.sigma**2, precision, 1.0 / np.sqrt(precision)
-    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
+        precision = posterior_precision(task, t, prior)
+        return prior.mean / prior.variance, task.sigma**2, precision, std
+    return 0.0, 1.0, np.empty(0), std
 
 
 @dataclass(frozen=True)
@@ -726,7 +723,7 @@ def roundtrip(
     -------
     RoundTrip
     """
-    task = _check_task(task)
+    task = check_task(task)
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
@@ -735,9 +732,12 @@ def roundtrip(
     return _run_chunk(task, _key(rng), first_trial, n_trials, n_steps, post, keep_estimates)
 
 
-def default_chunk_trials(task: Task, n_steps: int, budget_bytes: int = 16 * 2**20) -> int:
-    """Trials per chunk: the per-trial arrays (``(T, D + 2)`` numbers) within ``budget_bytes``."""
-    return max(64, budget_bytes // (8 * n_steps * (task.dim + 2) + 8 * task.dim))
+def _kernel_chunk_trials(task: Task, n_steps: int) -> int:
+    """Trials per chunk: the fused kernel holds ``(T, D + 2)`` numbers and ``x*`` per trial."""
+    return default_chunk_trials(
+        task, n_steps, doubles_per_step=task.dim + 2, doubles_per_trial=task.dim,
+        budget_bytes=KERNEL_CHUNK_BYTES,
+    )  # fmt: skip
 
 
 def monte_carlo(
@@ -784,7 +784,7 @@ def monte_carlo(
     MonteCarloStats
         Arrays of shape ``(T,)``.
     """
-    task = _check_task(task)
+    task = check_task(task)
     task.require_identifiable()
 
     def start(sums: MonteCarloSums) -> ChunkFolder:
@@ -805,5 +805,5 @@ def monte_carlo(
 
     return run_monte_carlo(
         task, n_trials, n_steps, chunk_trials, start,
-        default_chunk=default_chunk_trials, progress=progress,
+        default_chunk=_kernel_chunk_trials, progress=progress,
     )  # fmt: skip

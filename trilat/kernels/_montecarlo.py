@@ -31,7 +31,6 @@ __all__ = [
     "RunningMoments",
     "default_chunk_trials",
     "monte_carlo",
-    "progress_bar",  # re-exported from trilat._progress for the Monte Carlo drivers
     "run_monte_carlo",
 ]
 
@@ -114,9 +113,23 @@ class RunningMoments:
         return np.diagonal(self.comoment, axis1=-2, axis2=-1)
 
 
-def default_chunk_trials(task: Task, n_steps: int, budget_bytes: int = CHUNK_BYTES) -> int:
-    """Trials per chunk so that one chunk's arrays stay within ``budget_bytes``."""
-    per_trial = 8 * n_steps * (8 * task.dim + 12 * task.n_tasks)
+def default_chunk_trials(
+    task: Task,
+    n_steps: int,
+    *,
+    doubles_per_step: int | None = None,
+    doubles_per_trial: int = 0,
+    budget_bytes: int = CHUNK_BYTES,
+) -> int:
+    """Trials per chunk so that one chunk's arrays stay within ``budget_bytes``.
+
+    ``budget_bytes // (8 (T doubles_per_step + doubles_per_trial))``, at least 1.
+    ``doubles_per_step`` defaults to the numpy oracle's ``8 D + 12 N`` (see
+    ``CHUNK_BYTES``); the numba kernels pass their own, smaller, working set.
+    """
+    if doubles_per_step is None:
+        doubles_per_step = 8 * task.dim + 12 * task.n_tasks
+    per_trial = 8 * (n_steps * doubles_per_step + doubles_per_trial)
     return max(1, budget_bytes // per_trial)
 
 

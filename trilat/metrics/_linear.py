@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 CLASSIFIERS = ("least_squares", "logistic")
 # The ridge penalty every metric uses by default, in units of the latents' sum of squares.
@@ -113,6 +113,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float
         loss = 0.5 * (w @ w) + C * np.sum(np.logaddexp(0.0, margin))
         dz = -C * y * special.expit(margin)
         return float(loss), np.concatenate([w + x.T @ dz, [dz.sum()]])
+
+    from scipy import optimize  # here only: scipy.optimize takes a while to import
 
     res = optimize.minimize(
         objective,

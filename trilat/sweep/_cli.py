@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
-import math
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from trilat._text import number, table
 from trilat.sweep._builtin import SWEEPS
 from trilat.sweep._engine import sweep
 from trilat.sweep._result import SweepResult
@@ -143,12 +143,6 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, str]]:
                 yield client, f"dask LocalCluster, {workers} workers"
 
 
-def _format(x: Any) -> str:
-    if isinstance(x, (float, np.floating)):
-        return "nan" if math.isnan(x) else f"{x:.4g}"
-    return str(x)
-
-
 def _summary_table(result: SweepResult) -> str:
     summary = result.summarize()
     columns = [
@@ -157,10 +151,15 @@ def _summary_table(result: SweepResult) -> str:
         *(["n_errors"] if result.n_errors else []),
         *(f"{v}_mean" for v in result.values),
     ]
-    rows = [[c.removesuffix("_mean") for c in columns]]
-    rows += [[_format(row[c]) for c in columns] for row in summary]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
-    return "\n".join("  ".join(s.rjust(w) for s, w in zip(r, widths, strict=True)) for r in rows)
+    header = [c.removesuffix("_mean") for c in columns]
+    rows = [
+        [
+            number(v, ".4g") if isinstance(v, (float, np.floating)) else str(v)
+            for v in (row[c] for c in columns)
+        ]
+        for row in summary
+    ]
+    return "\n".join(table(header, rows))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trilat._json import dumps, loads
+
 __all__ = ["JsonLinesStore", "ParquetStore", "column_names", "open_store", "read_records"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -90,7 +92,7 @@ class JsonLinesStore:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(
                     f"{self.path}, line {number}: not valid JSON ({exc.msg}); the file is not a "
@@ -119,7 +121,7 @@ class JsonLinesStore:
         if not records:
             return
         f = self._open()
-        payload = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        payload = "".join(dumps(r, separators=(",", ":")) + "\n" for r in records)
         f.write(payload.encode("utf-8"))
         f.flush()
 
@@ -162,7 +164,7 @@ class ParquetStore:
                 {
                     "fn": meta.get("fn"),
                     "root": meta.get("root"),
-                    "config": json.loads(row["config_json"]),
+                    "config": loads(row["config_json"]),
                     "seed": row["seed"],
                     "values": None
                     if failed
@@ -208,7 +210,7 @@ class ParquetStore:
         columns["error_traceback"] = [e.get("traceback") for e in error]
         columns["seconds"] = [r.get("seconds") for r in records]
         columns["config_json"] = [
-            json.dumps(r["config"], sort_keys=True, separators=(",", ":")) for r in records
+            dumps(r["config"], sort_keys=True, separators=(",", ":")) for r in records
         ]
         first = records[0] if records else {}
         meta = {"fn": first.get("fn"), "root": first.get("root"), "values": list(values)}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from trilat._json import dumps
 from trilat.verify._engine import run_verify
 from trilat.verify._result import VerifyConfig
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     )
     report = run_verify(config, progress=args.progress)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict(), indent=2))
     else:
         print(format_report(report))
     if args.plot is not None:

@@ -3,33 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
+from trilat._text import number, table
 from trilat.verify._result import PART1_TOL, RANDOM_SEEDS, Z_SCORE, VerifyReport
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> list[str]:
-    """Aligned columns: numbers right-aligned; the last ``left`` columns left-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    first_left = len(header) - left
-
-    def line(cells: Sequence[str]) -> str:
-        out = [
-            c.ljust(w) if i >= first_left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  " + "  ".join(out).rstrip()
-
-    rule = "  " + "  ".join("-" * w for w in widths)
-    return [line(header), rule, *(line(r) for r in rows)]
-
-
-def num(x: float | None, fmt: str = ".4f") -> str:
-    if x is None:
-        return "-"
-    if math.isinf(x):
-        return "inf"
-    return format(x, fmt)
 
 
 def verdict(ok: bool | None) -> str:
@@ -60,9 +36,9 @@ def _part1(report: VerifyReport) -> list[str]:
         [
             str(r.n_tasks),
             str(r.rank),
-            num(r.condition_number, ".3g"),
-            num(r.max_error, ".2e"),
-            num(r.mean_error, ".2e"),
+            number(r.condition_number, ".3g"),
+            number(r.max_error, ".2e"),
+            number(r.mean_error, ".2e"),
             "-" if r.saturated_share is None else f"{100 * r.saturated_share:.1f}%",
             verdict(r.passed),
             "" if r.identifiable and r.passed else r.note,
@@ -77,7 +53,7 @@ def _part1(report: VerifyReport) -> list[str]:
         "  N < D must be not identifiable. 'Phi(u)=0|1': share of outputs whose probability",
         "  rounds to 0 or 1 (lost by a probability path, kept by the logits).",
         "",
-        *table(header, rows, left=2),
+        *table(header, rows, left=(-2, -1), indent="  "),
     ]
 
 
@@ -102,7 +78,7 @@ def _part2(report: VerifyReport) -> list[str]:
         "  best least-squares affine map. The logit of Phi(u) grows like u^2/2 beyond |u| ~ 2, so",
         "  the closed form degrades as outputs grow confident while the best affine map holds.",
         "",
-        *table(header, rows),
+        *table(header, rows, indent="  "),
     ]
 
 
@@ -117,7 +93,7 @@ def _part3(report: VerifyReport) -> list[str]:
         rows.append(
             [
                 str(r.n_tasks),
-                num(r.task_max_cos, ".1e"),
+                number(r.task_max_cos, ".1e"),
                 verdict(r.task_passed),
                 f"{r.random_max_cos:.3f} +- {r.random_max_cos_se:.3f}",
                 f"{math.sqrt(r.gram_expected):.3f}",
@@ -144,7 +120,7 @@ def _part3(report: VerifyReport) -> list[str]:
         "  RMS cosine sqrt(D/((D+2)N)). Check: q = mean_{j<k} (D G_jk/N)^2, G = C^T C, has mean",
         f"  E[q] = D/((D+2)N) exactly for unit rows uniform on the sphere; within {Z_SCORE:g} se.",
         "",
-        *table(header, rows),
+        *table(header, rows, indent="  "),
     ]
     return lines
 
@@ -166,7 +142,7 @@ def _ceiling(report: VerifyReport) -> list[str]:
         f"  tolerance: {Z_SCORE:g} se + bias, se = r sqrt((2 + 4/5) / (n D)), r = s(t)^2 / Var(x*)",
         "  (delta method; 4/5 = Var((x - m)^2) / Var(x)^2 for uniform x*).",
         "",
-        *table(header, rows),
+        *table(header, rows, indent="  "),
     ]
 
 

@@ -6,12 +6,10 @@ Computed by :mod:`trilat.verify`, printed by ``trilat.verify._report``, drawn by
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
+from trilat._json import plain
 from trilat.task import Task
 
 __all__ = [
@@ -26,7 +24,7 @@ __all__ = [
     "VerifyReport",
 ]
 
-PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable
+PART1_TOL = 1e-10  # part 1 check: max |mu_hat - mu| where identifiable
 Z_SCORE = 5.0  # Monte Carlo checks: two-sided normal tail 5.7e-7 per check
 RANDOM_SEEDS = 400  # random tasks per N in part 3
 
@@ -193,7 +191,8 @@ class VerifyReport:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python copy for JSON: every field, ``passed`` and the tolerances; inf -> None."""
+        """Plain-Python copy for strict JSON (:func:`trilat._json.plain`: inf -> "inf"): every
+        field, ``passed`` and the tolerances."""
         out = asdict(self)
         out["passed"] = self.passed
         out["config"]["task_kind"] = self.config.task_kind
@@ -202,19 +201,4 @@ class VerifyReport:
             "monte_carlo_z": Z_SCORE,
             "evenly_spaced_max_cos": "2 (N + 3) eps",
         }
-        return _finite_or_none(out)
-
-
-def _finite_or_none(x: Any) -> Any:
-    """JSON has no inf/nan: map them to None, recursively."""
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite_or_none(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+        return plain(out)
