@@ -12,8 +12,8 @@ from dataclasses import fields
 import mpmath
 import numpy as np
 import pytest
-from gru_reference import gru_module, numpy_gru
-from quadrant_reference import least_squares_quadrant_r2
+from _support.gru_reference import gru_module, numpy_gru
+from _support.quadrant_reference import least_squares_quadrant_r2
 from scipy import special
 
 import trilat
@@ -262,6 +262,7 @@ def test_nan_and_wrong_returns_are_reported() -> None:
         compare(OptimalNetwork(TASK), trilat.Task([[1.0, 0.0], [2.0, 0.0]], [0, 0], 0.2))
 
 
+@pytest.mark.torch
 def test_torch_input_width_mismatch_names_the_layer() -> None:
     torch = pytest.importorskip("torch")
     net = from_torch(gru_module(torch, 30, 8, 6, torch.float32), latent="gru")
@@ -272,6 +273,7 @@ def test_torch_input_width_mismatch_names_the_layer() -> None:
 # --- torch end to end, JSON, reproducibility ---------------------------------------------------
 
 
+@pytest.mark.torch
 def test_torch_gru_scores_like_the_numpy_gru() -> None:
     torch = pytest.importorskip("torch")
     module = gru_module(torch, 40, 16, 6, torch.float64)
@@ -350,6 +352,7 @@ def test_heldout_points_are_the_metrics_folds(monkeypatch: pytest.MonkeyPatch) -
     np.testing.assert_allclose(scores, c.code["generalization"]["scores"], rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_figures_are_written(optimal: Comparison, tmp_path) -> None:
     pytest.importorskip("matplotlib")
     paths = Comparison.from_json(optimal.to_json()).plot(tmp_path / "figs")

@@ -58,6 +58,8 @@ def test_report_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "| 5 | 0.0894 |" in captured.out and "| 6 |" not in captured.out
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_the_readme_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
@@ -125,6 +127,7 @@ def test_shape_mismatches_and_nan(tmp_path: Path, capsys: pytest.CaptureFixture[
     _fails(capsys, [f"{path}:wrong_width"], "(n, T, 30), but the mixing f(X(t)) gives")
 
 
+@pytest.mark.torch
 def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     path = _factory(

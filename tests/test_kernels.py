@@ -2,7 +2,7 @@
 
 The kernels draw exactly ``trilat.simulate``'s numbers, so the oracle runs on
 the same evidence: ``mu(t)`` must be bit-identical; the outputs and
-``mu_hat`` must agree within issue 3's 1e-13 relative, a tolerance far above
+``mu_hat`` must agree within 1e-13 relative (the kernels' specification), a tolerance far above
 what the two computations can differ by (a few ulp of each ``k_i``, scaled by
 the conditioning written next to each check).
 """
@@ -20,7 +20,7 @@ import trilat
 from trilat import Gaussian, Task, Uniform, kernels
 from trilat.kernels._montecarlo import monte_carlo as numpy_monte_carlo
 
-REL = 1e-13  # issue 3: outputs and mu_hat within 1e-13 relative of the oracle
+REL = 1e-13  # specification: outputs and mu_hat within 1e-13 relative of the oracle
 
 
 def tasks():

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from quadrant_reference import least_squares_quadrant_r2
+from _support.quadrant_reference import least_squares_quadrant_r2
 from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
@@ -261,6 +261,7 @@ def test_ccgp_halfspace_matches_ridge_classifier():
             assert res.fold_scores[j, k] == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_ccgp_logistic_matches_logistic_regression():
     x = uniform_factors(900, 2, seed=21)
     h = fourier_code(x, 12, seed=4, cycles=0.6)

@@ -38,6 +38,7 @@ def test_readme_starts_with_the_two_commands():
     assert "torch]" not in commands[1] and ",torch" not in commands[1]
 
 
+@pytest.mark.integration
 def test_ci_runs_the_readmes_test_command():
     assert CI.stat().st_mode & stat.S_IXUSR, ".ci/run must be executable"
     out = subprocess.run(
@@ -82,6 +83,7 @@ def run_ci(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "body,code,line",
     [

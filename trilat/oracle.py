@@ -70,6 +70,17 @@ def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> n
     -------
     ndarray
         Shape of ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> from trilat.oracle import posterior_precision
+    >>> posterior_precision(task, [1, 4])  # t / sigma^2
+    array([ 25., 100.])
+    >>> posterior_precision(task, [1, 4], trilat.Gaussian(0.0, 0.5))  # + 1 / s0^2
+    array([ 29., 104.])
     """
     t = times(t)
     if isinstance(prior, str) and prior == "flat":
@@ -103,6 +114,16 @@ def posterior_std(
     -------
     ndarray
         Shape of ``t`` (or ``std``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.posterior_std(task, [1, 4])  # sigma / sqrt(t)
+    array([0.2, 0.1])
+    >>> trilat.posterior_std(task, None, std=0.15)  # another prior's s(t), checked
+    array(0.15)
     """
     if std is not None:
         if t is not None:
@@ -123,6 +144,12 @@ def logit_scale(activation: str) -> float:
 
     ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
     Raises ``ValueError`` for any other activation.
+
+    Examples
+    --------
+    >>> from trilat.oracle import logit_scale
+    >>> logit_scale("sigmoid"), logit_scale("tanh")
+    (1.0, 2.0)
     """
     if activation not in _LOGIT_SCALE:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -160,6 +187,19 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     -------
     Posterior
         ``mean`` of shape ``(..., T, D)``, ``std`` and ``t`` of shape ``(T,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> evidence = np.array([[0.1, 0.3], [0.3, -0.1]])  # X(1), X(2) of one trial
+    >>> post = trilat.posterior(task, evidence)
+    >>> post.mean  # running mean
+    array([[0.1, 0.3],
+           [0.2, 0.1]])
+    >>> post.std.round(4), post.t
+    (array([0.2   , 0.1414]), array([1., 2.]))
     """
     task = check_task(task)
     x = last_axis(evidence, "evidence", task.dim, "time, then D")
@@ -202,6 +242,14 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarra
     ndarray, shape (..., N)
         Probabilities. ``Phi(u)`` rounds to 1 for ``u >~ 8.3``; use
         :func:`predict_logits` to keep every digit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.predict(task, [0.1, 0.2], t=4).round(4)  # Phi((C mu - b) / s(4))
+    array([0.969 , 0.9772, 0.5533])
     """
     return special.ndtr(_scaled_distance(task, mu, t, std))
 
@@ -223,6 +271,19 @@ def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np
     -------
     ndarray, shape (..., N)
         Logits ``z`` with ``Yhat = sigmoid(z)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.predict_logits(task, [0.1, 0.2], t=4).round(4)
+    array([3.4416, 3.7602, 0.214 ])
+    >>> mu = [0.0, 50.0]  # u = 500 for the second line
+    >>> float(trilat.predict(task, mu, t=4)[1])  # the probability rounds to 1 ...
+    1.0
+    >>> round(float(trilat.predict_logits(task, mu, t=4)[1]))  # ... its logit does not
+    125007
     """
     return logit_ndtr(_scaled_distance(task, mu, t, std))
 
@@ -247,6 +308,15 @@ def distances(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nd
     ------
     ValueError
         NaN or values outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> yhat = trilat.predict(task, [0.1, 0.2], t=4)
+    >>> trilat.distances(task, yhat, t=4).round(4)  # k = C mu - b
+    array([0.1866, 0.2   , 0.0134])
     """
     task = check_task(task)
     p = last_axis(yhat, "yhat", task.n_tasks, "N, the number of tasks", finite=False)
@@ -291,6 +361,15 @@ def distances_from_logits(
     Returns
     -------
     ndarray, shape (..., N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> z = trilat.predict_logits(task, [0.1, 0.2], t=4)
+    >>> trilat.distances_from_logits(task, z, t=4).round(4)
+    array([0.1866, 0.2   , 0.0134])
     """
     task = check_task(task)
     scale = logit_scale(activation)
@@ -320,6 +399,15 @@ def recover(task: Task, k: Any) -> np.ndarray:
     ------
     NotIdentifiableError
         ``rank(C) < D`` (including ``N < D``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> k = task.C @ [0.1, 0.2] - task.b  # signed distances to the three lines
+    >>> trilat.recover(task, k).round(12)  # mu = C^+ (k + b)
+    array([0.1, 0.2])
     """
     task = check_task(task)
     k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
@@ -353,6 +441,15 @@ def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nda
     ------
     NotIdentifiableError
         ``rank(C) < D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> yhat = trilat.predict(task, [0.1, 0.2], t=4)
+    >>> trilat.estimate(task, yhat, t=4).round(12)  # the round trip is exact
+    array([0.1, 0.2])
     """
     task = check_task(task, identifiable=True)
     return recover(task, distances(task, yhat, t, std=std))
@@ -386,6 +483,14 @@ def decodability_ceiling(task: Task, t: Any = None, *, std: Any = None) -> np.nd
     -------
     ndarray
         Shape of ``t`` (or ``std``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.decodability_ceiling(task, [1, 4, 20])  # Var(x*) = 1/12
+    array([0.52 , 0.88 , 0.976])
     """
     task = check_task(task)
     return 1.0 - posterior_std(task, t, std) ** 2 / task.prior.variance

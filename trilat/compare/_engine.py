@@ -10,10 +10,8 @@
 2. **the implied estimate**, per step: ``mu_hat_net = C^+ (s(t) Phi^-1(Yhat_net)
    + b)``, what the network's own outputs say about ``mu(t)`` by
    trilateration, against ``mu(t)`` and against ``x*``, next to eq. 7,
-   ``r^2(t) = 1 - s(t)^2 / Var(x*)``: the r^2 of ``mu(t)`` itself, the paper's
-   ceiling of decodability (a ceiling for ``mu(t)`` and codes affine in it;
-   decoders fitted in distribution can exceed it at small ``t`` by shrinking
-   towards the prior);
+   ``r^2(t) = 1 - s(t)^2 / Var(x*)``, the r^2 of ``mu(t)`` itself (what it
+   bounds and what it does not: :func:`trilat.decodability_ceiling`);
 3. **the latent code**: decodability of ``mu(t)`` and ``x*`` per step, and at
    one step (the last by default) the representation metrics of
    :mod:`trilat.metrics`.
@@ -185,8 +183,8 @@ def compare(
     ``mean KL(Bern(Yhat_opt) || Bern(Yhat_net))``; the implied estimate
     ``mu_hat_net = C^+ (s(t) Phi^-1(Yhat_net) + b)`` against ``mu(t)`` (RMSE)
     and ``x*`` (``r^2 = 1 - MSE / Var(x*)``) beside eq. 7, the r^2 of ``mu(t)``,
-    ``1 - s(t)^2 / Var(x*)`` (:func:`trilat.decodability_ceiling`); cross-validated decodability of ``mu(t)`` and
-    ``x*`` from the latent state. At ``latent_step``: the metrics of
+    ``1 - s(t)^2 / Var(x*)`` (:func:`trilat.decodability_ceiling`); cross-validated
+    decodability of ``mu(t)`` and ``x*`` from the latent state. At ``latent_step``: the metrics of
     :mod:`trilat.metrics` on the latent state.
 
     Parameters

@@ -100,9 +100,8 @@ def plot_comparison_estimate(c: Any) -> Any:
 
     Left: ``r^2 = 1 - MSE / Var(x*)`` against ``x*`` of the network's implied
     estimate, of the oracle's ``mu(t)`` and of ``x*`` decoded from the latent
-    state, beside eq. 7, ``1 - s(t)^2 / Var(x*)``, the r^2 of ``mu(t)`` (the
-    ceiling for ``mu(t)``; a decoder fitted in distribution can exceed it at
-    small ``t``). Right: the RMSE of ``mu_hat(t) - mu(t)`` beside ``s(t)`` and
+    state, beside eq. 7, ``1 - s(t)^2 / Var(x*)``, the r^2 of ``mu(t)``
+    (:func:`trilat.decodability_ceiling`). Right: the RMSE of ``mu_hat(t) - mu(t)`` beside ``s(t)`` and
     the prior's standard deviation.
 
     Parameters

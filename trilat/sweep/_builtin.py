@@ -269,7 +269,7 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
       ``E[x* | mu] = mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``,
       ``a, b = (-1/2 - mu)/s, (1/2 - mu)/s``: the true ceiling.
 
-    So eq. 7 is the flat-prior ceiling; decoders that know the prior exceed it.
+    (What eq. 7 bounds and what it does not: :func:`trilat.decodability_ceiling`.)
 
     Parameters (config)
     -------------------

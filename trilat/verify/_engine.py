@@ -13,10 +13,8 @@
   tasks, checked through ``E[(D G_jk / N)^2] = D / ((D + 2) N)`` for the Gram
   matrix ``G = C^T C`` of rows uniform on the sphere.
 - Ceiling (checked): ``R^2`` of ``mu(t)`` against ``x*`` next to the paper's
-  eq. 7, ``1 - s(t)^2 / Var(x*)``, which is exactly that R^2 in expectation:
-  the paper's ceiling of decodability is the ceiling for ``mu(t)`` (and codes
-  affine in it), not for every decoder (one that knows the prior does better
-  at small ``t``; see :func:`trilat.decodability_ceiling`).
+  eq. 7, ``1 - s(t)^2 / Var(x*)``, which is exactly that R^2 in expectation
+  (:func:`trilat.decodability_ceiling`).
 
 The Monte Carlo statistics of part 1 and the ceiling come from one function,
 ``trilat.kernels.monte_carlo`` (imported in :func:`run_verify`); everything streams in chunks.
