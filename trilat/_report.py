@@ -35,20 +35,36 @@ def _task_line(c: Comparison) -> str:
     )
 
 
+def _plain(c: Comparison) -> bool:
+    return (
+        len(c.steps) == c.n_steps
+        and bool(np.all(c.scored))
+        and c.protocol.get("fixation_channel") in (False, None)
+    )
+
+
 def _step_table(c: Comparison) -> list[str]:
-    lines = [
-        "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
-        "| r²(mu_hat, x*) | eq. 7: r² of mu | oracle r² | R²(decode mu) | R²(decode x*) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for i, t in enumerate(c.t):
-        row = [
-            f"{int(t)}",
-            _num(c.posterior_std[i]),
-            _num(c.output_abs_error[i]),
-            _num(c.excess_cross_entropy[i]),
-            _num(c.estimate_rmse[i]),
-            _num(c.estimate_r2[i]),
+    """One row per scored step (per step with evidence for a network without outputs)."""
+    plain = _plain(c)
+    has_outputs = bool(np.any(c.scored))
+    first = ["t"] if plain else ["step", "t"]
+    outputs = ["mean abs(Yhat - Yhat*)", "excess CE (nats)", "RMSE(mu_hat - mu)", "r²(mu_hat, x*)"]
+    rest = ["eq. 7: r² of mu", "oracle r²", "R²(decode mu)", "R²(decode x*)"]
+    header = [*first, "s(t)", *(outputs if has_outputs else []), *rest]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    rows = np.flatnonzero(c.scored) if has_outputs else np.flatnonzero(np.asarray(c.t) >= 1)
+    not_identifiable = "not identifiable"
+    for i in rows:
+        est = (
+            [_num(c.estimate_rmse[i]), _num(c.estimate_r2[i])]
+            if c.identifiable
+            else [not_identifiable] * 2
+        )
+        row = [f"{int(c.steps[i])}"] if plain else [f"{int(c.steps[i])}", f"{int(c.t[i])}"]
+        row.append(_num(c.posterior_std[i]))
+        if has_outputs:
+            row += [_num(c.output_abs_error[i]), _num(c.excess_cross_entropy[i]), *est]
+        row += [
             _num(c.ceiling[i]),
             _num(c.optimal_r2[i]),
             _num(c.latent_r2_mu[i]),
@@ -56,6 +72,54 @@ def _step_table(c: Comparison) -> list[str]:
         ]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[0, 1, 2, 3, 7]`` -> ``"0..3, 7"``."""
+    parts, start = [], None
+    for k, x in enumerate(numbers):
+        if start is None:
+            start = x
+        if k + 1 == len(numbers) or numbers[k + 1] != x + 1:
+            parts.append(str(start) if start == x else f"{start}..{x}")
+            start = None
+    return ", ".join(parts)
+
+
+def _unscored_note(c: Comparison) -> list[str]:
+    if not np.any(c.scored):
+        return [
+            "No outputs: the network gave latents only, so the table holds the latent code "
+            "alone against the oracle's mu(t) on the same trials.",
+            "",
+        ]
+    unscored = [int(s) for s, k in zip(c.steps, c.scored, strict=True) if not k]
+    if not unscored:
+        return []
+    why = (
+        "the network was trained towards 1/2 there (targets only at the decision period), "
+        "so its outputs there answer no question of the oracle's"
+        if c.protocol.get("scored") == "decision"
+        else "no evidence has been seen there"
+    )
+    return [
+        f"Steps not scored against the oracle: {_ranges(unscored)} ({why}); their latent "
+        f"decodability is in the JSON (latent_r2_mu, latent_r2_xstar).",
+        "",
+    ]
+
+
+def _units_section(c: Comparison) -> list[str]:
+    units = c.units or {}
+    if not units.get("warning"):
+        return []
+    return [
+        f"### Warning: output units against task rows (step {units['step']})",
+        "",
+        f"**{units['warning']}.** The excess cross-entropy and the implied estimate above "
+        f"compare each unit with the wrong row; pass the matching task.",
+        "",
+    ]
 
 
 def _per_factor(values: Any) -> str:
@@ -75,7 +139,7 @@ def _metric(code: dict[str, Any], name: str, show: Any) -> str:
 
 
 def _code_table(c: Comparison) -> list[str]:
-    ceiling = float(c.ceiling[c.latent_step - 1])
+    ceiling = float(c.ceiling[c.index(c.latent_step)])
 
     def generalization(g: dict[str, Any]) -> str:
         low, high = g["quartiles"]
@@ -110,10 +174,16 @@ def _code_table(c: Comparison) -> list[str]:
         ),
         ("parallelism score (per factor)", "parallelism", lambda d: _per_factor(d["score"]), ""),
         (
-            "factor angles, median (degrees)",
+            "factor angles, decoder fitted on all trials, median (degrees)",
             "factor_angles",
             lambda a: f"{float(a['median']):.1f}",
             null_text,
+        ),
+        (
+            "factor angles, median over the held-out-quadrant decoders (the paper's; degrees)",
+            "factor_angles_folds",
+            lambda a: f"{float(a['median']):.1f}",
+            "",
         ),
         (
             "participation ratio",
@@ -136,17 +206,35 @@ def _code_table(c: Comparison) -> list[str]:
 
 def markdown(c: Comparison) -> str:
     """Header, per-step table, latent-code table and the notes a reader needs to read them."""
+    plain = _plain(c)
+    trial = "" if plain else f"Trial: {_describe_protocol(c)}."
+    identifiable = (
+        []
+        if c.identifiable
+        else [
+            f"Implied estimate: not identifiable (rank C = {c.task.rank} < D = {c.task.dim}, "
+            f"N = {c.task.n_tasks}): the outputs do not determine mu(t); everything else is "
+            f"measured.",
+            "",
+        ]
+    )
     lines = [
         f"## trilat compare: {c.network}",
         "",
         _task_line(c),
-        f"{c.n_trials} trials x {c.n_steps} steps, seed {c.seed}; inputs: {c.mixing}; "
-        f"outputs given as {c.output_kind}; latent dimension H = {c.latent_dim}.",
+        f"{c.n_trials} trials x {c.n_steps} steps of evidence, seed {c.seed}; inputs: "
+        f"{c.mixing}; outputs given as {c.output_kind}; latent dimension H = {c.latent_dim}.",
+        *([trial] if trial else []),
         "",
-        "### Outputs and the implied estimate, per step",
+        *_units_section(c),
+        "### Outputs and the implied estimate, per scored step"
+        if np.any(c.scored)
+        else "### The latent code, per step",
         "",
         *_step_table(c),
         "",
+        *_unscored_note(c),
+        *identifiable,
     ]
     total = int(np.sum(c.saturated))
     if total:
@@ -157,8 +245,13 @@ def markdown(c: Comparison) -> str:
             f"and of the implied estimate. Give logits to keep them.",
             "",
         ]
+    at = (
+        f"t = {c.latent_step}"
+        if plain
+        else f"step {c.latent_step} (t = {int(c.t[c.index(c.latent_step)])})"
+    )
     lines += [
-        f"### Latent code at t = {c.latent_step}",
+        f"### Latent code at {at}",
         "",
         *_code_table(c),
         "",
@@ -171,3 +264,9 @@ def markdown(c: Comparison) -> str:
         "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _describe_protocol(c: Comparison) -> str:
+    from trilat.protocol import TrialProtocol
+
+    return TrialProtocol.from_dict(c.protocol).describe()
