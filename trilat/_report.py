@@ -97,8 +97,8 @@ def _unscored_note(c: Comparison) -> list[str]:
     if not unscored:
         return []
     why = (
-        "the network was trained towards 1/2 there (targets only at the decision period), "
-        "so its outputs there answer no question of the oracle's"
+        "targets of 1/2 there, the label only in the decision period: outputs there answer "
+        "no question of the oracle's"
         if c.protocol.get("scored") == "decision"
         else "no evidence has been seen there"
     )

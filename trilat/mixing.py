@@ -94,8 +94,12 @@ class MixingMLP:
             if b.shape != (w.shape[0],) or (fan_in is not None and w.shape[1] != fan_in):
                 raise ValueError(
                     f"layer {i}: weights[{i}] of shape {w.shape} (out, in) and biases[{i}] of "
-                    f"shape {b.shape} must be (out, in) and (out,), with in = {fan_in} (the "
-                    f"previous layer's out)"
+                    f"shape {b.shape} must be (out, in) and (out,)"
+                    + (
+                        ""
+                        if fan_in is None
+                        else f", with in = {fan_in} (the previous layer's out)"
+                    )
                 )
             ws.append(w.T.copy())  # stored (in, out) for h @ w
             bs.append(b.copy())
