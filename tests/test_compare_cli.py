@@ -271,3 +271,19 @@ def test_a_permutation_is_named_on_the_terminal_and_in_the_report(
     assert expected in warning[0] and "the matching task is Task.paper_units(6)" in warning[0]
     assert "### Warning: output units against task rows (step 21)" in captured.out
     assert expected in captured.out
+
+
+def test_the_readme_shows_the_papers_example_verbatim() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
+    shown = [b for b in blocks if "class RNN" in b]
+    assert len(shown) == 1
+    source = PAPER_EXAMPLE.read_text(encoding="utf-8")
+    assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
+    command = (
+        "trilat compare examples/disentangleres.py:factory --factory-arg checkpoint=net.pth "
+        "--factory-arg readout=readout.pt --factory-arg n_tasks=6"
+    )
+    assert command in readme
+    # the GRU stays the first example
+    assert readme.index("class GRU") < readme.index("class RNN")
