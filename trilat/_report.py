@@ -116,8 +116,8 @@ def _units_section(c: Comparison) -> list[str]:
     return [
         f"### Warning: output units against task rows (step {units['step']})",
         "",
-        f"**{units['warning']}.** The excess cross-entropy and the implied estimate above "
-        f"compare each unit with the wrong row; pass the matching task.",
+        f"**{units['warning']}.** The excess cross-entropy and the implied estimate below "
+        f"compare each unit with the task row of its index.",
         "",
     ]
 

@@ -484,10 +484,14 @@ def _unit_check(
     base = labels.mean(axis=0)
     chance = np.maximum(base, 1.0 - base)
     tolerance = 3.0 * np.sqrt(chance * (1.0 - chance) / n) + 0.5 / n
-    at_chance = np.flatnonzero(own <= chance + tolerance)
-    gain = signed[np.arange(task.n_tasks), order].sum() - own.sum()
+    best = signed[np.arange(task.n_tasks), order]
     moved = bool(np.any(order != np.arange(task.n_tasks)) or np.any(signs < 0))
-    moved = moved and gain > 3.0 * 0.5 * np.sqrt(task.n_tasks / n)
+    moved = moved and best.sum() - own.sum() > 3.0 * 0.5 * np.sqrt(task.n_tasks / n)
+    # a unit at chance under the assignment that holds (the identity, or the one found)
+    held = best if moved else own
+    assigned = order if moved else np.arange(task.n_tasks)
+    rows_chance = chance[assigned]
+    at_chance = np.flatnonzero(held <= rows_chance + tolerance[assigned])
     step = int(protocol.step_numbers()[j])
     record: dict[str, Any] = {
         "step": step,
@@ -512,9 +516,11 @@ def _unit_check(
         )
     if at_chance.size:
         problems.append(
-            f"output units {at_chance.tolist()} agree with their own task rows at or below "
-            f"chance at step {step} (agreement {np.round(own[at_chance], 3).tolist()}, chance "
-            f"{np.round(chance[at_chance], 3).tolist()}): untrained, or trained on another task"
+            f"output units {at_chance.tolist()} agree with "
+            f"{'the rows assigned to them' if moved else 'their own task rows'} at or below "
+            f"chance at step {step} (agreement {np.round(held[at_chance], 3).tolist()}, chance "
+            f"{np.round(rows_chance[at_chance], 3).tolist()}): untrained, or trained on another "
+            f"task"
         )
     record["warning"] = "; ".join(problems)
     return record

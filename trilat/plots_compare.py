@@ -165,7 +165,7 @@ def plot_comparison_estimate(c: Comparison) -> Any:
     )
     left.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     left.grid(alpha=0.3)
-    left.legend(fontsize=9, loc="center right", framealpha=0.9)
+    left.legend(fontsize=9, loc="best", framealpha=0.9)
 
     right.plot(
         c.steps,
