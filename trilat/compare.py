@@ -18,6 +18,15 @@
    one step (the last by default) the representation metrics of
    :mod:`trilat.metrics`.
 
+The trial is a :class:`trilat.TrialProtocol`: trilat's plain one (``T``
+steps of evidence, each scored) or one with fixation, delay and decision
+steps and a fixation channel, such as the paper's; output scores are made at
+its scored steps only, against the oracle at each step's time. A task with
+``rank C < D`` is measured without the implied estimate (not identifiable);
+a network without outputs (width 0) is measured by its latent code alone. At
+the last scored step a guard checks that output unit ``i`` answers task row
+``i``, and warns with the assignment it finds otherwise.
+
 The oracle is :func:`trilat.adapters.oracle_posterior`: the flat-prior
 posterior of Theorem 3.1 for the uniform prior (its truncation to the box is
 ignored), the conjugate posterior for a Gaussian prior.

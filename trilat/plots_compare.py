@@ -52,12 +52,13 @@ def plot_comparison_outputs(c: Comparison) -> Any:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
     s = c.samples
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, len(s["output_steps"])))
-    for t, opt, net, color in zip(
+    plain = len(c.steps) == c.n_steps
+    for step, opt, net, color in zip(
         s["output_steps"], s["optimal_outputs"], s["network_outputs"], colors, strict=True
     ):
-        left.scatter(
-            opt, net, s=5, alpha=0.4, color=color, lw=0, label=f"t = {t}", rasterized=True
-        )
+        t = int(c.t[c.index(step)])
+        label = f"t = {t}" if plain else f"step {step} (t = {t})"
+        left.scatter(opt, net, s=5, alpha=0.4, color=color, lw=0, label=label, rasterized=True)
     left.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label="optimal: y = x")
     left.set(
         xlim=(-0.02, 1.02),
