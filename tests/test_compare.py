@@ -20,7 +20,7 @@ import trilat
 from trilat.adapters import OptimalNetwork, from_callable, from_torch
 from trilat.compare import Comparison, bernoulli_kl, compare
 
-latent_code = importlib.import_module("trilat._latent_code")
+latent_code = importlib.import_module("trilat.compare._latent_code")
 TASK = trilat.Task.evenly_spaced(6)
 N_TRIALS = 2000
 EPS = np.finfo(np.float64).eps

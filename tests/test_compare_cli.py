@@ -225,7 +225,7 @@ def test_the_papers_checkpoint_in_one_command(
 
 
 def test_factory_arguments_are_literals_or_strings() -> None:
-    from trilat._compare_cli import FactoryError, factory_kwargs
+    from trilat.compare._cli import FactoryError, factory_kwargs
 
     got = factory_kwargs(["checkpoint=net.pth", "n_tasks=6", "scale=0.5", "name='a=b'", "x=None"])
     assert got == {"checkpoint": "net.pth", "n_tasks": 6, "scale": 0.5, "name": "a=b", "x": None}

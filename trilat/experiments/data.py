@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
+from trilat.mixing import MixingMLP
 from trilat.protocol import TrialProtocol
-from trilat.task import MixingMLP, Task, simulate
+from trilat.task import Task, simulate
 
 __all__ = ["LOSSES", "Batch", "make_batch", "schedule_targets"]
 

@@ -206,7 +206,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat compare``; errors are one line on stderr and exit code 2."""
-    from trilat.compare import compare
+    from trilat.compare._engine import compare
 
     try:
         network, task, mixing, protocol = load_factory(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trilat import metrics
-from trilat._comparison import plain
+from trilat._json import plain
 from trilat.adapters import NetworkOutput
 from trilat.protocol import TrialProtocol
 from trilat.task import Task

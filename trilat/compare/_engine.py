@@ -46,13 +46,15 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat import _latent_code
 from trilat._checks import as_float_array, as_rng, describe, positive_int
-from trilat._comparison import Comparison, plain
-from trilat._latent_code import latent_scores
+from trilat._json import plain
 from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
+from trilat.compare import _latent_code
+from trilat.compare._latent_code import latent_scores
+from trilat.compare._result import Comparison
+from trilat.mixing import MixingMLP
 from trilat.oracle import (
     decodability_ceiling,
     distances,
@@ -62,7 +64,7 @@ from trilat.oracle import (
     recover,
 )
 from trilat.protocol import TrialProtocol
-from trilat.task import MixingMLP, Task, check_task, simulate
+from trilat.task import Task, check_task, simulate
 
 __all__ = ["Comparison", "bernoulli_kl", "compare"]
 

@@ -1,13 +1,15 @@
-"""The markdown report of a :class:`trilat.compare.Comparison`."""
+"""The markdown report of a :class:`trilat.compare.Comparison`.
+
+Each function takes the ``Comparison`` as ``c`` (annotated ``Any``): the result
+class calls :func:`markdown` from its ``to_markdown``, so this module does not
+import it back (no circle, not even for type checking).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from trilat.compare import Comparison
 
 
 def _num(x: Any, digits: int = 4) -> str:
@@ -23,7 +25,7 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def _task_line(c: Comparison) -> str:
+def _task_line(c: Any) -> str:
     task = c.task
     prior = task.prior
     kind = type(prior).__name__
@@ -35,7 +37,7 @@ def _task_line(c: Comparison) -> str:
     )
 
 
-def _plain(c: Comparison) -> bool:
+def _plain(c: Any) -> bool:
     return (
         len(c.steps) == c.n_steps
         and bool(np.all(c.scored))
@@ -43,7 +45,7 @@ def _plain(c: Comparison) -> bool:
     )
 
 
-def _step_table(c: Comparison) -> list[str]:
+def _step_table(c: Any) -> list[str]:
     """One row per scored step (per step with evidence for a network without outputs)."""
     plain = _plain(c)
     has_outputs = bool(np.any(c.scored))
@@ -86,7 +88,7 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(parts)
 
 
-def _unscored_note(c: Comparison) -> list[str]:
+def _unscored_note(c: Any) -> list[str]:
     if not np.any(c.scored):
         return [
             "No outputs: the network gave latents only, so the table holds the latent code "
@@ -109,7 +111,7 @@ def _unscored_note(c: Comparison) -> list[str]:
     ]
 
 
-def _units_section(c: Comparison) -> list[str]:
+def _units_section(c: Any) -> list[str]:
     units = c.units or {}
     if not units.get("warning"):
         return []
@@ -138,7 +140,7 @@ def _metric(code: dict[str, Any], name: str, show: Any) -> str:
     return show(entry)
 
 
-def _code_table(c: Comparison) -> list[str]:
+def _code_table(c: Any) -> list[str]:
     ceiling = float(c.ceiling[c.index(c.latent_step)])
 
     def generalization(g: dict[str, Any]) -> str:
@@ -204,7 +206,7 @@ def _code_table(c: Comparison) -> list[str]:
     return lines
 
 
-def markdown(c: Comparison) -> str:
+def markdown(c: Any) -> str:
     """Header, per-step table, latent-code table and the notes a reader needs to read them."""
     plain = _plain(c)
     trial = "" if plain else f"Trial: {_describe_protocol(c)}."
@@ -266,7 +268,7 @@ def markdown(c: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe_protocol(c: Comparison) -> str:
+def _describe_protocol(c: Any) -> str:
     from trilat.protocol import TrialProtocol
 
     return TrialProtocol.from_dict(c.protocol).describe()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trilat._json import plain, unplain
+from trilat.compare import _plots, _report
 from trilat.task import Task
 
-__all__ = ["Comparison", "plain", "unplain"]
+__all__ = ["Comparison"]
 
 
 def _array_fields() -> tuple[str, ...]:
@@ -151,9 +152,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         """The report: a per-step table and a table of the latent code metrics."""
-        from trilat._report import markdown
-
-        return markdown(self)
+        return _report.markdown(self)
 
     def plot(self, path: Any) -> list[Path]:
         """Write the figures as PNG files into the directory ``path``; returns their paths.
@@ -164,33 +163,4 @@ class Comparison:
         quadrants) and ``angles.png`` (factor angles against their null).
         Needs matplotlib (the ``plot`` extra).
         """
-        from trilat.plots_compare import comparison_figures
-
-        return comparison_figures(self, Path(path))
-
-
-def plain(value: Any) -> Any:
-    """numpy -> lists; non-finite floats -> strings, so that the JSON is strict."""
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    return value
-
-
-def unplain(value: Any) -> Any:
-    """Inverse of :func:`plain` for floats: "inf", "-inf" and "nan" back to floats."""
-    if isinstance(value, dict):
-        return {k: unplain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unplain(v) for v in value]
-    if value in ("inf", "-inf", "nan"):
-        return float(value)
-    return value
+        return _plots.comparison_figures(self, Path(path))
