@@ -14,7 +14,13 @@ import pytest
 from quadrant_reference import least_squares_quadrant_r2
 from scipy import stats
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
+from sklearn.linear_model import (
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    RidgeClassifierCV,
+    RidgeCV,
+)
 from sklearn.metrics import balanced_accuracy_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold
 
@@ -56,6 +62,21 @@ def random_rotation(width: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
+def penalty_unit(h: np.ndarray) -> float:
+    """``tr(H_c^T H_c) / H`` of training latents: the absolute penalty of a relative alpha of 1."""
+    hc = h - h.mean(axis=0)
+    return float(np.sum(hc**2) / h.shape[1])
+
+
+def sk_ridge(h: np.ndarray, y: np.ndarray, alpha: float | None):
+    """scikit-learn's ridge at the relative penalty ``alpha`` (``None``: ``RidgeCV`` on the
+    relative grid, leave-one-out, one penalty per target), fitted on ``(h, y)``."""
+    if alpha is None:
+        grid = metrics.RIDGE_ALPHAS * penalty_unit(h)
+        return RidgeCV(alphas=grid, alpha_per_target=True).fit(h, y)
+    return Ridge(alpha=alpha * penalty_unit(h)).fit(h, y)
+
+
 # ---------------------------------------------------------------- scikit-learn references
 #
 # Tolerance 1e-8 for the ridge-based references: both sides solve the same
@@ -83,7 +104,7 @@ def ridge_cases():
 @pytest.mark.parametrize("solver", ["svd", "cholesky"])
 def test_ridge_matches_sklearn(name, h, y, alpha, solver):
     weight, offset = ridge(h, y, alpha)
-    ref = Ridge(alpha=alpha, solver=solver).fit(h, y)
+    ref = Ridge(alpha=alpha * penalty_unit(h), solver=solver).fit(h, y)
     scale = np.max(np.abs(ref.coef_))
     np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=RIDGE_RTOL * scale)
     # offsets compared through the predictions, which is what the metrics use
@@ -146,13 +167,13 @@ def test_decodability_matches_sklearn_kfold(cv, shuffle):
     hs, xs = h[order], x[order]
     ref, per_target = [], []
     for train, test in KFold(n_splits=cv).split(hs):
-        model = Ridge(alpha=1e-2).fit(hs[train], xs[train])
+        model = sk_ridge(hs[train], xs[train], 1e-2)
         ref.append(r2_score(xs[test], model.predict(hs[test]), multioutput="uniform_average"))
         per_target.append(r2_score(xs[test], model.predict(hs[test]), multioutput="raw_values"))
     np.testing.assert_allclose(res.scores, ref, rtol=0, atol=RIDGE_RTOL)
     assert res.score == pytest.approx(np.mean(ref), abs=RIDGE_RTOL)
     np.testing.assert_allclose(res.per_target, np.mean(per_target, axis=0), atol=RIDGE_RTOL)
-    full = Ridge(alpha=1e-2).fit(h, x)
+    full = sk_ridge(h, x, 1e-2)
     scale = np.max(np.abs(full.coef_))
     np.testing.assert_allclose(res.weight, full.coef_, atol=RIDGE_RTOL * scale)
     # offset = mean(x) - W mean(h): each weight's error (<= RIDGE_RTOL scale) enters
@@ -170,7 +191,7 @@ def test_quadrant_matches_sklearn(dim):
     ref = []
     for pattern in itertools.product([False, True], repeat=dim):
         test = np.all(signs == np.array(pattern[::-1]), axis=1)  # code bit k = factor k
-        model = Ridge(alpha=1e-3).fit(h[~test], x[~test])
+        model = sk_ridge(h[~test], x[~test], 1e-3)
         mse = mean_squared_error(x[test], model.predict(h[test]))  # averaged over factors
         ref.append(1 - mse / (1 / 12))
     # orthant codes enumerate patterns with factor 0 as the lowest bit
@@ -180,7 +201,7 @@ def test_quadrant_matches_sklearn(dim):
     assert res.scores.shape == (2**dim,)
     np.testing.assert_array_equal(np.abs(res.splits), 1)
     # the all-sample decoder, the one factor_angles reads
-    full = Ridge(alpha=1e-3).fit(h, x)
+    full = sk_ridge(h, x, 1e-3)
     scale = np.max(np.abs(full.coef_))
     np.testing.assert_allclose(res.weight, full.coef_.reshape(dim, -1), atol=RIDGE_RTOL * scale)
     # the intercept is unpenalised: the fit passes through the means, up to the roundings
@@ -201,11 +222,13 @@ def test_halfspace_matches_sklearn():
     res = metrics.regression_generalization(h, x, "halfspace", n_splits=7, rng=3)
     assert res.splits.shape == (7, 3)
     np.testing.assert_allclose(np.linalg.norm(res.splits, axis=1), 1.0, atol=1e-15)
-    ref = []
+    ref, chosen = [], []
     for v in res.splits:
         train = x @ v > 0
-        model = Ridge(alpha=1e-3).fit(h[train], x[train])
+        model = sk_ridge(h[train], x[train], None)  # RidgeCV on the training half only
         ref.append(r2_score(x[~train], model.predict(h[~train]), multioutput="uniform_average"))
+        chosen.append(model.alpha_ / penalty_unit(h[train]))
+    np.testing.assert_allclose(res.fold_alphas, chosen, rtol=1e-12)
     np.testing.assert_allclose(res.scores, ref, rtol=0, atol=RIDGE_RTOL)
 
 
@@ -231,7 +254,8 @@ def test_ccgp_least_squares_matches_ridge_classifier(dim):
     h = fourier_code(x, 30, seed=dim, cycles=0.6)
 
     def classify(h_train, y_train, h_test):
-        return RidgeClassifier(alpha=1e-3).fit(h_train, y_train).predict(h_test)
+        model = RidgeClassifier(alpha=1e-3 * penalty_unit(h_train))
+        return model.fit(h_train, y_train).predict(h_test)
 
     res = metrics.ccgp(h, x, classifier="least_squares", alpha=1e-3)
     # balanced accuracies are ratios of counts: identical unless a decision value
@@ -239,6 +263,7 @@ def test_ccgp_least_squares_matches_ridge_classifier(dim):
     np.testing.assert_allclose(res.scores, _ccgp_reference(h, x, classify), rtol=0, atol=1e-12)
     assert res.chance == 0.5
     assert res.fold_scores.shape == (dim, 2 ** (dim - 1))
+    np.testing.assert_array_equal(res.alphas, 1e-3)
 
 
 def test_ccgp_halfspace_matches_ridge_classifier():
@@ -255,7 +280,10 @@ def test_ccgp_halfspace_matches_ridge_classifier():
             v = np.zeros(dim)
             v[others] = gen.standard_normal(dim - 1)
             train = x @ (v / np.linalg.norm(v)) > 0
-            model = RidgeClassifier(alpha=1e-3).fit(h[train], x[train, j] > 0)
+            # the penalty chosen by leave-one-out on the training half only
+            grid = metrics.RIDGE_ALPHAS * penalty_unit(h[train])
+            model = RidgeClassifierCV(alphas=grid).fit(h[train], x[train, j] > 0)
+            assert res.alphas[j, k] == pytest.approx(model.alpha_ / penalty_unit(h[train]))
             expected = balanced_accuracy_score(x[~train, j] > 0, model.predict(h[~train]))
             # counts of correct decisions: equal unless a decision value is within rounding of 0
             assert res.fold_scores[j, k] == pytest.approx(expected, abs=1e-12)
@@ -266,25 +294,31 @@ def test_ccgp_logistic_matches_logistic_regression():
     h = fourier_code(x, 12, seed=4, cycles=0.6)
 
     def classify(h_train, y_train, h_test):
+        # on the training latents standardised by their mean and root-mean-square variance
+        mean, rms = h_train.mean(axis=0), math.sqrt(penalty_unit(h_train) / len(h_train))
         model = LogisticRegression(C=1.0, tol=1e-12, max_iter=100_000)
-        return model.fit(h_train, y_train).predict(h_test)
+        return model.fit((h_train - mean) / rms, y_train).predict((h_test - mean) / rms)
 
     res = metrics.ccgp(h, x, classifier="logistic", C=1.0)
     np.testing.assert_allclose(res.scores, _ccgp_reference(h, x, classify), rtol=0, atol=1e-12)
+    assert np.all(np.isnan(res.alphas))
 
 
 @pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
 def test_logistic_fit_matches_sklearn(C):
     gen = np.random.default_rng(1)
-    h = gen.standard_normal((500, 6))
+    h = gen.standard_normal((500, 6)) * 3.0 + 2.0
     y = h @ gen.standard_normal(6) + 0.5 * gen.standard_normal(500) > 0
-    w, b = fit_classifier(h, y, "logistic", alpha=0.0, C=C)
-    ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(h, y)
+    w, b, alpha = fit_classifier(h, y, "logistic", alpha=0.0, C=C)
+    assert math.isnan(alpha)
+    # scikit-learn on the standardised latents h' = (h - mean) / s, s^2 = tr(H_c^T H_c) / (n H)
+    mean, s = h.mean(axis=0), math.sqrt(penalty_unit(h) / len(h))
+    ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit((h - mean) / s, y)
     # Both stop at a gradient norm g <~ 1e-10 * |objective|; the objective's
-    # Hessian is >= I in w (the penalty) and >= C sum p(1-p) ~ 10 C in b, so each
-    # solution is within g / lambda_min <~ 1e-8 of the optimum.
-    np.testing.assert_allclose(w, ref.coef_[0], rtol=0, atol=1e-7)
-    assert b == pytest.approx(ref.intercept_[0], abs=1e-7)
+    # Hessian is >= I in w' (the penalty) and >= C sum p(1-p) ~ 10 C in b', so each
+    # solution is within g / lambda_min <~ 1e-8 of the optimum: w = w' / s.
+    np.testing.assert_allclose(w * s, ref.coef_[0], rtol=0, atol=1e-7)
+    assert b + mean @ w == pytest.approx(ref.intercept_[0], abs=1e-7)
 
 
 @pytest.mark.parametrize("n, width", [(500, 8), (30, 80)])
@@ -312,12 +346,16 @@ def test_parallelism_cosine_matches_sklearn():
     x = uniform_factors(700, 3, seed=8)
     h = fourier_code(x, 20, seed=8, cycles=0.7)
     res = metrics.parallelism(h, x, n_splits=5, rng=1)
-    ref = []
+    ref, chosen = [], []
     for v in res.normals:
         a = x @ v > 0
-        wa = Ridge(alpha=1e-3).fit(h[a], x[a]).coef_
-        wb = Ridge(alpha=1e-3).fit(h[~a], x[~a]).coef_
+        model_a, model_b = sk_ridge(h[a], x[a], None), sk_ridge(h[~a], x[~a], None)
+        wa, wb = model_a.coef_, model_b.coef_
         ref.append(np.sum(wa * wb, 1) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1))
+        chosen.append(
+            [model_a.alpha_ / penalty_unit(h[a]), model_b.alpha_ / penalty_unit(h[~a])]
+        )
+    np.testing.assert_allclose(res.alphas, chosen, rtol=1e-12)
     np.testing.assert_allclose(res.cosines, ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(res.cosine, np.mean(ref, axis=0), atol=1e-8)
 
