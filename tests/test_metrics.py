@@ -63,9 +63,11 @@ def random_rotation(width: int, seed: int) -> np.ndarray:
 
 
 def penalty_unit(h: np.ndarray) -> float:
-    """``tr(H_c^T H_c) / H`` of training latents: the absolute penalty of a relative alpha of 1."""
-    hc = h - h.mean(axis=0)
-    return float(np.sum(hc**2) / h.shape[1])
+    """``tr(H_c^T H_c) / H`` of training latents, ``H`` the units that are not constant: the
+    absolute penalty of a relative alpha of 1."""
+    live = np.ptp(h, axis=0) > 0
+    hc = h[:, live] - h[:, live].mean(axis=0)
+    return float(np.sum(hc**2) / np.count_nonzero(live))
 
 
 def sk_ridge(h: np.ndarray, y: np.ndarray, alpha: float | None):
@@ -352,9 +354,7 @@ def test_parallelism_cosine_matches_sklearn():
         model_a, model_b = sk_ridge(h[a], x[a], None), sk_ridge(h[~a], x[~a], None)
         wa, wb = model_a.coef_, model_b.coef_
         ref.append(np.sum(wa * wb, 1) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1))
-        chosen.append(
-            [model_a.alpha_ / penalty_unit(h[a]), model_b.alpha_ / penalty_unit(h[~a])]
-        )
+        chosen.append([model_a.alpha_ / penalty_unit(h[a]), model_b.alpha_ / penalty_unit(h[~a])])
     np.testing.assert_allclose(res.alphas, chosen, rtol=1e-12)
     np.testing.assert_allclose(res.cosines, ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(res.cosine, np.mean(ref, axis=0), atol=1e-8)
@@ -686,6 +686,213 @@ def test_ccgp_halfspace_split_is_orthogonal_to_the_factor():
     res = metrics.ccgp(h, x, split="halfspace", n_splits=4, rng=0)
     assert res.fold_scores.shape == (2, 4)
     np.testing.assert_array_equal(res.fold_scores, 1.0)
+
+
+# ---------------------------------------------------------------- scale-free penalties
+
+
+def relu_code(n: int, seed: int, dead: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy ReLU layer on ``x*`` (D = 2) with ``dead`` all-zero units and many units that fire
+    on few samples: a rank-deficient, nonlinear code like a trained ReLU network's."""
+    gen = np.random.default_rng(seed)
+    x = gen.uniform(-0.5, 0.5, (n, 2))
+    pre = x @ gen.standard_normal((2, 40)) + gen.uniform(-1.0, 0.3, 40)
+    h = np.maximum(pre + 0.05 * gen.standard_normal((n, 40)), 0.0)
+    return np.hstack([h, np.zeros((n, dead))]), x
+
+
+def rank_deficient_code(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's kind of code: a noisy 2-D affine code in R^6 (rank 2), plus a dead unit."""
+    x = uniform_factors(n, 2, seed)
+    task = trilat.Task.evenly_spaced(6)
+    mu = x + 0.04 * np.random.default_rng(seed + 1).standard_normal(x.shape)
+    return np.hstack([mu @ task.C.T - 0.1, np.zeros((n, 1))]), x
+
+
+CODES = {"relu_dead_units": relu_code(1200, 0), "rank_deficient": rank_deficient_code(1200, 1)}
+TRANSFORMS = {"x1e-4": (1e-4, 0.0), "x1e4": (1e4, 0.0), "+7": (1.0, 7.0)}
+
+
+def _scores(name, h, x):
+    """Every score of one metric (and the penalties it chose), as a dict of arrays."""
+    if name == "decodability":
+        r = metrics.decodability(h, x, rng=0)
+        return {"scores": r.scores, "per_target": r.per_target, "alphas": r.fold_alphas}
+    if name.startswith("generalization"):
+        scheme = name.split("_")[1]
+        r = metrics.regression_generalization(h, x, scheme, n_splits=6, rng=0)
+        angles = metrics.factor_angles(r.weight, n_null=0).angles
+        return {"scores": r.scores, "alphas": r.fold_alphas, "angles": angles}
+    if name.startswith("ccgp"):
+        _, split, classifier = name.split("_", 2)
+        r = metrics.ccgp(h, x, split=split, classifier=classifier, n_splits=4, rng=0)
+        return {"scores": r.fold_scores, "alphas": np.nan_to_num(r.alphas)}
+    if name == "parallelism":
+        r = metrics.parallelism(h, x, n_splits=6, rng=0)
+        return {"cosines": r.cosines, "score": r.score, "alphas": r.alphas}
+    return {"pr": np.array([metrics.participation_ratio(h)])}
+
+
+METRICS = [
+    "decodability",
+    "generalization_quadrant",
+    "generalization_halfspace",
+    "ccgp_conditions_least_squares",
+    "ccgp_halfspace_least_squares",
+    "ccgp_conditions_logistic",
+    "parallelism",
+    "participation_ratio",
+]
+
+
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+@pytest.mark.parametrize("code", list(CODES))
+@pytest.mark.parametrize("name", METRICS)
+def test_metrics_do_not_depend_on_the_scale_or_offset_of_the_latents(name, code, transform):
+    """Latents c h + d score as h: the penalty is relative to the training latents' scale.
+
+    In exact arithmetic every score is the same; in floating point c h + d
+    perturbs each latent by a rounding (~eps |d| / |h_c| relative, ~1e-15
+    here), which backward-stable fits pass on amplified by their condition
+    number (<= 1e9 at the smallest penalty of the grid). The chosen penalties
+    are grid values and come out identical. Before the penalty was relative,
+    the same comparison failed by up to 1 (decodability 1.00 against 0.04).
+    """
+    h, x = CODES[code]
+    c, d = TRANSFORMS[transform]
+    base, moved = _scores(name, h, x), _scores(name, c * h + d, x)
+    for key in base:
+        if key == "alphas":
+            np.testing.assert_array_equal(moved[key], base[key])
+        else:
+            np.testing.assert_allclose(moved[key], base[key], rtol=1e-9, atol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("code", list(CODES))
+def test_dead_units_change_nothing(code):
+    """Appending all-zero (or constant) units changes neither the penalty nor any prediction."""
+    h, x = CODES[code]
+    padded = np.hstack([h, np.zeros((len(h), 7)), np.full((len(h), 2), 3.5)])
+    a, b = metrics.decodability(h, x, rng=0), metrics.decodability(padded, x, rng=0)
+    np.testing.assert_array_equal(b.fold_alphas, a.fold_alphas)
+    np.testing.assert_allclose(b.scores, a.scores, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(b.weight[:, h.shape[1] :], 0.0)
+
+
+def test_constant_latents_decode_the_mean():
+    x = uniform_factors(100, 2, seed=3)
+    weight, offset = ridge(np.full((100, 4), 2.0), x)
+    np.testing.assert_array_equal(weight, 0.0)
+    np.testing.assert_allclose(offset, x.mean(axis=0), rtol=1e-15)
+    assert metrics.decodability(np.zeros((100, 3)), x, rng=0).score < 0.0
+
+
+def ridge_cv_cases():
+    # the noise-free rank-deficient case of ridge_cases is left out: its leave-one-out
+    # errors are all rounding errors (~1e-30), so which penalty "wins" is noise
+    for name, h, y, _ in ridge_cases():
+        if name != "rank_deficient":
+            yield name, h, y
+    for name, (h, x) in CODES.items():
+        yield name, h, x
+
+
+@pytest.mark.parametrize("name, h, y", list(ridge_cv_cases()), ids=lambda v: str(v)[:16])
+def test_ridge_alpha_matches_ridge_cv(name, h, y):
+    """The leave-one-out choice on the relative grid is scikit-learn's RidgeCV on the same grid
+    in absolute units (efficient leave-one-out, one penalty per target)."""
+    chosen = metrics.ridge_alpha(h, y)
+    ref = sk_ridge(h, y, None)
+    np.testing.assert_allclose(chosen * penalty_unit(h), ref.alpha_, rtol=1e-12)
+    weight, _ = ridge(h, y)
+    scale = np.max(np.abs(ref.coef_))
+    np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=RIDGE_RTOL * scale)
+
+
+def test_ridge_alpha_is_not_at_the_grid_edge_for_noisy_codes():
+    """The grid brackets the choice on a code that needs a penalty (a non-trivial test of CV)."""
+    h, x = relu_code(600, 4)
+    chosen = metrics.ridge_alpha(h + 0.3 * np.random.default_rng(0).standard_normal(h.shape), x)
+    assert np.all(chosen > metrics.RIDGE_ALPHAS[0]) and np.all(chosen < metrics.RIDGE_ALPHAS[-1])
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_decodability_default_penalty_is_ridge_cv_on_the_training_folds(shuffle):
+    h, x = relu_code(500, 2)
+    res = metrics.decodability(h, x, cv=5, shuffle=shuffle, rng=4)
+    order = np.random.default_rng(4).permutation(500) if shuffle else np.arange(500)
+    hs, xs = h[order], x[order]
+    scores, chosen = [], []
+    for train, test in KFold(n_splits=5).split(hs):
+        model = sk_ridge(hs[train], xs[train], None)  # RidgeCV sees the training folds only
+        scores.append(r2_score(xs[test], model.predict(hs[test])))
+        chosen.append(model.alpha_ / penalty_unit(hs[train]))
+    np.testing.assert_allclose(res.fold_alphas, chosen, rtol=1e-12)
+    np.testing.assert_allclose(res.scores, scores, rtol=0, atol=RIDGE_RTOL)
+    full = sk_ridge(h, x, None)
+    np.testing.assert_allclose(res.alpha, full.alpha_ / penalty_unit(h), rtol=1e-12)
+
+
+def test_quadrant_default_penalty_is_ridge_cv_on_the_training_quadrants():
+    h, x = relu_code(800, 5)
+    res = metrics.regression_generalization(h, x, "quadrant")
+    for k, signs in enumerate(res.splits):
+        test = np.all(np.where(x > 0, 1, -1) == signs, axis=1)
+        model = sk_ridge(h[~test], x[~test], None)
+        np.testing.assert_allclose(res.fold_alphas[k], model.alpha_ / penalty_unit(h[~test]))
+        mse = mean_squared_error(x[test], model.predict(h[test]))
+        assert res.scores[k] == pytest.approx(1 - 12 * mse, abs=RIDGE_RTOL)
+
+
+def test_the_held_out_data_never_choose_the_penalty():
+    """Replacing a test fold's latents and targets by anything changes that fold's score, never
+    the penalty chosen for it; the other folds, which train on it, may choose differently."""
+    h, x = relu_code(500, 6)
+    res = metrics.decodability(h, x, cv=5, shuffle=False)
+    gen = np.random.default_rng(1)
+    for k in range(5):
+        fold = slice(100 * k, 100 * (k + 1))
+        h2, x2 = h.copy(), x.copy()
+        h2[fold] = 10.0 * gen.standard_normal((100, h.shape[1]))
+        x2[fold] = gen.uniform(-0.5, 0.5, (100, 2))
+        other = metrics.decodability(h2, x2, cv=5, shuffle=False)
+        np.testing.assert_array_equal(other.fold_alphas[k], res.fold_alphas[k])
+        assert other.scores[k] != res.scores[k]
+    # quadrants: the held-out quadrant's latents are free to change
+    quad = metrics.regression_generalization(h, x)
+    for k, signs in enumerate(quad.splits):
+        test = np.all(np.where(x > 0, 1, -1) == signs, axis=1)
+        h2 = h.copy()
+        h2[test] = 5.0 * gen.standard_normal((int(test.sum()), h.shape[1]))
+        other = metrics.regression_generalization(h2, x)
+        np.testing.assert_array_equal(other.fold_alphas[k], quad.fold_alphas[k])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-5, 0.3])
+def test_a_fixed_penalty_is_used_as_given(alpha):
+    h, x = relu_code(400, 7)
+    dec = metrics.decodability(h, x, alpha=alpha, rng=0)
+    np.testing.assert_array_equal(dec.fold_alphas, alpha)
+    np.testing.assert_array_equal(dec.alpha, alpha)
+    gen = metrics.regression_generalization(h, x, alpha=alpha)
+    np.testing.assert_array_equal(gen.fold_alphas, alpha)
+    np.testing.assert_array_equal(metrics.ccgp(h, x, alpha=alpha).alphas, alpha)
+    np.testing.assert_array_equal(metrics.parallelism(h, x, alpha=alpha, rng=0).alphas, alpha)
+    # and it is scikit-learn's Ridge at alpha tr(H_c^T H_c) / H
+    weight, _ = ridge(h, x, alpha)
+    ref = Ridge(alpha=alpha * penalty_unit(h), solver="svd").fit(h, x)
+    np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=1e-8 * np.max(np.abs(ref.coef_)))
+
+
+def test_ridge_takes_one_penalty_per_target():
+    h, x = relu_code(300, 8)
+    weight, _ = ridge(h, x, [1e-4, 0.1])
+    # the same solve, column by column: equal to rounding, relative to the largest weight
+    for j, alpha in enumerate([1e-4, 0.1]):
+        alone = ridge(h, x[:, j], alpha)[0][0]
+        np.testing.assert_allclose(weight[j], alone, rtol=0, atol=1e-12 * np.max(np.abs(alone)))
+    with pytest.raises(ValueError, match="alpha must be None, a number >= 0 or 2 of them"):
+        ridge(h, x, [1e-4, 0.1, 1.0])
 
 
 # ---------------------------------------------------------------- bad input

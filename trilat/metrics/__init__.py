@@ -23,7 +23,8 @@ dataclasses with a ``to_dict()`` for JSON.
 
 Every ridge penalty is relative to the scale of the training latents:
 ``alpha`` stands for ``alpha * tr(H_c^T H_c) / H``, ``H_c`` the centred
-training latents. By default (``alpha=None``) it is chosen per target from
+training latents and ``H`` the number of their units that are not constant
+(dead units count for nothing). By default (``alpha=None``) it is chosen per target from
 the log grid ``RIDGE_ALPHAS`` (``1e-8`` to ``10``) by leave-one-out
 cross-validation inside each training set, never on held-out data, and every
 result reports the penalties it used; ``alpha=`` fixes it. Every metric is

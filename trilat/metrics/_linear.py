@@ -6,7 +6,8 @@ without making scikit-learn a dependency.
 
 Every penalty here is **relative** to the scale of the training latents:
 ``alpha`` stands for the absolute penalty ``alpha * tr(X_c^T X_c) / H``,
-``X_c`` the training latents centred, so that a fit on ``c X + d`` predicts
+``X_c`` the training latents centred and ``H`` the number of their units that
+are not constant (dead units count for nothing), so that a fit on ``c X + d`` predicts
 exactly what a fit on ``X`` predicts (``c != 0``, ``d`` any constant row). A
 penalty fixed in absolute units is not: it vanishes against large latents and
 swamps small ones.
@@ -35,19 +36,25 @@ _GRAM_MAX_COND = 1e8
 def normalise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Centre ``x (n, H)`` and divide by its scale: ``(x_mean, x_s, root)``.
 
-    ``x_s = (x - mean) / root`` with ``root^2 = tr(X_c^T X_c) / H`` (the mean
-    eigenvalue of the centred Gram matrix), so that ``tr(x_s^T x_s) = H``; a
-    relative penalty ``alpha`` is the absolute penalty ``alpha`` on ``x_s``.
-    Computed through the largest entry first, so that neither ``1e-200`` nor
-    ``1e200`` latents under- or overflow. ``root = 0`` for constant latents.
+    ``x_s = (x - mean) / root`` with ``root^2 = tr(X_c^T X_c) / H_live`` (the
+    mean eigenvalue of the centred Gram matrix over the live units), so that
+    ``tr(x_s^T x_s) = H_live``; a relative penalty ``alpha`` is the absolute
+    penalty ``alpha`` on ``x_s``. ``H_live`` counts the units that are not
+    constant on these samples: a dead unit (constant, e.g. a ReLU that never
+    fires) carries nothing, its column of ``x_s`` is exactly 0 (not the
+    rounding error of its mean) and it changes neither the penalty nor the
+    fit. Computed through the largest entry first, so that neither
+    ``1e-200`` nor ``1e200`` latents under- or overflow. ``root = 0`` when
+    every unit is constant.
     """
     x_mean = x.mean(axis=0)
-    xc = x - x_mean
+    dead = np.all(x == x[:1], axis=0)
+    xc = np.where(dead, 0.0, x - x_mean)
     top = float(np.max(np.abs(xc))) if xc.size else 0.0
     if top == 0.0:
         return x_mean, xc, 0.0
     xs = xc / top
-    rel = float(np.sqrt(np.sum(xs * xs) / xs.shape[1]))
+    rel = float(np.sqrt(np.sum(xs * xs) / np.count_nonzero(~dead)))
     return x_mean, xs / rel, top * rel
 
 
@@ -141,7 +148,7 @@ def ridge(
     Minimises, per target column ``j``,
     ``||y_j - x w_j - o_j 1||^2 + alpha_j (tr(X_c^T X_c) / H) ||w_j||^2``
     (scikit-learn's ``Ridge(alpha_j * tr(X_c^T X_c) / H)``, ``X_c`` the
-    centred ``x``). ``alpha=None`` chooses each ``alpha_j`` from ``alphas`` by
+    centred ``x``, ``H`` the number of its columns that are not constant). ``alpha=None`` chooses each ``alpha_j`` from ``alphas`` by
     leave-one-out cross-validation on ``(x, y)`` (:func:`choose_alpha`);
     otherwise ``alpha`` (a number or one per column) is used as given. The
     solution is computed on ``x_s = X_c / root`` (:func:`normalise`), where
@@ -217,7 +224,7 @@ def fit_classifier(
       returns the penalty used.
     - ``"logistic"``: minimises ``||w'||^2 / 2 + C sum_i log(1 + exp(-y_i (x'_i w' + b')))``,
       intercept unpenalised (scikit-learn's ``LogisticRegression(C=C)``), on
-      the standardised latents ``x' = X_c / s``, ``s^2 = tr(X_c^T X_c) / (n H)``
+      the standardised latents ``x' = X_c / s``, ``s^2 = tr(X_c^T X_c) / (n H)``, ``H`` the non-constant units
       (the mean variance of a unit), by L-BFGS with the analytic gradient,
       from zero; mapped back as ``w = w' / s``, ``b = b' - mean(x) w``. The
       returned ``alpha`` is NaN (``C`` is the penalty).

@@ -146,7 +146,7 @@ def ccgp(
 
     - ``"least_squares"``: ridge regression of ``+1/-1`` labels,
       ``min ||y - H w - b 1||^2 + alpha (tr(H_c^T H_c) / H) ||w||^2`` (``H_c``
-      the centred training latents), the sign of its output (scikit-learn's
+      the centred training latents, ``H`` their non-constant units), the sign of its output (scikit-learn's
       ``RidgeClassifier``). Closed form and exactly reproducible. With
       ``alpha=None`` each fold chooses ``alpha`` from the log grid
       ``RIDGE_ALPHAS`` by leave-one-out cross-validation on its training
@@ -302,7 +302,8 @@ def parallelism(
     ``w_j^A . w_j^B / (|w_j^A| |w_j^B|)`` between the rows of the two weight
     matrices; ``cosine`` is the mean over splits. An abstract (linear) code
     gives 1. The penalty is relative,
-    ``alpha_j tr(H_c^T H_c) / H`` on each half's centred latents ``H_c``, so
+    ``alpha_j tr(H_c^T H_c) / H`` on each half's centred latents ``H_c`` (``H``
+    their non-constant units), so
     that latents ``c h + d`` (``c != 0``, ``d`` a constant row) give the same
     cosines; with ``alpha=None`` each half's decoder chooses ``alpha_j`` from
     ``RIDGE_ALPHAS`` by leave-one-out cross-validation on that half.

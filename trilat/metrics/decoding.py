@@ -32,7 +32,8 @@ def ridge(latents: Any, targets: Any, alpha: Any = None) -> tuple[np.ndarray, np
     Minimises, per target ``j``,
     ``||y_j - H w_j - o_j 1||^2 + alpha_j (tr(H_c^T H_c) / H) ||w_j||^2`` with
     the intercept unpenalised (scikit-learn's ``Ridge(alpha_j tr(H_c^T H_c) / H)``,
-    ``H_c`` the centred latents), solved through an eigendecomposition of the
+    ``H_c`` the centred latents, ``H`` the number of their units that are
+    not constant: dead units count for nothing), solved through an eigendecomposition of the
     Gram matrix or, when that is worse conditioned than ``1e8`` (or
     ``alpha = 0``, the minimum-norm least-squares solution), the thin SVD of
     the centred latents. ``alpha=None`` chooses ``alpha_j`` from
@@ -185,7 +186,8 @@ def decodability(
 
     The penalty is relative to the scale of the training latents:
     ``tr(H_c^T H_c) / H`` is the mean eigenvalue of the Gram matrix of the
-    centred training latents ``H_c``, so that latents ``c h + d`` (any
+    centred training latents ``H_c`` over their ``H`` non-constant units
+    (dead units count for nothing), so that latents ``c h + d`` (any
     ``c != 0``, any constant row ``d``) score exactly as ``h`` does. With
     ``alpha=None`` each fold's decoder chooses ``alpha_j`` from the log grid
     ``RIDGE_ALPHAS`` (``1e-8`` to ``10``, half a decade apart) by

@@ -117,7 +117,7 @@ def regression_generalization(
     same linear map to convergence by gradient descent on the MSE. The
     penalty is relative to the scale of the training latents (``H_c`` the
     centred training latents; ``tr(H_c^T H_c) / H`` the mean eigenvalue of
-    their Gram matrix), so that latents ``c h + d`` (``c != 0``, ``d`` a
+    their Gram matrix over their ``H`` non-constant units), so that latents ``c h + d`` (``c != 0``, ``d`` a
     constant row) score exactly as ``h`` does. With ``alpha=None`` each
     fold's decoder chooses ``alpha_j`` from the log grid ``RIDGE_ALPHAS``
     (``1e-8`` to ``10``) by leave-one-out cross-validation on its training
