@@ -270,9 +270,18 @@ def test_factor_angles_of_the_fold_decoders_against_scikit_learn() -> None:
     h = fn(trials.evidence)[0][:, -1]
     sides = np.where(trials.x_star > 0, 1, -1)
     expected = []
-    for signs in c.code["generalization"]["splits"]:
+    gen = c.code["generalization"]
+    for signs, alphas in zip(gen["splits"], gen["fold_alphas"], strict=True):
         train = ~np.all(sides == np.asarray(signs), axis=1)
-        w = Ridge(alpha=1e-3).fit(h[train], trials.x_star[train]).coef_
+        # the penalty each fold chose, relative to tr(Hc^T Hc) / H of its training latents
+        hc = h[train] - h[train].mean(axis=0)
+        scale = np.sum(hc**2) / np.count_nonzero(np.ptp(h[train], axis=0))
+        w = np.array(
+            [
+                Ridge(alpha=a * scale).fit(h[train], trials.x_star[train, j]).coef_
+                for j, a in enumerate(alphas)
+            ]
+        )
         cos = w[0] @ w[1] / np.linalg.norm(w[0]) / np.linalg.norm(w[1])
         expected.append(math.degrees(math.acos(cos)))
     np.testing.assert_allclose(np.ravel(folds["per_fold"]), expected, rtol=0, atol=1e-6)

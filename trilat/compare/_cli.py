@@ -198,6 +198,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="step of the latent-code metrics (default: the last scored step)",
     )
     parser.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="relative ridge penalty of every latent-code decoder, in units of "
+        "tr(H_c^T H_c)/H of its centred training latents, H their non-constant units (default: chosen by leave-one-out "
+        "cross-validation inside each training set)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="directory for comparison.json and the figures"
     )
     parser.add_argument("--no-figures", action="store_true", help="write the JSON only")
@@ -229,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
                 mixing=mixing,
                 protocol=protocol,
                 latent_step=args.latent_step,
+                alpha=args.alpha,
                 rng=args.seed,
             )
         for w in caught:  # one line each on stderr, before the report

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat._checks import as_float_array, as_rng, describe, positive_int
+from trilat._checks import as_float_array, as_rng, describe, nonnegative_scalar, positive_int
 from trilat._json import plain
 from trilat._progress import progress_bar
 from trilat._threads import limit_threads
@@ -202,6 +202,7 @@ def compare(
     mixing: Any = None,
     protocol: TrialProtocol | None = None,
     latent_step: int | None = None,
+    alpha: float | None = None,
     rng: Any = None,
     progress: bool | None = None,
 ) -> Comparison:
@@ -253,6 +254,15 @@ def compare(
         stimulus step is ``t``) at which the latent code is measured; default
         the last scored step (``T`` for the plain protocol, 21 for the
         paper's). Any step with evidence seen, including the decision step.
+    alpha : float, optional
+        Relative ridge penalty of every decoder and least-squares classifier
+        of the latent code, ``>= 0``, in units of ``tr(H_c^T H_c) / H`` of
+        its centred training latents ``H_c`` (``H`` their non-constant units) (see :mod:`trilat.metrics`).
+        Default: chosen by leave-one-out cross-validation inside each
+        training set from ``trilat.metrics.RIDGE_ALPHAS``. Either way the
+        scores do not depend on the scale or offset of the latents; the
+        penalties used are reported in ``code``/``reference_code`` and, per
+        step, in ``latent_alpha``.
     rng : None, int or Generator
         Seed of the trials, the default mixing and the metrics' splits;
         recorded as ``Comparison.seed`` (``compare(..., rng=c.seed)``
@@ -288,6 +298,7 @@ def compare(
             f"mu(t) to measure the latent code against; pick a step of "
             f"{int(protocol.step_numbers()[times >= 1][0])}..{int(protocol.step_numbers()[-1])}"
         )
+    alpha = None if alpha is None else nonnegative_scalar(alpha, "alpha")
     kind = input_kind(network)
     if kind == "evidence" and not protocol.is_plain:
         raise ValueError(
@@ -341,7 +352,15 @@ def compare(
         bar.advance()
         with limit_threads(1):  # hundreds of small fits: see trilat._threads
             latent = latent_scores(
-                task, out, post, trials.x_star, protocol, latent_index, metric_seq, bar
+                task,
+                out,
+                post,
+                trials.x_star,
+                protocol,
+                latent_index,
+                metric_seq,
+                bar,
+                alpha=alpha,
             )
         bar.advance()
     finally:
@@ -360,6 +379,7 @@ def compare(
         n_steps=steps,
         seed=seed,
         latent_step=step,
+        alpha=alpha,
         latent_dim=int(out.latents.shape[2]),
         output_kind=(
             "none (latents only)"

@@ -140,6 +140,36 @@ def _metric(code: dict[str, Any], name: str, show: Any) -> str:
     return show(entry)
 
 
+# Where each metric's result keeps the relative ridge penalties its decoders used.
+_PENALTY_FIELDS = (
+    ("decodability", "fold_alphas"),
+    ("generalization", "fold_alphas"),
+    ("ccgp", "alphas"),
+    ("parallelism", "alphas"),
+)
+
+
+def _penalties(code: dict[str, Any]) -> str:
+    """Median [min, max] of every relative ridge penalty the latent-code decoders used."""
+    values = [
+        np.ravel(np.asarray(code[name][key], dtype=float))
+        for name, key in _PENALTY_FIELDS
+        if isinstance(code.get(name), dict) and key in code[name]
+    ]
+    values = np.concatenate(values) if values else np.empty(0)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return "n/a"
+    low, mid, high = np.min(values), np.median(values), np.max(values)
+    return f"{mid:.2g} [{low:.2g}, {high:.2g}]"
+
+
+def _penalty_note(c: Any) -> str:
+    if c.alpha is None:
+        return "chosen by leave-one-out CV in each training set"
+    return f"fixed: alpha = {c.alpha:g}"
+
+
 def _code_table(c: Any) -> list[str]:
     ceiling = float(c.ceiling[c.index(c.latent_step)])
 
@@ -203,6 +233,10 @@ def _code_table(c: Any) -> list[str]:
         f"| {note} |"
         for label, key, show, note in rows
     ]
+    lines.append(
+        f"| ridge penalty alpha (relative), median [range] | {_penalties(c.code)} "
+        f"| {_penalties(c.reference_code)} | {_penalty_note(c)} |"
+    )
     return lines
 
 
@@ -263,7 +297,9 @@ def markdown(c: Any) -> str:
         "the paper's ceiling of decodability: the ceiling for mu(t) and codes affine in it, "
         "which a decoder fitted in distribution (R²(decode x*)) can exceed at small t by "
         "shrinking towards the prior; "
-        "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output.",
+        "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output. "
+        "Every ridge penalty is relative, alpha · tr(H_cᵀH_c)/H on the centred training "
+        "latents H_c (H their non-constant units), so no score depends on the scale or offset of the latent state.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -29,6 +29,7 @@ def _array_fields() -> tuple[str, ...]:
         "optimal_r2",
         "latent_r2_mu",
         "latent_r2_xstar",
+        "latent_alpha",
         "steps",
         "scored",
     )
@@ -62,7 +63,10 @@ class Comparison:
       ``optimal_r2``: the same for the oracle's ``mu(t)`` (the ceiling's
       Monte Carlo estimate);
     - ``latent_r2_mu``, ``latent_r2_xstar``: cross-validated R^2 of a ridge
-      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``.
+      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``;
+      ``latent_alpha``: the median over folds and targets of their relative
+      ridge penalties (``alpha``, the setting: ``None`` when each was chosen
+      by cross-validation inside its training set).
 
     ``code`` holds the representation metrics at ``latent_step`` (plain
     dictionaries of :mod:`trilat.metrics` results, or ``{"error": message}``
@@ -85,6 +89,7 @@ class Comparison:
     n_steps: int
     seed: int
     latent_step: int
+    alpha: float | None
     latent_dim: int
     output_kind: str
     t: np.ndarray
@@ -98,6 +103,7 @@ class Comparison:
     optimal_r2: np.ndarray
     latent_r2_mu: np.ndarray
     latent_r2_xstar: np.ndarray
+    latent_alpha: np.ndarray
     code: dict[str, Any]
     reference_code: dict[str, Any]
     samples: dict[str, Any]
