@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("model", ("trilat.priors", "trilat.mixing")),
-    ("task", ("trilat.task",)),
+    ("task", ("trilat.task", "trilat.protocol")),
     ("oracle", ("trilat.oracle", "trilat.orthogonality")),
     ("linearization", ("trilat.linearization",)),
     ("kernels", ("trilat.kernels",)),

@@ -29,6 +29,9 @@ def _array_fields() -> tuple[str, ...]:
         "optimal_r2",
         "latent_r2_mu",
         "latent_r2_xstar",
+        "latent_alpha",
+        "steps",
+        "scored",
     )
 
 
@@ -36,7 +39,14 @@ def _array_fields() -> tuple[str, ...]:
 class Comparison:
     """The result of :func:`compare`.
 
-    Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
+    Per-step arrays have shape ``(S,)``, one entry per step of the trial
+    (:class:`trilat.TrialProtocol`; ``S = T`` for the plain protocol):
+    ``steps`` holds the step numbers (the ``t``-th stimulus step is ``t``),
+    ``t`` the oracle's time at each step (0 before any evidence, ``T`` held
+    after it), ``scored`` whether the outputs are compared with the oracle
+    there. Output and implied-estimate entries are NaN at unscored steps (and
+    everywhere for a network without outputs); the implied estimate is NaN
+    when ``identifiable`` is false (``rank C < D``):
 
     - ``posterior_std``: ``s(t)``; ``ceiling``: eq. 7, ``1 - s(t)^2 / Var(x*)``,
       the r^2 of ``mu(t)`` against ``x*`` (:func:`trilat.decodability_ceiling`);
@@ -50,14 +60,23 @@ class Comparison:
       ``optimal_r2``: the same for the oracle's ``mu(t)`` (the ceiling's
       Monte Carlo estimate);
     - ``latent_r2_mu``, ``latent_r2_xstar``: cross-validated R^2 of a ridge
-      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``.
+      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``;
+      ``latent_alpha``: the median over folds and targets of their relative
+      ridge penalties (``alpha``, the setting: ``None`` when each was chosen
+      by cross-validation inside its training set).
 
     ``code`` holds the representation metrics at ``latent_step`` (plain
     dictionaries of :mod:`trilat.metrics` results, or ``{"error": message}``
     for a metric undefined on these latents); ``reference_code`` the same
     metrics on the optimal code ``k(t) = C mu(t) - b`` of the same trials,
     with the same folds: what a perfect network scores, sampling error
-    included. ``samples`` holds the points the figures draw.
+    included; ``factor_angles`` is the decoder fitted on all trials,
+    ``factor_angles_folds`` the median over the held-out-quadrant decoders
+    (the paper's measure). ``units`` is the check that output unit ``i``
+    answers task row ``i`` at the last scored step (``agreement`` (units,
+    rows), the best ``assignment`` and its ``signs``, ``warning``; empty
+    without outputs). ``protocol`` is the trial (:meth:`TrialProtocol.to_dict`).
+    ``samples`` holds the points the figures draw.
     """
 
     network: str
@@ -67,6 +86,7 @@ class Comparison:
     n_steps: int
     seed: int
     latent_step: int
+    alpha: float | None
     latent_dim: int
     output_kind: str
     t: np.ndarray
@@ -80,9 +100,19 @@ class Comparison:
     optimal_r2: np.ndarray
     latent_r2_mu: np.ndarray
     latent_r2_xstar: np.ndarray
+    latent_alpha: np.ndarray
     code: dict[str, Any]
     reference_code: dict[str, Any]
     samples: dict[str, Any]
+    protocol: dict[str, Any]
+    steps: np.ndarray
+    scored: np.ndarray
+    identifiable: bool
+    units: dict[str, Any]
+
+    def index(self, step: int) -> int:
+        """The position of step number ``step`` in the per-step arrays."""
+        return int(np.flatnonzero(np.asarray(self.steps) == step)[0])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python description; non-finite floats become ``"inf"``, ``"-inf"``, ``"nan"``."""
@@ -108,11 +138,14 @@ class Comparison:
         values = dict(d)
         values["task"] = Task.from_dict(d["task"])
         for name in _array_fields():
-            dtype = np.int64 if name == "saturated" else np.float64
+            dtype = {"saturated": np.int64, "steps": np.int64, "scored": bool}.get(
+                name, np.float64
+            )
             values[name] = np.asarray(unplain(d[name]), dtype=dtype)
         values["code"] = unplain(d["code"])
         values["reference_code"] = unplain(d["reference_code"])
         values["samples"] = unplain(d["samples"])
+        values["units"] = unplain(d["units"])
         return cls(**values)
 
     @classmethod
