@@ -108,6 +108,7 @@ def test_from_callable_wraps_numpy_functions() -> None:
 # --- torch -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_from_torch_matches_the_gru_equations_in_numpy() -> None:
     torch = pytest.importorskip("torch")

@@ -155,6 +155,7 @@ def test_noisy_outputs_raise_the_excess_cross_entropy() -> None:
     assert np.all(c.excess_cross_entropy > 1e-3)
 
 
+@pytest.mark.slow
 def test_nonlinear_mixing_of_the_latent_hurts_generalization_not_outputs(
     optimal: Comparison,
 ) -> None:
@@ -277,6 +278,7 @@ def test_torch_input_width_mismatch_names_the_layer() -> None:
 # --- torch end to end, JSON, reproducibility ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_torch_gru_scores_like_the_numpy_gru() -> None:
     torch = pytest.importorskip("torch")
@@ -334,6 +336,7 @@ def test_json_keeps_non_finite_values_and_errors() -> None:
     assert back.code == c.code
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers() -> None:
     net = OptimalNetwork(TASK, "logits")
     first = compare(net, TASK, n_trials=200, rng=np.random.default_rng(7))

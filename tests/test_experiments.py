@@ -262,6 +262,7 @@ def test_early_stopping_on_a_plateau():
     assert net.history.step == [10, 20]
 
 
+@pytest.mark.slow
 def test_trained_network_plugs_into_the_network_protocol():
     net = _tiny()
     assert isinstance(net, trilat.adapters.Network)
@@ -273,6 +274,7 @@ def test_trained_network_plugs_into_the_network_protocol():
     assert net.obs_dim == 40 and net.n_tasks == 3
 
 
+@pytest.mark.slow
 def test_trained_network_plugs_straight_into_compare():
     """compare reads the network's own mixing: the same numbers as passing it explicitly."""
     net = _tiny()

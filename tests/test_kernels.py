@@ -134,6 +134,7 @@ def test_roundtrip_kernel_counts_but_survives_saturation():
 # ----------------------------------------------------------------- Monte Carlo driver
 
 
+@pytest.mark.slow
 def test_monte_carlo_is_bit_identical_for_any_chunk_size_and_thread_count():
     task = Task.random(3, 7, sigma=0.15, rng=5, offset_scale=0.2)
     runs = []

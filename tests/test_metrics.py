@@ -817,6 +817,7 @@ def test_ridge_alpha_is_not_at_the_grid_edge_for_noisy_codes():
     assert np.all(chosen > metrics.RIDGE_ALPHAS[0]) and np.all(chosen < metrics.RIDGE_ALPHAS[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_decodability_default_penalty_is_ridge_cv_on_the_training_folds(shuffle):
     h, x = relu_code(500, 2)
@@ -834,6 +835,7 @@ def test_decodability_default_penalty_is_ridge_cv_on_the_training_folds(shuffle)
     np.testing.assert_allclose(res.alpha, full.alpha_ / penalty_unit(h), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_quadrant_default_penalty_is_ridge_cv_on_the_training_quadrants():
     h, x = relu_code(800, 5)
     res = metrics.regression_generalization(h, x, "quadrant")

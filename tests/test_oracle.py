@@ -104,6 +104,7 @@ def test_predict_matches_mpmath_at_exact_inputs():
     assert trilat.predict(task, [8.3 * SIGMA, 0.0], 1.0)[0] == 1.0
 
 
+@pytest.mark.slow
 def test_predict_logits_matches_mpmath_everywhere():
     """The logit of Phi is well conditioned for every u (kappa <= 2): 1e-13 holds throughout."""
     task, u = axis_task(), scaled_points()
@@ -152,6 +153,7 @@ def logits() -> np.ndarray:
     return z
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation,scale", [("sigmoid", 1.0), ("tanh", 2.0)])
 def test_distances_from_logits_match_mpmath_to_700(activation, scale):
     """``Phi^-1(sigmoid(z))`` is well conditioned for every z (kappa <= 1): 1e-13 throughout.

@@ -185,6 +185,7 @@ def test_compare_scores_the_decision_step_only() -> None:
         trilat.compare(net, task, mixing=_identity, protocol=PAPER, n_trials=50, n_steps=10)
 
 
+@pytest.mark.slow
 def test_a_permuted_network_is_named_with_the_matching_task() -> None:
     paper, even = trilat.Task.paper_units(6), trilat.Task.evenly_spaced(6)
     net = _protocol_oracle(paper, PAPER)
@@ -293,6 +294,7 @@ def test_factor_angles_of_the_fold_decoders_against_scikit_learn() -> None:
 # --- training on the paper's protocol ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_train_with_the_papers_protocol() -> None:
     pytest.importorskip("torch")

@@ -114,6 +114,7 @@ def test_phi_lower_within_its_ulp_bound_of_mpmath():
     assert errs.max() <= PHI_ULP <= SPEC_ULP, f"{errs.max():.3f} ulp at u = {u[errs.argmax()]!r}"
 
 
+@pytest.mark.slow
 def test_phi_upper_half_by_symmetry_within_its_ulp_bound():
     u = -_phi_points()[:1500]  # Phi(u) = 1 - Phi(-u) on (0, 38]
     exact = [ref.ndtr(v) for v in u]
@@ -158,6 +159,7 @@ def test_phi_inverse_lower_within_its_ulp_bound_of_mpmath(inverse_reference):
     )
 
 
+@pytest.mark.slow
 def test_phi_inverse_upper_half_by_symmetry():
     rng = np.random.default_rng(13)
     upper = np.concatenate([0.5 + rng.uniform(0, 0.5, 300), 1 - 10 ** rng.uniform(-16, -0.4, 300)])

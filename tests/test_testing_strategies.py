@@ -30,6 +30,7 @@ def test_full_rank_tasks_meet_the_condition_bound(task):
     assert 0.01 <= task.sigma <= 2.0
 
 
+@pytest.mark.slow
 @given(tt.boundaries(full_rank=False))
 def test_rank_deficient_boundaries_have_rank_below_dim(pair):
     C, b = pair
@@ -85,6 +86,7 @@ def test_latents_times_probabilities_logits(data):
     assert np.all(np.isfinite(trilat.distances_from_logits(task, z, t)))
 
 
+@pytest.mark.slow
 @given(tt.cases(dim=2, max_condition=10.0))
 def test_cases_compose_with_the_oracle(case):
     task, mu, t = case

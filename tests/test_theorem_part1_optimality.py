@@ -122,6 +122,7 @@ def unit_direction(v: np.ndarray) -> np.ndarray:
     return v / norm
 
 
+@pytest.mark.slow
 @given(
     ANY_TASK,
     st.floats(-0.5, 0.5),
