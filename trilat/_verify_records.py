@@ -96,8 +96,10 @@ class Part3Row:
         standard error.
     gram_expected : float
         ``E[q] = D / ((D + 2) N)``.
+    gram_low, gram_high : float
+        Where the mean of ``q`` lies except with chance ``CHECK_CHANCE``.
     random_passed : bool
-        ``|gram_ms - gram_expected| <= Z_SCORE gram_ms_se``.
+        ``gram_low <= gram_ms <= gram_high`` (:func:`trilat.verify.gram_interval`).
     """
 
     n_tasks: int
@@ -109,6 +111,8 @@ class Part3Row:
     gram_ms: float
     gram_ms_se: float
     gram_expected: float
+    gram_low: float
+    gram_high: float
     random_passed: bool
 
 
@@ -124,10 +128,12 @@ class Ceiling:
     eq7 : list of float
         ``1 - s(t)^2 / Var(x*)`` (:func:`trilat.decodability_ceiling`), the R^2
         of ``mu(t)`` in expectation.
-    tolerance : list of float
-        ``Z_SCORE`` standard errors plus the ratio's bias (see :func:`ceiling_check`).
+    low, high : list of float
+        The interval a correct ``r2`` lies in except with chance ``CHECK_CHANCE``
+        per ``t`` (finite-sample bounds and rounding, see
+        :func:`trilat.verify.ceiling_interval`); ``low`` may be ``-inf`` at tiny n.
     passed : list of bool
-        ``|r2 - eq7| <= tolerance``.
+        ``low <= r2 <= high``.
     n_tasks_used : int or None
         ``N`` of the task whose trials gave ``r2`` (None: identity boundaries
         stood in, no identifiable task being verified).
@@ -136,7 +142,8 @@ class Ceiling:
     t: list[float]
     r2: list[float]
     eq7: list[float]
-    tolerance: list[float]
+    low: list[float]
+    high: list[float]
     passed: list[bool]
     n_tasks_used: int | None
 
@@ -163,11 +170,11 @@ class VerifyReport:
         out = asdict(self)
         out["passed"] = self.passed
         out["config"]["task_kind"] = self.config.task_kind
-        from trilat.verify import PART1_TOL, Z_SCORE
+        from trilat.verify import CHECK_CHANCE, PART1_TOL
 
         out["tolerances"] = {
             "part1_max_error": PART1_TOL,
-            "monte_carlo_z": Z_SCORE,
+            "monte_carlo_check_chance": CHECK_CHANCE,
             "evenly_spaced_max_cos": "2 (N + 3) eps",
         }
         return _finite_or_none(out)
