@@ -67,8 +67,8 @@ class NetworkOutput:
     probabilities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        latents = as_float_array(self.latents, "latents", finite=False)
-        logits = as_float_array(self.logits, "logits", finite=False)
+        latents = as_float_array(self.latents, "latents")
+        logits = as_float_array(self.logits, "logits", allow_inf=True)
         for name, arr, axis in (("latents", latents, "H"), ("logits", logits, "N")):
             if arr.ndim != 3:
                 raise ValueError(
@@ -83,7 +83,7 @@ class NetworkOutput:
         object.__setattr__(self, "latents", latents)
         object.__setattr__(self, "logits", logits)
         if self.probabilities is not None:
-            p = as_float_array(self.probabilities, "probabilities", finite=False)
+            p = as_float_array(self.probabilities, "probabilities")
             if p.shape != logits.shape:
                 raise ValueError(
                     f"network probabilities must have the logits' shape {logits.shape}, got "

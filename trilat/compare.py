@@ -174,7 +174,7 @@ def compare(
     n_steps: int = 20,
     mixing: Any = None,
     latent_step: int | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
 ) -> Comparison:
     """Measure ``network`` against the Bayes-optimal estimator on ``task``.
@@ -202,7 +202,7 @@ def compare(
         ``rng``.
     latent_step : int, optional
         The step ``t`` at which the latent code is measured; default ``T``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the trials, the default mixing and the metrics' splits;
         recorded as ``Comparison.seed`` (``compare(..., rng=c.seed)``
         reproduces ``c``).

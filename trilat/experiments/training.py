@@ -300,7 +300,7 @@ def train(
     heads: int = 8,
     loss: str = "every_step",
     mixing: MixingMLP | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
     patience: int | None = 10,
     min_delta: float = 1e-4,
@@ -348,7 +348,7 @@ def train(
         ``1/2`` before).
     mixing : MixingMLP, optional
         The frozen ``f``; default ``MixingMLP(D)`` seeded from ``rng``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seeds the initial weights (through a scoped ``torch.manual_seed``
         that leaves torch's global generator as it was), the data stream and
         the default mixing.
