@@ -72,7 +72,7 @@ EXAMPLES = {
     "AffineMap.__call__": (_decoder, dict(z=Z), {"z": True}),
     "OptimalNetwork.__call__": (lambda: trilat.OptimalNetwork(TASK), dict(evidence=np.zeros((2, 3, 2))), {"evidence": True}),
     "MixingMLP.__call__": (_mixing, dict(evidence=MU), {"evidence": True}),
-    "NetworkOutput": (lambda: trilat.NetworkOutput, dict(latents=np.zeros((2, 3, 4)), logits=np.zeros((2, 3, 3)), probabilities=np.full((2, 3, 3), 0.5)), {"latents": True, "logits": False, "probabilities": True}),
+    "NetworkOutput": (lambda: trilat.NetworkOutput, dict(latents=np.zeros((2, 3, 4)), logits=np.zeros((2, 3, 3)), probabilities=np.full((2, 3, 3), 0.5)), {"probabilities": True}),
     "decodability_ceiling": (lambda: trilat.decodability_ceiling, dict(task=TASK, t=T, std=None), {"t": True}),
     "decodability_ceiling[std]": (lambda: trilat.decodability_ceiling, dict(task=TASK, std=T), {"std": True}),
     "distances": (lambda: trilat.distances, dict(task=TASK, yhat=YHAT, t=T[:, None]), {"yhat": True, "t": True}),
@@ -111,7 +111,14 @@ EXAMPLES = {
 }  # fmt: skip
 # Parameters that take an array only as one of several forms, covered by another entry:
 # fixed_points / slow_points pass ``fixation`` to fixation_input, ``std`` is ``t``'s twin.
-COVERED_ELSEWHERE = {("fixed_points", "fixation"), ("slow_points", "kwargs")}
+# NetworkOutput's latents and logits: compare refuses NaN / inf in them naming the trial
+# and step (tests/test_compare.py::test_nan_and_wrong_returns_are_reported).
+COVERED_ELSEWHERE = {
+    ("fixed_points", "fixation"),
+    ("slow_points", "kwargs"),
+    ("NetworkOutput", "latents"),
+    ("NetworkOutput", "logits"),
+}
 
 
 def _is_array_parameter(p: inspect.Parameter) -> bool:

@@ -67,8 +67,10 @@ class NetworkOutput:
     probabilities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        latents = as_float_array(self.latents, "latents")
-        logits = as_float_array(self.logits, "logits", allow_inf=True)
+        # NaN / inf in latents and logits are refused by compare, which names the trial
+        # and step of the first one (tests/test_compare.py); here only their type
+        latents = as_float_array(self.latents, "latents", finite=False)
+        logits = as_float_array(self.logits, "logits", finite=False)
         for name, arr, axis in (("latents", latents, "H"), ("logits", logits, "N")):
             if arr.ndim != 3:
                 raise ValueError(
