@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -132,12 +130,14 @@ def test_read_only_home_and_package_run_uncached_with_one_warning(tmp_path):
     assert _cache_files(PACKAGE) == before
 
 
+VERIFY_SMALL = ["verify", "--trials", "300", "--steps", "4", "--n-tasks", "2", "3"]
+
+
 @pytest.mark.slow
 def test_trilat_verify_read_only_runs_with_one_warning(tmp_path):
     before = _cache_files(PACKAGE)
     proc = subprocess.run(
-        [sys.executable, "-W", "always", "-c", READ_ONLY_PACKAGE, "verify", "--trials", "300",
-         "--steps", "4", "--n-tasks", "2", "3"],  # fmt: skip
+        [sys.executable, "-W", "always", "-c", READ_ONLY_PACKAGE, *VERIFY_SMALL],
         env=_read_only_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,
