@@ -144,9 +144,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat compare``; errors are one line on stderr and exit code 2."""
+    from trilat._paths import OutputPathError, figure_file, output_dir
     from trilat.compare import compare
 
     try:
+        if args.out is not None:  # before the work: a run that cannot save its results is lost
+            output_dir(args.out, "--out")
+            if not args.no_figures:
+                figure_file(args.out / "outputs.png", "--out")  # and the plot extra
         network, task, mixing = load_factory(args.factory)
         task = task if task is not None else getattr(network, "task", None)
         if not isinstance(task, Task):
@@ -166,12 +171,15 @@ def run(args: argparse.Namespace) -> int:
         )
         print(result.to_markdown())
         if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            path = args.out / "comparison.json"
-            path.write_text(result.to_json())
-            written = [path]
-            if not args.no_figures:
-                written += result.plot(args.out)
+            try:
+                args.out.mkdir(parents=True, exist_ok=True)
+                path = args.out / "comparison.json"
+                path.write_text(result.to_json())
+                written = [path]
+                if not args.no_figures:
+                    written += result.plot(args.out)
+            except OSError as exc:  # checked above, but the disk may fill or vanish meanwhile
+                raise OutputPathError(f"--out {args.out}: {exc}") from None
             print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     except (ValueError, ImportError) as exc:
         if args.debug:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trilat._paths import OutputPathError, figure_file, output_dir
 from trilat.verify import VerifyConfig, run_verify
 
 
@@ -59,7 +60,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``trilat verify``: print the report; exit 0 when every check holds, else 1."""
+    """Run ``trilat verify``: print the report; exit 0 when every check holds, 1 when one
+    fails, 2 (one line on stderr) when ``--plot`` cannot be written."""
+    try:
+        if args.plot is not None:  # before the run: a run that cannot save its figures is lost
+            output_dir(args.plot, "--plot")
+            figure_file(args.plot / "verify_ceiling.png", "--plot")  # and the plot extra
+        return _run(args)
+    except (OutputPathError, ImportError) as exc:
+        print(f"trilat verify: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from trilat._verify_text import format_report
 
     config = VerifyConfig(
@@ -78,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from trilat.plots_verify import verify_figures
 
-        written = verify_figures(report, args.plot)
+        try:
+            written = verify_figures(report, args.plot)
+        except OSError as exc:  # checked above, but the disk may fill or vanish meanwhile
+            raise OutputPathError(f"--plot {args.plot}: {exc}") from None
         print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0 if report.passed else 1
