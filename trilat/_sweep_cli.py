@@ -54,10 +54,25 @@ def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
     return grid
 
 
+def _catalogue() -> str:
+    """Each built-in sweep: its default grid (the keys --grid replaces) and its other parameters."""
+    lines = ["built-in sweeps (--grid KEY=... replaces a grid key or sets another parameter):"]
+    for s in SWEEPS.values():
+        lines.append(f"  {s.name}: {s.description}")
+        grid = "; ".join(f"{k}={','.join(_format(v) for v in vs)}" for k, vs in s.grid.items())
+        lines.append(f"    grid: {grid}")
+        rest = {k: v for k, v in s.parameters.items() if k not in s.grid}
+        if rest:
+            lines.append("    other parameters: " + ", ".join(f"{k}={v}" for k, v in rest.items()))
+        lines.append(f"    seeds: {s.seeds}")
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``trilat sweep``."""
     names = ", ".join(f"{s.name} ({s.description})" for s in SWEEPS.values())
     parser.description = __doc__
+    parser.epilog = _catalogue()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("name", choices=sorted(SWEEPS), metavar="NAME", help=f"one of: {names}")
     parser.add_argument(

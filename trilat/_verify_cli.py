@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``trilat verify``; defaults are the paper's."""
     d = VerifyConfig()
     parser.add_argument("--dim", type=_positive_int(1), default=d.dim,
-                        help=f"latent dimension D (default {d.dim}; D > 2 uses random tasks)")  # fmt: skip
+                        help=f"latent dimension D (default {d.dim}); D = 2 verifies the paper's evenly spaced "
+                        "tasks, every other D (D = 1 too) random tasks: unit rows uniform on the "
+                        "sphere, b = 0, drawn from --seed")  # fmt: skip
     parser.add_argument("--n-tasks", type=_positive_int(1), nargs="+", default=list(d.n_tasks),
                         metavar="N", help="numbers of tasks N (default: 1 2 3 6 12 24)")  # fmt: skip
     parser.add_argument("--sigma", type=_positive_float, default=d.sigma,
