@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from trilat._paths import OutputPathError, figure_file, output_dir
-from trilat.verify import VerifyConfig, run_verify
+from trilat._resources import MemoryNeedError, available_memory, check_memory, largest_fitting
+from trilat.verify import VerifyConfig, _part2_n, run_verify
 
 
 def _positive_int(minimum: int) -> Any:
@@ -61,6 +62,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="progress bars on stderr (default: when stderr is a terminal)")  # fmt: skip
 
 
+# Peak memory of a run (measured: N = 800 and 1600, T = 20): part 2's streamed moments of
+# (z, mu), shape (T, N + D, N + D), live in MOMENT_COPIES copies while a chunk is merged;
+# parts 1 and 3 and the chunks stay near BASE_BYTES whatever N (191 MiB at N = 20000).
+MOMENT_COPIES = 4
+BASE_BYTES = 400 * 2**20
+
+
+def peak_bytes(config: VerifyConfig) -> tuple[float, int | None]:
+    """Estimated peak memory of ``run_verify(config)``, and the N of part 2 (None: no part 2).
+
+    ``BASE_BYTES + MOMENT_COPIES * 8 T (N2 + D)^2`` with ``N2`` the N part 2 runs at.
+    """
+    identifiable = [n for n in config.n_tasks if config.task(n).identifiable]
+    n2 = _part2_n(config, sorted(identifiable))
+    moments = 0 if n2 is None else _moment_bytes(config.steps, n2 + config.dim)
+    return BASE_BYTES + moments, n2
+
+
+def _moment_bytes(steps: int, k: int) -> float:
+    return MOMENT_COPIES * 8.0 * steps * k * k
+
+
+def check_verify_memory(config: VerifyConfig, available: int | None = None) -> None:
+    """Refuse (:class:`trilat._resources.MemoryNeedError`) a run that would not fit in memory,
+    naming the largest N of part 2 that fits."""
+    needed, n2 = peak_bytes(config)
+    budget = available_memory() if available is None else available
+    if n2 is None or budget is None or needed <= budget:
+        return
+    k_max = largest_fitting(
+        lambda k: BASE_BYTES + _moment_bytes(config.steps, k), budget, 1, n2 + config.dim
+    )
+    n_max = None if k_max is None else k_max - config.dim
+    if n_max is None or n_max < config.dim:
+        smaller = "use fewer --steps"
+    else:
+        example = " ".join(map(str, dict.fromkeys((min(6, n_max), *config.n_tasks))))
+        smaller = (
+            f"part 2 must run at N <= {n_max}: it takes N = 6 when given, else the N closest "
+            f"to 6 (e.g. --n-tasks {example})"
+        )
+    check_memory(
+        needed,
+        f"part 2 at N = {n2} (its moments: {MOMENT_COPIES} arrays of {config.steps} x "
+        f"{n2 + config.dim} x {n2 + config.dim})",
+        smaller,
+        available=budget,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat verify``: print the report; exit 0 when every check holds, 1 when one
     fails, 2 (one line on stderr) when ``--plot`` cannot be written."""
@@ -68,16 +119,15 @@ def run(args: argparse.Namespace) -> int:
         if args.plot is not None:  # before the run: a run that cannot save its figures is lost
             output_dir(args.plot, "--plot")
             figure_file(args.plot / "verify_ceiling.png", "--plot")  # and the plot extra
+        check_verify_memory(_config(args))
         return _run(args)
-    except (OutputPathError, ImportError) as exc:
+    except (OutputPathError, ImportError, MemoryNeedError) as exc:
         print(f"trilat verify: error: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    from trilat._verify_text import format_report
-
-    config = VerifyConfig(
+def _config(args: argparse.Namespace) -> VerifyConfig:
+    return VerifyConfig(
         dim=args.dim,
         n_tasks=tuple(dict.fromkeys(args.n_tasks)),  # in the given order, without repeats
         sigma=args.sigma,
@@ -85,6 +135,12 @@ def _run(args: argparse.Namespace) -> int:
         trials=args.trials,
         seed=args.seed,
     )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from trilat._verify_text import format_report
+
+    config = _config(args)
     report = run_verify(config, progress=args.progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
