@@ -9,7 +9,7 @@ import pytest
 
 from trilat import Task
 from trilat.cli import main, plain_text
-from trilat.sweeps import SWEEPS
+from trilat.sweep import SWEEPS
 from trilat.verify import VerifyConfig
 
 MARKUP = re.compile(r"``|:(?:func|class|meth|mod|data|attr):`|`[^`\s]+`_")

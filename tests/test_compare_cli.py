@@ -147,3 +147,23 @@ def test_the_readme_shows_the_example_verbatim() -> None:
     source = EXAMPLE.read_text(encoding="utf-8")
     assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
     assert "trilat compare examples/gru.py:factory --out out/" in readme
+
+
+def test_alpha_fixes_the_penalty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _factory(
+        tmp_path,
+        """
+        def optimal():
+            return trilat.OptimalNetwork(trilat.Task.evenly_spaced(3), latent="logits")
+        """,
+    )
+    out = tmp_path / "out"
+    argv = ["compare", f"{path}:optimal", "--n-trials", "300", "--n-steps", "3", "--no-figures"]
+    assert main([*argv, "--alpha", "0.003", "--out", str(out)]) == 0
+    assert "fixed: alpha = 0.003" in capsys.readouterr().out
+    saved = json.loads((out / "comparison.json").read_text())
+    assert saved["alpha"] == 0.003 and saved["latent_alpha"] == [0.003] * 3
+    assert saved["code"]["generalization"]["fold_alphas"] == [[0.003, 0.003]] * 4
+    assert main(argv) == 0
+    assert "chosen by leave-one-out CV" in capsys.readouterr().out
+    _fails(capsys, [f"{path}:optimal", "--alpha", "-1"], "alpha must be")

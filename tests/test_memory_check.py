@@ -63,8 +63,8 @@ def test_verify_refuses_a_run_that_cannot_fit(capsys):
 @pytest.mark.slow
 def test_verify_memory_estimate_bounds_the_measured_peak():
     """The estimate is at least the measured peak (resident set) and at most twice it."""
-    from trilat import _verify_cli
     from trilat.verify import VerifyConfig
+    from trilat.verify import _cli as _verify_cli
 
     n, steps, trials = 800, 20, 200  # 5 chunks of 43 trials
     code = (

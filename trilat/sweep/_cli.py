@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from trilat._paths import OutputPathError, figure_file, output_file
-from trilat.sweep import SweepResult, sweep
-from trilat.sweeps import SWEEPS
+from trilat.sweep._builtin import SWEEPS
+from trilat.sweep._engine import sweep
+from trilat.sweep._result import SweepResult
 
 __all__ = ["add_arguments", "parse_grid", "run"]
 
@@ -237,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if figure is not None:
         from trilat._mpl import pyplot
-        from trilat.plots import sweep_figure
+        from trilat.sweep._plots import sweep_figure
 
         try:
             # pyplot keeps every figure it made alive until closed: main() may run in a loop
@@ -258,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point, ``python -m trilat._sweep_cli NAME ...``."""
+    """Stand-alone entry point, ``python -m trilat.sweep._cli NAME ...``."""
     parser = argparse.ArgumentParser(prog="trilat sweep")
     add_arguments(parser)
     return run(parser.parse_args(argv))

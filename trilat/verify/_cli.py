@@ -11,7 +11,8 @@ from typing import Any
 
 from trilat._paths import OutputPathError, figure_file, output_dir
 from trilat._resources import MemoryNeedError, available_memory, check_memory, largest_fitting
-from trilat.verify import VerifyConfig, _part2_n, run_verify
+from trilat.verify._engine import _part2_n, run_verify
+from trilat.verify._result import VerifyConfig
 
 
 def _positive_int(minimum: int) -> Any:
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="progress bars on stderr (default: when stderr is a terminal)")  # fmt: skip
 
 
-# Peak memory of a run (measured: N = 800 and 1600, T = 20): part 2's streamed moments of
+# Peak memory of a run (measured at N = 800, T = 20: 625 MiB, estimate 793 MiB): part 2's streamed moments of
 # (z, mu), shape (T, N + D, N + D), live in MOMENT_COPIES copies while a chunk is merged;
 # parts 1 and 3 and the chunks stay near BASE_BYTES whatever N (191 MiB at N = 20000).
 MOMENT_COPIES = 4
@@ -138,7 +139,7 @@ def _config(args: argparse.Namespace) -> VerifyConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trilat._verify_text import format_report
+    from trilat.verify._report import format_report
 
     config = _config(args)
     report = run_verify(config, progress=args.progress)
@@ -147,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     if args.plot is not None:
-        from trilat.plots_verify import verify_figures
+        from trilat.verify._plots import verify_figures
 
         try:
             written = verify_figures(report, args.plot)
