@@ -81,3 +81,24 @@ def test_verify_memory_estimate_bounds_the_measured_peak():
     estimate, n2 = _verify_cli.peak_bytes(VerifyConfig(n_tasks=(n,), steps=steps, trials=trials))
     assert n2 == n
     assert measured <= estimate <= 2 * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_compare_refuses_n_trials_that_cannot_fit(tmp_path, capsys):
+    factory = tmp_path / "nets.py"
+    factory.write_text(
+        "import trilat\n\n"
+        "def optimal():\n"
+        "    return trilat.OptimalNetwork(trilat.Task.evenly_spaced(3), latent='logits')\n"
+    )
+    # at least 8 x 10^12 x 20 x (2*2 + 2 + 2*3 + 1) bytes = 1891.7 TiB
+    argv = ["compare", f"{factory}:optimal", "--n-trials", str(10**12), "--no-figures"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("trilat compare: error: --n-trials 1000000000000 x --n-steps 20 ")
+    assert "needs about 1891.7 TiB of memory" in lines[0]
+    fits = int(re.search(r"use --n-trials (\d+) or fewer", lines[0]).group(1))
+    available = _resources.available_memory()
+    assert 8 * fits * 20 * 13 <= available < 8 * (fits + 1) * 20 * 13 + 2**28
