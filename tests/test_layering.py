@@ -26,9 +26,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "trilat._checks",
             "trilat._json",
+            "trilat._lock",
             "trilat._mpl",
+            "trilat._numba_cache",
+            "trilat._paths",
             "trilat._philox",
             "trilat._progress",
+            "trilat._resources",
             "trilat._stable",
             "trilat._threads",
             "trilat._version",
