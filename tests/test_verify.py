@@ -15,7 +15,7 @@ from sklearn.metrics import r2_score
 
 import trilat
 from trilat import Task, cli, kernels, verify
-from trilat._montecarlo import RunningMoments, monte_carlo
+from trilat.kernels._montecarlo import RunningMoments, monte_carlo
 
 FAST = ["--trials", "300", "--steps", "6"]
 
@@ -167,7 +167,7 @@ def test_verify_json(capsys):
 
 
 def test_verify_exits_1_and_names_what_failed(capsys, monkeypatch):
-    monkeypatch.setattr(verify, "part1_tolerance", lambda *a: 0.0)  # no error is < 0: must fail
+    monkeypatch.setattr(verify._engine, "part1_tolerance", lambda *a: 0.0)  # no error is < 0
     code, out, _ = run_cli(["verify", "--n-tasks", "6", *FAST], capsys)
     assert code == 1
     assert "Result: FAIL" in out and "part 1, N = 6" in out
@@ -220,12 +220,10 @@ def test_plot_writes_the_figures(tmp_path, capsys):
 
 
 def test_plots_without_matplotlib_name_the_plot_extra(monkeypatch, tmp_path):
-    from trilat import plots
-
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     report = verify.run_verify(verify.VerifyConfig(n_tasks=(6,), trials=50, steps=2), False)
     with pytest.raises(ImportError, match=r"trilat\[plot\]"):
-        plots.verify_figures(report, tmp_path)
+        verify.verify_figures(report, tmp_path)
 
 
 def test_a_subcommand_is_one_function_and_one_line(monkeypatch, capsys):
@@ -242,15 +240,6 @@ def test_importing_trilat_and_the_cli_stays_light():
         "import sys, trilat, trilat.cli, trilat.verify; trilat.cli.build_parser(); "
         "print(sorted(m for m in ('matplotlib', 'torch', 'dask', 'sympy') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_import_trilat_imports_no_numba_and_no_extra():
-    """numba belongs to trilat.kernels and trilat._special, imported on demand; torch,
-    matplotlib, dask and sympy to their extras (DESIGN: import directions)."""
-    heavy = ("numba", "torch", "matplotlib", "dask", "sympy", "sklearn")
-    code = f"import sys, trilat; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -286,7 +275,7 @@ def test_ceiling_holds_at_every_small_sample_size(n_trials):
         config = verify.VerifyConfig(n_tasks=(6,), trials=n_trials, seed=seed)
         task = config.task(6)
         stats = kernels.monte_carlo(task, n_trials, config.steps, rng=seed, progress=False)
-        if not all(verify.ceiling_check(task, stats, n_trials).passed):
+        if not all(verify._engine.ceiling_check(task, stats, n_trials).passed):
             failed.append(seed)
     assert failed == []
 
@@ -317,9 +306,11 @@ def test_verify_passes_at_huge_sigma(capsys):
 def test_verify_fails_with_a_wrong_posterior_std(capsys, monkeypatch):
     """A wrong oracle, s(t) off by 10% in eq. 7, fails the ceiling at the default size
     (the accepted interval is about +-10% of r = s^2/Var there)."""
-    real_ceiling = verify.decodability_ceiling
+    real_ceiling = verify._engine.decodability_ceiling
     monkeypatch.setattr(
-        verify, "decodability_ceiling", lambda task, t: 1 - 1.1**2 * (1 - real_ceiling(task, t))
+        verify._engine,
+        "decodability_ceiling",
+        lambda task, t: 1 - 1.1**2 * (1 - real_ceiling(task, t)),
     )
     code, out, _ = run_cli(["verify", "--n-tasks", "6"], capsys)
     assert code == 1 and "ceiling, t = 1:" in out
@@ -328,7 +319,9 @@ def test_verify_fails_with_a_wrong_posterior_std(capsys, monkeypatch):
 def test_verify_fails_with_a_wrong_ceiling_formula(capsys, monkeypatch):
     """eq. 7 with Var(x*) = 1/10 instead of 1/12 fails at the default size."""
     monkeypatch.setattr(
-        verify, "decodability_ceiling", lambda task, t: 1 - 10 * verify.posterior_std(task, t) ** 2
+        verify._engine,
+        "decodability_ceiling",
+        lambda task, t: 1 - 10 * verify._engine.posterior_std(task, t) ** 2,
     )
     code, out, _ = run_cli(["verify", "--n-tasks", "6"], capsys)
     assert code == 1 and "ceiling, t = 1:" in out
@@ -340,7 +333,7 @@ def test_ceiling_interval_holds_its_stated_chance_empirically():
     rng = np.random.default_rng(0)
     task = Task.evenly_spaced(6)
     for n in (2, 10):
-        low, high = verify.ceiling_interval(task, n, 3)
+        low, high = verify._engine.ceiling_interval(task, n, 3)
         s = trilat.posterior_std(task, np.arange(1.0, 4.0))
         x = rng.uniform(-0.5, 0.5, (20000, n, 1, 2))
         mu = x + s[:, None] * rng.standard_normal((20000, n, 3, 2))
@@ -354,13 +347,13 @@ def test_gram_interval_is_valid_for_the_exact_mean():
     """The part 3 interval contains E[q]; the variance of one pair's (D G/N)^2 against
     200000 draws of rows uniform on the sphere (sd of a sample variance ~ 1%: 5% is 5 sd)."""
     for d, n in [(2, 1), (2, 24), (3, 5), (7, 100)]:
-        low, high = verify.gram_interval(d, n, 400)
+        low, high = verify._engine.gram_interval(d, n, 400)
         assert low < d / ((d + 2) * n) < high
     rng = np.random.default_rng(0)
     for d, n in [(2, 1), (2, 5), (3, 4)]:
         rows = rng.standard_normal((200_000, n, d))
         rows /= np.linalg.norm(rows, axis=-1, keepdims=True)
         q = (d * np.sum(rows[..., 0] * rows[..., 1], axis=-1) / n) ** 2
-        mean, variance = verify.gram_moments(d, n)
+        mean, variance = verify._engine.gram_moments(d, n)
         assert np.mean(q) == pytest.approx(mean, rel=0.02)
         assert np.var(q) == pytest.approx(variance, rel=0.05)

@@ -24,10 +24,8 @@ from trilat._checks import (
     nonnegative_scalar,
     positive_int,
     positive_scalar,
-    times,
     trial_range,
 )
-from trilat.mixing import MixingMLP
 from trilat.priors import Gaussian, Prior, Uniform
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -39,14 +37,11 @@ SIMULATE_CHUNK_BYTES = 32 * 2**20
 
 __all__ = [
     "Gaussian",
-    "MixingMLP",
     "NotIdentifiableError",
     "Task",
     "Trials",
     "Uniform",
     "check_task",
-    "posterior_precision",
-    "posterior_std",
     "simulate",
 ]
 
@@ -238,7 +233,9 @@ class Task:
         """The paper's D = 2 set: lines through the origin at angles ``(k + 1/2) pi / N``.
 
         ``c_k = (cos theta_k, sin theta_k)``, ``theta_k = (k + 1/2) pi / N``,
-        ``b = 0``, so that ``C^T C = (N/2) I`` for ``N >= 2``.
+        ``b = 0``, so that ``C^T C = (N/2) I`` for ``N >= 2``. The rows are
+        the *normals* at these angles; the paper's code puts its *lines* at
+        them, in another order: see :meth:`paper_units` for its networks.
 
         Parameters
         ----------
@@ -258,6 +255,45 @@ class Task:
         return cls(
             np.column_stack([np.cos(angles), np.sin(angles)]), np.zeros(n_tasks), sigma, prior
         )
+
+    @classmethod
+    def paper_units(cls, n_tasks: int, sigma: float = 0.2, prior: Prior | None = None) -> Task:
+        """The units of the paper's code: unit ``k`` answers ``x_2 > tan(phi_k) x_1``.
+
+        ``phi_k = (k + 1/2) pi / N`` is the angle of the *line* (not of its
+        normal), and row ``k`` is ``c_k = (-tan phi_k, 1)`` (normalised),
+        ``b_k = 0``, so that ``y_k = 1[x_2 - tan(phi_k) x_1 > 0]`` exactly as
+        the paper's ``LinearClassification`` task computes it, ``tan``
+        included: for ``N = 1``, ``tan(pi/2)`` is ``1.6e16`` in floating
+        point, the label is ``x_1 < 0`` and ``c = (-1, 6e-17)``.
+
+        How it differs from :meth:`evenly_spaced`, whose row ``j`` is the
+        *normal* at angle ``theta_j = (j + 1/2) pi / N``: the normal of unit
+        ``k`` is at ``phi_k + pi/2`` (``phi_k < pi/2``) or ``phi_k - pi/2``,
+        so for even ``N`` both give the same set of lines, in another order
+        (for ``N = 6`` the paper's units are ``evenly_spaced(6)`` rows
+        3, 4, 5, 0, 1, 2, with the same signs); for odd ``N`` the lines
+        differ (``N = 1``: here the boundary ``x_1 = 0`` with label
+        ``x_1 < 0``; there ``x_2 = 0`` with label ``x_2 > 0``). Use this one
+        for networks trained with the paper's code.
+
+        Parameters
+        ----------
+        n_tasks : int
+            ``N >= 1`` (``N = 1`` is not identifiable).
+        sigma : float
+            Noise std per evidence sample, ``> 0``.
+        prior : Uniform or Gaussian, optional
+            Default ``Uniform(-0.5, 0.5)``.
+
+        Returns
+        -------
+        Task
+        """
+        n_tasks = positive_int(n_tasks, "n_tasks")
+        slopes = [math.tan((k + 0.5) * math.pi / n_tasks) for k in range(n_tasks)]
+        C = np.column_stack([-np.asarray(slopes), np.ones(n_tasks)])
+        return cls(C, np.zeros(n_tasks), sigma, prior)
 
     @classmethod
     def paper(
@@ -413,70 +449,3 @@ def simulate(
             out=evidence[lo:hi],
         )
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
-
-
-def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> np.ndarray:
-    """``1 / s(t)^2``: ``t / sigma^2``, plus ``1 / s0^2`` for a Gaussian prior ``N(m0, s0^2 I)``.
-
-    The conjugate update's precision after ``t`` samples, the one formula
-    behind :func:`posterior_std` and the conjugate mean of
-    :func:`trilat.posterior` (``mean = (m0/s0^2 + sum X / sigma^2) / precision``).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like
-        Samples seen, finite and ``> 0``.
-    prior : "flat" or Gaussian
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t``.
-    """
-    t = times(t)
-    if isinstance(prior, str) and prior == "flat":
-        return t / task.sigma**2
-    if isinstance(prior, Gaussian):
-        return t / task.sigma**2 + 1.0 / prior.variance
-    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
-
-
-def posterior_std(
-    task: Task, t: Any, std: Any = None, *, prior: str | Gaussian = "flat"
-) -> np.ndarray:
-    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
-
-    Exactly one of ``t`` and ``std`` must be given; every oracle function that
-    takes ``t`` reads ``s(t)`` through here. With a Gaussian ``prior``, the
-    conjugate ``s(t) = 1 / sqrt(t / sigma^2 + 1 / s0^2)`` (:func:`posterior_precision`).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like, or None
-        Samples seen, finite and ``> 0`` (fractional allowed).
-    std : float or array_like, optional
-        The posterior std of another prior, finite and ``> 0``, returned as is.
-    prior : "flat" or Gaussian
-        The prior ``s(t)`` is the posterior std of (with ``t``).
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t`` (or ``std``).
-    """
-    if std is not None:
-        if t is not None:
-            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
-        s = as_float_array(std, "std", finite=False)
-        if not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
-        return s
-    if t is None:
-        raise ValueError("t is required (or std=, the posterior std of another prior)")
-    if isinstance(prior, str) and prior == "flat":
-        return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
-    return 1.0 / np.sqrt(posterior_precision(task, t, prior))

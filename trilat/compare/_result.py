@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trilat._json import plain, unplain
+from trilat.compare import _plots, _report
 from trilat.task import Task
 
-__all__ = ["Comparison", "plain", "unplain"]
+__all__ = ["Comparison"]
 
 
 def _array_fields() -> tuple[str, ...]:
@@ -28,6 +29,9 @@ def _array_fields() -> tuple[str, ...]:
         "optimal_r2",
         "latent_r2_mu",
         "latent_r2_xstar",
+        "latent_alpha",
+        "steps",
+        "scored",
     )
 
 
@@ -35,7 +39,14 @@ def _array_fields() -> tuple[str, ...]:
 class Comparison:
     """The result of :func:`compare`.
 
-    Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
+    Per-step arrays have shape ``(S,)``, one entry per step of the trial
+    (:class:`trilat.TrialProtocol`; ``S = T`` for the plain protocol):
+    ``steps`` holds the step numbers (the ``t``-th stimulus step is ``t``),
+    ``t`` the oracle's time at each step (0 before any evidence, ``T`` held
+    after it), ``scored`` whether the outputs are compared with the oracle
+    there. Output and implied-estimate entries are NaN at unscored steps (and
+    everywhere for a network without outputs); the implied estimate is NaN
+    when ``identifiable`` is false (``rank C < D``):
 
     - ``posterior_std``: ``s(t)``; ``ceiling``: eq. 7, ``1 - s(t)^2 / Var(x*)``,
       the r^2 of ``mu(t)`` against ``x*`` (the paper's ceiling of
@@ -52,14 +63,23 @@ class Comparison:
       ``optimal_r2``: the same for the oracle's ``mu(t)`` (the ceiling's
       Monte Carlo estimate);
     - ``latent_r2_mu``, ``latent_r2_xstar``: cross-validated R^2 of a ridge
-      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``.
+      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``;
+      ``latent_alpha``: the median over folds and targets of their relative
+      ridge penalties (``alpha``, the setting: ``None`` when each was chosen
+      by cross-validation inside its training set).
 
     ``code`` holds the representation metrics at ``latent_step`` (plain
     dictionaries of :mod:`trilat.metrics` results, or ``{"error": message}``
     for a metric undefined on these latents); ``reference_code`` the same
     metrics on the optimal code ``k(t) = C mu(t) - b`` of the same trials,
     with the same folds: what a perfect network scores, sampling error
-    included. ``samples`` holds the points the figures draw.
+    included; ``factor_angles`` is the decoder fitted on all trials,
+    ``factor_angles_folds`` the median over the held-out-quadrant decoders
+    (the paper's measure). ``units`` is the check that output unit ``i``
+    answers task row ``i`` at the last scored step (``agreement`` (units,
+    rows), the best ``assignment`` and its ``signs``, ``warning``; empty
+    without outputs). ``protocol`` is the trial (:meth:`TrialProtocol.to_dict`).
+    ``samples`` holds the points the figures draw.
     """
 
     network: str
@@ -69,6 +89,7 @@ class Comparison:
     n_steps: int
     seed: int
     latent_step: int
+    alpha: float | None
     latent_dim: int
     output_kind: str
     t: np.ndarray
@@ -82,9 +103,19 @@ class Comparison:
     optimal_r2: np.ndarray
     latent_r2_mu: np.ndarray
     latent_r2_xstar: np.ndarray
+    latent_alpha: np.ndarray
     code: dict[str, Any]
     reference_code: dict[str, Any]
     samples: dict[str, Any]
+    protocol: dict[str, Any]
+    steps: np.ndarray
+    scored: np.ndarray
+    identifiable: bool
+    units: dict[str, Any]
+
+    def index(self, step: int) -> int:
+        """The position of step number ``step`` in the per-step arrays."""
+        return int(np.flatnonzero(np.asarray(self.steps) == step)[0])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python description; non-finite floats become ``"inf"``, ``"-inf"``, ``"nan"``."""
@@ -110,11 +141,14 @@ class Comparison:
         values = dict(d)
         values["task"] = Task.from_dict(d["task"])
         for name in _array_fields():
-            dtype = np.int64 if name == "saturated" else np.float64
+            dtype = {"saturated": np.int64, "steps": np.int64, "scored": bool}.get(
+                name, np.float64
+            )
             values[name] = np.asarray(unplain(d[name]), dtype=dtype)
         values["code"] = unplain(d["code"])
         values["reference_code"] = unplain(d["reference_code"])
         values["samples"] = unplain(d["samples"])
+        values["units"] = unplain(d["units"])
         return cls(**values)
 
     @classmethod
@@ -124,9 +158,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         """The report: a per-step table and a table of the latent code metrics."""
-        from trilat._report import markdown
-
-        return markdown(self)
+        return _report.markdown(self)
 
     def plot(self, path: Any) -> list[Path]:
         """Write the figures as PNG files into the directory ``path``; returns their paths.
@@ -137,33 +169,4 @@ class Comparison:
         quadrants) and ``angles.png`` (factor angles against their null).
         Needs matplotlib (the ``plot`` extra).
         """
-        from trilat.plots_compare import comparison_figures
-
-        return comparison_figures(self, Path(path))
-
-
-def plain(value: Any) -> Any:
-    """numpy -> lists; non-finite floats -> strings, so that the JSON is strict."""
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    return value
-
-
-def unplain(value: Any) -> Any:
-    """Inverse of :func:`plain` for floats: "inf", "-inf" and "nan" back to floats."""
-    if isinstance(value, dict):
-        return {k: unplain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unplain(v) for v in value]
-    if value in ("inf", "-inf", "nan"):
-        return float(value)
-    return value
+        return _plots.comparison_figures(self, Path(path))

@@ -12,10 +12,10 @@ The same numbers as :mod:`trilat.oracle` on the same noise, much faster:
 - :func:`roundtrip`: all of it fused per trial-step (draw, ``mu(t)``,
   outputs, distances, ``mu_hat(t)``), never holding an ``(n, T, N)`` array;
 - :func:`monte_carlo`: the round trip streamed in chunks into per-``t``
-  statistics (:class:`trilat._montecarlo.MonteCarloStats`, as the numpy
+  statistics (:class:`trilat.kernels._montecarlo.MonteCarloStats`, as the numpy
   reference returns them), with a progress bar;
 - :func:`ndtr`, :func:`ndtri`: element-wise ``Phi`` and ``Phi^-1`` on arrays,
-  in parallel (the branch-free functions of ``trilat._special``).
+  in parallel (the branch-free functions of ``trilat.kernels._special``).
 
 Every trial's numbers depend only on the seed and the trial's index, and
 every reduction runs in trial order, so results are bit-identical for any
@@ -25,9 +25,10 @@ and is bit-identical; the outputs and ``mu_hat`` agree to about 1e-15
 relative. Kernels compile on first use (or load from numba's cache).
 
 numba's cache checks only the source file of each cached function: the
-Philox rounds and the Phi/Phi^-1 of ``trilat._special`` are inlined here, so
+Philox rounds and the Phi/Phi^-1 of ``trilat.kernels._special`` are inlined here, so
 after editing ``_philox.py`` or ``_special.py`` touch this file (or delete
-``trilat/__pycache__/*.nbi``) to recompile.
+the cache, in ``NUMBA_CACHE_DIR`` or the user cache directory, see
+``trilat._numba_cache``) to recompile.
 """
 
 from __future__ import annotations
@@ -42,16 +43,26 @@ import scipy.special
 from numba import prange
 from numba.extending import register_jitable
 
-from trilat import _philox, _special
+from trilat import _philox
 from trilat._checks import as_float_array, describe, positive_int, trial_range
-from trilat._montecarlo import (
+from trilat._numba_cache import CACHE  # a per-user cache directory, never the package
+from trilat.kernels import _special
+from trilat.kernels._montecarlo import (
     ChunkFolder,
     MonteCarloStats,
     MonteCarloSums,
     run_monte_carlo,
 )
-from trilat._special import fast_ndtr, fast_ndtri, llvm_options, ndtr_lower, ndtri_lower, select
-from trilat.task import Gaussian, Task, Trials, Uniform, posterior_std
+from trilat.kernels._special import (
+    fast_ndtr,
+    fast_ndtri,
+    llvm_options,
+    ndtr_lower,
+    ndtri_lower,
+    select,
+)
+from trilat.oracle import posterior_std
+from trilat.task import Gaussian, Task, Trials, Uniform
 
 __all__ = [
     "Outputs",
@@ -89,14 +100,14 @@ U_ONE_LO = _first_one() * (1.0 - 1e-12)
 U_ONE_HI = _first_one() * (1.0 + 1e-12)
 INTERLEAVE = 4
 
-_parallel = numba.njit(cache=True, error_model="numpy", parallel=True)
-_serial = numba.njit(cache=True, error_model="numpy")
+_parallel = numba.njit(cache=CACHE, error_model="numpy", parallel=True)
+_serial = numba.njit(cache=CACHE, error_model="numpy")
 
 
 def _compiled(kernel: Any, *args: Any) -> Any:
     """Call ``kernel``, compiling it (or loading it from numba's cache) on first use.
 
-    The functions that need LLVM options (see :func:`trilat._special.llvm_options`)
+    The functions that need LLVM options (see :func:`trilat.kernels._special.llvm_options`)
     are compiled first, alone, with them; the kernels that call them are then
     compiled with LLVM's defaults, and reuse them.
     """
@@ -169,7 +180,7 @@ def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
 def ndtr(x: Any) -> np.ndarray:
     """``Phi(x)``, element-wise and in parallel; within 2.5 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtr``): 350 M values/s
+    Branch-free and vectorised (``trilat.kernels._special.fast_ndtr``): 350 M values/s
     per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
     Same shape as ``x``; ``+-inf`` give 1 and 0; NaN raises ``ValueError``.
     """
@@ -179,7 +190,7 @@ def ndtr(x: Any) -> np.ndarray:
 def ndtri(p: Any) -> np.ndarray:
     """``Phi^-1(p)``, element-wise and in parallel; within 3 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtri``): 300-340 M
+    Branch-free and vectorised (``trilat.kernels._special.fast_ndtri``): 300-340 M
     values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
     bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` or NaN raise ``ValueError``. Same shape
     as ``p``.
@@ -292,7 +303,7 @@ def _fix_far_and_close(u, s, upper, k):
     return saturated
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@numba.njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})
 def _dot(a, b):
     """``sum a_j b_j``, reassociated so that it vectorises. The order depends only on the
     length (not on threads or chunks), so the bits are reproducible."""
@@ -745,8 +756,8 @@ def monte_carlo(
 ) -> MonteCarloStats:
     """Per-``t`` statistics of the exact round trip over ``n_trials`` trials, streamed in chunks.
 
-    The numba counterpart of ``trilat._montecarlo.monte_carlo`` (same
-    arguments, same :class:`~trilat._montecarlo.MonteCarloStats`): for each
+    The numba counterpart of ``trilat.kernels._montecarlo.monte_carlo`` (same
+    arguments, same :class:`~trilat.kernels._montecarlo.MonteCarloStats`): for each
     ``t = 1..T``, the largest and the mean ``|mu_hat(t) - mu(t)|`` (Euclidean)
     over trials, the number of outputs whose plain probability ``Phi(u)`` is
     exactly 0 or 1 (those a probability path would lose), and the ``R^2`` of
