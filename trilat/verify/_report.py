@@ -169,7 +169,7 @@ def _ceiling(report: VerifyReport) -> list[str]:
             f"{r2:.4f}",
             f"{e:.4f}",
             f"{r2 - e:+.4f}",
-            f"[{lo - e:+.4f}, {hi - e:+.4f}]",
+            f"[{lo - e:+.4g}, {hi - e:+.4g}]",
             verdict(ok),
         ]
         for t, r2, e, lo, hi, ok in zip(c.t, c.r2, c.eq7, c.low, c.high, c.passed, strict=True)
