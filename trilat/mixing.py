@@ -38,13 +38,11 @@ class MixingMLP:
         Input dimension D.
     widths : tuple of int
         Layer widths; the last is the observation dimension.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the weights.
     """
 
-    def __init__(
-        self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = None
-    ) -> None:
+    def __init__(self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = 0) -> None:
         dim = positive_int(dim, "dim")
         widths = tuple(positive_int(w, "widths[i]") for w in widths)
         if not widths:

@@ -410,7 +410,7 @@ def recover(task: Task, k: Any) -> np.ndarray:
     array([0.1, 0.2])
     """
     task = check_task(task)
-    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
+    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", allow_inf=True)
     pinv = task.pinv
     # saturated outputs (infinite k) were already reported by distances()
     with np.errstate(invalid="ignore"):

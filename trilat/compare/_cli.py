@@ -212,11 +212,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
+def lower_bound_bytes(task: Task, mixing: Any, n_trials: int, n_steps: int) -> float:
+    """Memory ``compare`` surely holds at once: a lower bound, ``8 n T (2D + obs + 2N + 1)``.
+
+    Every trial is kept: the evidence and ``mu(t)`` (D each), the network's
+    inputs (the mixing's output dimension, or D), its outputs and the optimal
+    ones (N each) and its latent state (H >= 1; unknown before it runs).
+    """
+    obs = getattr(mixing, "out_dim", task.dim) if mixing is not None else task.dim
+    per_step = 2 * task.dim + int(obs) + 2 * task.n_tasks + 1
+    return 8.0 * max(n_trials, 0) * max(n_steps, 0) * per_step
+
+
+def check_compare_memory(task: Task, mixing: Any, n_trials: int, n_steps: int) -> None:
+    """Refuse (:class:`trilat._resources.MemoryNeedError`) ``--n-trials`` that cannot fit."""
+    from trilat._resources import available_memory, check_memory, largest_fitting
+
+    budget = available_memory()
+    needed = lower_bound_bytes(task, mixing, n_trials, n_steps)
+    if budget is None or needed <= budget:
+        return
+    fits = largest_fitting(
+        lambda n: lower_bound_bytes(task, mixing, n, n_steps), budget, 8, max(n_trials, 8)
+    )
+    check_memory(
+        needed,
+        f"--n-trials {n_trials} x --n-steps {n_steps} (before the network's own latent state)",
+        f"use --n-trials {fits} or fewer" if fits else "use fewer --n-steps",
+        available=budget,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat compare``; errors are one line on stderr and exit code 2."""
+    from trilat._paths import OutputPathError, figure_file, output_dir
     from trilat.compare._engine import compare
 
     try:
+        if args.out is not None:  # before the work: a run that cannot save its results is lost
+            output_dir(args.out, "--out")
+            if not args.no_figures:
+                figure_file(args.out / "outputs.png", "--out")  # and the plot extra
         network, task, mixing, protocol = load_factory(
             args.factory, factory_kwargs(args.factory_arg)
         )
@@ -227,6 +263,9 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             task = default_task()
+        steps = getattr(protocol or getattr(network, "protocol", None), "n_steps", None)
+        mixed_by = mixing if mixing is not None else getattr(network, "mixing", None)
+        check_compare_memory(task, mixed_by, args.n_trials, steps or args.n_steps or 20)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = compare(
@@ -244,16 +283,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"trilat compare: warning: {w.message}", file=sys.stderr)
         print(result.to_markdown())
         if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            path = args.out / "comparison.json"
-            path.write_text(result.to_json())
-            written = [path]
-            if not args.no_figures:
-                written += result.plot(args.out)
+            try:
+                args.out.mkdir(parents=True, exist_ok=True)
+                path = args.out / "comparison.json"
+                path.write_text(result.to_json())
+                written = [path]
+                if not args.no_figures:
+                    written += result.plot(args.out)
+            except OSError as exc:  # checked above, but the disk may fill or vanish meanwhile
+                raise OutputPathError(f"--out {args.out}: {exc}") from None
             print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     except (ValueError, ImportError) as exc:
         if args.debug:
             raise
-        print(f"trilat compare: error: {exc}", file=sys.stderr)
+        print(f"trilat compare: error: {exc}", file=sys.stderr)  # MemoryNeedError too
         return 2
     return 0

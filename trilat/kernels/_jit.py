@@ -27,7 +27,8 @@ relative. Kernels compile on first use (or load from numba's cache).
 numba's cache checks only the source file of each cached function: the
 Philox rounds and the Phi/Phi^-1 of ``trilat.kernels._special`` are inlined here, so
 after editing ``_philox.py`` or ``_special.py`` touch this file (or delete
-``trilat/kernels/__pycache__/*.nbi``) to recompile.
+the cache, in ``NUMBA_CACHE_DIR`` or the user cache directory, see
+``trilat._numba_cache``) to recompile.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from numba import prange
 from numba.extending import register_jitable
 
 from trilat import _philox
-from trilat._checks import as_float_array, last_axis, positive_int
+from trilat._checks import as_float_array, describe, last_axis, positive_int, trial_range
+from trilat._numba_cache import CACHE  # a per-user cache directory, never the package
 from trilat.kernels import _special
 from trilat.kernels._montecarlo import (
     ChunkFolder,
@@ -102,8 +104,8 @@ U_ONE_LO = _first_one() * (1.0 - 1e-12)
 U_ONE_HI = _first_one() * (1.0 + 1e-12)
 INTERLEAVE = 4
 
-_parallel = numba.njit(cache=True, error_model="numpy", parallel=True)
-_serial = numba.njit(cache=True, error_model="numpy")
+_parallel = numba.njit(cache=CACHE, error_model="numpy", parallel=True)
+_serial = numba.njit(cache=CACHE, error_model="numpy")
 
 
 def _compiled(kernel: Any, *args: Any) -> Any:
@@ -170,7 +172,9 @@ def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
         vec = numba.float64[::1]
         with llvm_options(interleave=INTERLEAVE):
             block.compile((vec, vec))
-    arr = as_float_array(x, name, finite=False)
+    arr = as_float_array(x, name, allow_inf=True)
+    if kernel is _ndtri_array and np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name} must be probabilities in [0, 1], got {describe(arr)}")
     flat = np.ascontiguousarray(arr).reshape(-1)
     out = np.empty_like(flat)
     _compiled(kernel, flat, out)
@@ -182,7 +186,7 @@ def ndtr(x: Any) -> np.ndarray:
 
     Branch-free and vectorised (``trilat.kernels._special.fast_ndtr``): 350 M values/s
     per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
-    Same shape as ``x``; NaN stays NaN.
+    Same shape as ``x``; ``+-inf`` give 1 and 0; NaN raises ``ValueError``.
     """
     return _elementwise(_ndtr_array, _ndtr_block, x, "x")
 
@@ -192,7 +196,7 @@ def ndtri(p: Any) -> np.ndarray:
 
     Branch-free and vectorised (``trilat.kernels._special.fast_ndtri``): 300-340 M
     values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
-    bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape
+    bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` or NaN raise ``ValueError``. Same shape
     as ``p``.
     """
     return _elementwise(_ndtri_array, _ndtri_block, p, "p")
@@ -303,7 +307,7 @@ def _fix_far_and_close(u, s, upper, k):
     return saturated
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@numba.njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})
 def _dot(a, b):
     """``sum a_j b_j``, reassociated so that it vectorises. The order depends only on the
     length (not on threads or chunks), so the bits are reproducible."""
@@ -500,7 +504,7 @@ def _key(rng: Any) -> tuple[np.uint64, np.uint64]:
 
 
 def simulate(
-    task: Task, n_trials: int, n_steps: int, rng: Any = None, *, first_trial: int = 0
+    task: Task, n_trials: int, n_steps: int, rng: Any = 0, *, first_trial: int = 0
 ) -> Trials:
     """:func:`trilat.simulate` in parallel: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``.
 
@@ -511,7 +515,7 @@ def simulate(
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     k0, k1 = _key(rng)
     kind, a, b = _prior_code(task.prior)
     x_star = np.empty((n_trials, task.dim))
@@ -690,7 +694,7 @@ def roundtrip(
     task: Task,
     n_trials: int,
     n_steps: int,
-    rng: Any = None,
+    rng: Any = 0,
     *,
     first_trial: int = 0,
     prior: str | Gaussian = "flat",
@@ -710,7 +714,7 @@ def roundtrip(
         Identifiable (``rank C = D``).
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         The seed, as for :func:`trilat.simulate`.
     first_trial : int
         Index of the first trial (trials are a pure function of seed and index).
@@ -727,7 +731,7 @@ def roundtrip(
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     post = _posterior_code(task, n_steps, prior)
     return _run_chunk(task, _key(rng), first_trial, n_trials, n_steps, post, keep_estimates)
 
@@ -744,7 +748,7 @@ def monte_carlo(
     task: Task,
     n_trials: int,
     n_steps: int,
-    rng: Any = None,
+    rng: Any = 0,
     chunk_trials: int | None = None,
     *,
     progress: bool | None = None,
@@ -768,7 +772,7 @@ def monte_carlo(
         Identifiable (``rank C = D``).
     n_trials, n_steps : int
         ``n >= 2`` and ``T``.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         Seed of :func:`trilat.simulate` (a Generator is advanced by two draws).
     chunk_trials : int, optional
         Trials per chunk; by default about 16 MB of per-trial arrays.
