@@ -153,6 +153,7 @@ def test_sweep_out_on_read_only_storage(read_only, capsys):
                     f"--out {read_only / 'old.jsonl'}", "cannot be written")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sweep_plot_on_read_only_storage(read_only, capsys):
     _one_line_error(
         capsys, [*SWEEP_FAST, "--plot", str(read_only / "f.png")], "--plot", "not writable"
@@ -165,6 +166,7 @@ def test_sweep_plot_unknown_format(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_sweep_plot_without_suffix_prints_the_file_written(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main([*SWEEP_FAST, "--plot", "figure_noext"]) == 0

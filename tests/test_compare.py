@@ -132,6 +132,7 @@ def test_optimal_code_is_at_the_ceiling(optimal: Comparison) -> None:
 # --- degraded networks score worse on the metric meant to notice ------------------------------
 
 
+@pytest.mark.slow
 def test_noisy_outputs_raise_the_excess_cross_entropy() -> None:
     tau = 0.3
     noise_rng = np.random.default_rng(5)
@@ -177,6 +178,7 @@ def test_nonlinear_mixing_of_the_latent_hurts_generalization_not_outputs(
     )
 
 
+@pytest.mark.slow
 def test_rank_deficient_latent_fails_decodability() -> None:
     direction = TASK.C[0] @ TASK.pinv  # one output direction, shape (N,)
     direction /= np.linalg.norm(direction)

@@ -158,6 +158,7 @@ def test_the_oracle_beats_a_perturbed_oracle_on_the_every_step_loss():
 # --------------------------------------------------------------------------- models
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_models_are_causal_and_read_out_linearly_from_the_latent(arch):
     torch.manual_seed(0)
@@ -287,6 +288,7 @@ def test_trained_network_plugs_straight_into_compare():
     assert np.all(c.excess_cross_entropy > 0)
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip_with_weights_only(tmp_path):
     net = _tiny("gru")
     path = net.save(tmp_path / "net.pt")

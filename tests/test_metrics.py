@@ -449,6 +449,7 @@ def gapped(x: np.ndarray, gap: float = 0.1) -> np.ndarray:
     return np.sign(x) * (gap + (0.5 - gap) * np.abs(x) / 0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dim, width", [(2, 8), (3, 12)])
 def test_linear_disentangled_code_scores_at_the_ceiling(dim, width):
     n = 4000
@@ -558,6 +559,7 @@ def test_random_rotation_of_the_latent_space_changes_no_metric():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nonlinear_entangled_code_fails_generalisation(seed):
     """Random Fourier features: decodable in distribution, abstract nowhere.

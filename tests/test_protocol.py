@@ -154,6 +154,7 @@ def _protocol_oracle(task: trilat.Task, protocol: TrialProtocol, *, order=None, 
     return trilat.from_callable(fn, obs_dim=dim + protocol.extra_channels())
 
 
+@pytest.mark.slow
 def test_compare_scores_the_decision_step_only() -> None:
     task = trilat.Task.paper_units(6)
     net = _protocol_oracle(task, PAPER)

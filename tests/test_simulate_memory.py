@@ -31,6 +31,7 @@ def digest(trials):
     return hashlib.sha256(trials.x_star.tobytes() + trials.evidence.tobytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BEFORE))
 @pytest.mark.parametrize("budget", [1, 5_000, 100_000, 2**40])
 def test_chunked_draws_are_bit_identical_to_the_unchunked_draw(name, budget, monkeypatch):

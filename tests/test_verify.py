@@ -250,6 +250,7 @@ def test_importing_trilat_and_the_cli_stays_light():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_monte_carlo_streams_in_bounded_memory():
     """Ten times the trials in chunks of the same size: the peak of traced memory must not
     grow with the number of trials (a chunk's arrays dominate; 1.5x allows for noise)."""
@@ -297,6 +298,7 @@ def test_verify_never_fails_at_small_sample_sizes(n_trials):
     assert failed == []
 
 
+@pytest.mark.slow
 def test_verify_passes_at_tiny_sigma(capsys):
     """At sigma = 1e-8, r = s^2/Var ~ 1e-16: the old tolerance 7.4e-17 was below rounding."""
     code, out, _ = run_cli(["verify", "--sigma", "1e-8", "--n-tasks", "6"], capsys)
@@ -309,6 +311,7 @@ def test_verify_passes_at_huge_sigma(capsys):
     assert code == 0, out
 
 
+@pytest.mark.slow
 def test_verify_fails_with_a_wrong_posterior_std(capsys, monkeypatch):
     """A wrong oracle, s(t) off by 10% in eq. 7, fails the ceiling at the default size
     (the accepted interval is about +-10% of r = s^2/Var there)."""
@@ -322,6 +325,7 @@ def test_verify_fails_with_a_wrong_posterior_std(capsys, monkeypatch):
     assert code == 1 and "ceiling, t = 1:" in out
 
 
+@pytest.mark.slow
 def test_verify_fails_with_a_wrong_ceiling_formula(capsys, monkeypatch):
     """eq. 7 with Var(x*) = 1/10 instead of 1/12 fails at the default size."""
     monkeypatch.setattr(
