@@ -1,0 +1,166 @@
+"""Sphinx configuration for trilat's documentation.
+
+Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W -b html docs docs/_build/html``.
+The API pages are written at configuration time from the ``__all__`` of each
+public module, so a name added to the package appears without editing docs/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))  # document this checkout, not another installed trilat
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import trilat  # noqa: E402
+
+project = "trilat"
+author = "trilat developers"
+copyright = "2025, trilat developers"
+version = release = trilat.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "myst_parser",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "trilat_derivations",
+]
+
+exclude_patterns = ["_build"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+templates_path = ["_templates"]
+root_doc = "index"
+
+# -- API reference, generated from __all__ -------------------------------------------------
+# One page per public module. A name re-exported unchanged from a subpackage into
+# ``trilat`` is documented once, under ``trilat``, and listed on the subpackage's page
+# as a link: two pages for one object would make every cross-reference ambiguous.
+API_MODULES = [
+    ("trilat", "The top-level namespace: the task, the oracle, the adapters, compare."),
+    ("trilat.metrics", "Representation metrics (numpy/scipy only)."),
+    ("trilat.kernels", "The numba Monte Carlo kernels."),
+    ("trilat.sweep", "Parameter sweeps on any executor."),
+    ("trilat.testing", "Hypothesis strategies for your own property tests (``test`` extra)."),
+    ("trilat.experiments", "Training the paper's networks (``torch`` extra)."),
+]
+
+if importlib.util.find_spec("torch") is None:
+    # the API pages of trilat.experiments only need the names; the gallery's torch
+    # examples need the real thing and are skipped (see sphinx_gallery_conf)
+    autodoc_mock_imports = ["torch"]
+
+
+def _public_names(module_name: str) -> list[str]:
+    module = importlib.import_module(module_name)
+    return [n for n in getattr(module, "__all__", []) if not n.startswith("__")]
+
+
+def write_api_pages() -> None:
+    """docs/api/<module>.rst for each public module; rewritten only when changed."""
+    out = DOCS / "api"
+    out.mkdir(exist_ok=True)
+    top = importlib.import_module("trilat")
+    top_ids = {id(getattr(top, n)): n for n in _public_names("trilat")}
+    toc = []
+    for module_name, blurb in API_MODULES:
+        module = importlib.import_module(module_name)
+        own, shared = [], []
+        for name in _public_names(module_name):
+            obj = getattr(module, name)
+            if module_name != "trilat" and id(obj) in top_ids and not isinstance(
+                obj, (int, float, str, tuple, dict, frozenset)
+            ):
+                shared.append(top_ids[id(obj)])
+            else:
+                own.append(name)
+        title = f"``{module_name}``"
+        lines = [
+            title,
+            "=" * len(title),
+            "",
+            blurb,
+            "",
+            f".. automodule:: {module_name}",
+            "   :no-members:",
+            "",
+            f".. currentmodule:: {module_name}",
+            "",
+        ]
+        if own:
+            lines += [".. autosummary::", "   :toctree: ../generated/", ""]
+            lines += [f"   {n}" for n in own] + [""]
+        if shared:
+            lines += [
+                f"Also importable from ``{module_name}``, documented under ``trilat``: "
+                + ", ".join(f":obj:`trilat.{n}`" for n in shared)
+                + ".",
+                "",
+            ]
+        text = "\n".join(lines)
+        page = out / f"{module_name}.rst"
+        if not page.exists() or page.read_text(encoding="utf-8") != text:
+            page.write_text(text, encoding="utf-8")
+        toc.append(f"   {module_name}")
+    index = "\n".join(
+        [
+            "API reference",
+            "=============",
+            "",
+            "Every public name, from each module's ``__all__``.",
+            "",
+            ".. toctree::",
+            "   :maxdepth: 1",
+            "",
+            *toc,
+            "",
+        ]
+    )
+    page = out / "index.rst"
+    if not page.exists() or page.read_text(encoding="utf-8") != index:
+        page.write_text(index, encoding="utf-8")
+
+
+write_api_pages()
+
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+autodoc_default_options = {"inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# -- gallery --------------------------------------------------------------------------------
+_has_torch = importlib.util.find_spec("torch") is not None
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",  # run every plot_*.py; gru.py is a module they import
+    "ignore_pattern": r"(^|/)(__init__|gru)\.py$" if _has_torch else r"(^|/)(__init__|gru|plot_compare_gru)\.py$",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "matplotlib_animations": False,
+    "show_memory": False,
+    "plot_gallery": "True",
+}
+
+# -- HTML -----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"trilat {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_show_sourcelink = False
