@@ -77,8 +77,10 @@ def write_api_pages() -> None:
         own, shared = [], []
         for name in _public_names(module_name):
             obj = getattr(module, name)
-            if module_name != "trilat" and id(obj) in top_ids and not isinstance(
-                obj, (int, float, str, tuple, dict, frozenset)
+            if (
+                module_name != "trilat"
+                and id(obj) in top_ids
+                and not isinstance(obj, (int, float, str, tuple, dict, frozenset))
             ):
                 shared.append(top_ids[id(obj)])
             else:
@@ -146,7 +148,9 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",  # run every plot_*.py; gru.py is a module they import
-    "ignore_pattern": r"(^|/)(__init__|gru)\.py$" if _has_torch else r"(^|/)(__init__|gru|plot_compare_gru)\.py$",
+    "ignore_pattern": r"(^|/)(__init__|gru)\.py$"
+    if _has_torch
+    else r"(^|/)(__init__|gru|plot_compare_gru)\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",

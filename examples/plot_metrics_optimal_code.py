@@ -29,12 +29,14 @@ for name, latents in [("distances k", k), ("logits z", logits)]:
     angle = trilat.factor_angles(gen.weight, rng=0).angles[0]
     q25, q75 = gen.quartiles
     scores[name] = gen
-    print(f"{name:12s} quadrant r^2 {gen.median:.4f} [{q25:.4f}, {q75:.4f}]  angle {angle:.2f} deg")
+    print(
+        f"{name:12s} quadrant r^2 {gen.median:.4f} [{q25:.4f}, {q75:.4f}]  angle {angle:.2f} deg"
+    )
 
 # %%
 # The fold scores of quadrant generalisation, against the ceiling.
 fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
-for i, (name, gen) in enumerate(scores.items()):
+for i, gen in enumerate(scores.values()):
     folds = np.ravel(gen.scores)
     ax.plot(np.full(folds.shape, i) + np.linspace(-0.1, 0.1, folds.size), folds, "o")
 ax.axhline(eq7, color="k", ls="--", lw=0.8, label="eq. 7")

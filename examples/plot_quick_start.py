@@ -26,7 +26,7 @@ mu_lin = trilat.linear_decoder(task, post.t)(z)  # part 2: the closed-form affin
 # %%
 # The exact recovery lies on the diagonal; the closed-form affine decoder of
 # part 2 bends away from it where the outputs are confident (late in a trial).
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402  (after the quick start, which stands alone)
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
 for ax, t in zip(axes, (1, 20), strict=True):

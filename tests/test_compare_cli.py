@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 
@@ -142,7 +141,10 @@ def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_the_docs_show_the_example_from_its_file() -> None:
     """docs/comparing.md includes examples/gru.py from ``import torch`` on (no copy to drift)."""
     page = (EXAMPLE.parents[1] / "docs" / "comparing.md").read_text(encoding="utf-8")
-    assert "```{literalinclude} ../examples/gru.py\n:language: python\n:start-at: import torch\n" in page
+    assert (
+        "```{literalinclude} ../examples/gru.py\n:language: python\n:start-at: import torch\n"
+        in page
+    )
     source = EXAMPLE.read_text(encoding="utf-8")
     assert source.count("import torch\n") == 1 and "class GRU" in source
     assert "trilat compare examples/gru.py:factory --out out/" in page

@@ -69,6 +69,21 @@ class Task:
     pinv : ndarray, shape (D, N)
         ``C^+``, from a QR factorisation made once; raises
         :class:`NotIdentifiableError` when ``rank(C) < D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task([[3.0, 4.0], [0.0, 2.0]], [1.0, 0.0], sigma=0.2)
+    >>> task.C, task.b  # each row scaled to unit norm, b with it
+    (array([[0.6, 0.8],
+           [0. , 1. ]]), array([0.2, 0. ]))
+    >>> task.labels([[1.0, 0.0], [0.0, 1.0]])  # y_i = 1[c_i^T x > b_i], shape (n, N)
+    array([[ True, False],
+           [ True,  True]])
+    >>> paper = trilat.Task.evenly_spaced(6)
+    >>> np.allclose(paper.C.T @ paper.C, 3 * np.eye(2))  # C^T C = (N/2) I
+    True
     """
 
     __slots__ = ("_C", "_b", "_cond", "_pinv", "_prior", "_rank", "_sigma")
@@ -365,6 +380,17 @@ def simulate(
     -------
     Trials
         ``x_star`` of shape ``(n, D)``, ``evidence`` of shape ``(n, T, D)``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = trilat.simulate(task, n_trials=5, n_steps=20, rng=0)
+    >>> trials.x_star.shape, trials.evidence.shape  # (n, D), (n, T, D)
+    ((5, 2), (5, 20, 2))
+    >>> later = trilat.simulate(task, n_trials=2, n_steps=20, rng=0, first_trial=3)
+    >>> bool((later.evidence == trials.evidence[3:]).all())  # trials 3 and 4 again
+    True
     """
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
@@ -431,6 +457,15 @@ def posterior_std(
     -------
     ndarray
         Shape of ``t`` (or ``std``).
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6, sigma=0.2)
+    >>> trilat.posterior_std(task, [1, 4])  # sigma / sqrt(t)
+    array([0.2, 0.1])
+    >>> print(f"{trilat.posterior_std(task, 4, prior=trilat.Gaussian(0.0, 0.2)):.4f}")
+    0.0894
     """
     if std is not None:
         if t is not None:
