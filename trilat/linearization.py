@@ -101,7 +101,16 @@ def linearization_constant(
 
 @dataclass(frozen=True)
 class AffineMap:
-    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``."""
+    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> decoder = trilat.linear_decoder(trilat.Task.evenly_spaced(6), t=1)  # an AffineMap
+    >>> decoder(np.zeros((4, 6))).shape  # logits (..., N) -> estimates (..., D)
+    (4, 2)
+    """
 
     weight: np.ndarray
     offset: np.ndarray

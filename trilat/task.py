@@ -212,6 +212,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.random(3, 8, rng=0)  # D = 3, N = 8
+        >>> task.C.shape, np.allclose(np.linalg.norm(task.C, axis=1), 1), bool(task.b.any())
+        ((8, 3), True, False)
         """
         dim = positive_int(dim, "dim")
         n_tasks = positive_int(n_tasks, "n_tasks")
@@ -245,6 +253,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.evenly_spaced(4)  # normals at (k + 1/2) pi / N
+        >>> np.degrees(np.arctan2(task.C[:, 1], task.C[:, 0]))
+        array([ 22.5,  67.5, 112.5, 157.5])
         """
         n_tasks = positive_int(n_tasks, "n_tasks")
         angles = (np.arange(n_tasks) + 0.5) * np.pi / n_tasks
@@ -283,6 +299,12 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import trilat
+        >>> trilat.Task.paper(2, 6).C.shape, trilat.Task.paper(3, 5, rng=0).C.shape  # (N, D)
+        ((6, 2), (5, 3))
         """
         if positive_int(dim, "dim") == 2:
             return cls.evenly_spaced(n_tasks, sigma, prior)
