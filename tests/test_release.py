@@ -27,6 +27,25 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def test_one_version_everywhere() -> None:
+    """``trilat.__version__`` is the only definition; the metadata, CITATION.cff and the
+    changelog agree with it."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject
+    assert 'version = { attr = "trilat.__version__" }' in pyproject
+    assert not re.search(r"^version\s*=\s*\"", pyproject, re.M)  # no second definition
+    cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    assert re.search(r"^version:\s*(\S+)$", cff, re.M).group(1) == trilat.__version__
+    assert "arXiv:2407.11249" in cff and "Vafidis" in cff
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## {trilat.__version__}" in changelog
+    assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    cli = subprocess.run(
+        [sys.executable, "-m", "trilat.cli", "--version"], capture_output=True, text=True
+    )
+    assert cli.stdout.strip() == f"trilat {trilat.__version__}", cli.stdout + cli.stderr
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for module in ("build", "setuptools"):
