@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import subprocess
@@ -35,8 +36,6 @@ def test_sphinx_build_without_warnings(tmp_path: Path) -> None:
         assert (out / f"{page}.html").is_file(), page
     # every public name of every documented module has a page (under trilat when it is
     # the same object re-exported there)
-    import importlib
-
     for module_name in ("trilat", "trilat.metrics", "trilat.kernels", "trilat.sweep",
                         "trilat.testing", "trilat.experiments"):  # fmt: skip
         if module_name == "trilat.experiments" and importlib.util.find_spec("torch") is None:
