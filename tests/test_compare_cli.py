@@ -148,3 +148,23 @@ def test_the_docs_show_the_example_from_its_file() -> None:
     source = EXAMPLE.read_text(encoding="utf-8")
     assert source.count("import torch\n") == 1 and "class GRU" in source
     assert "trilat compare examples/gru.py:factory --out out/" in page
+
+
+def test_alpha_fixes_the_penalty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _factory(
+        tmp_path,
+        """
+        def optimal():
+            return trilat.OptimalNetwork(trilat.Task.evenly_spaced(3), latent="logits")
+        """,
+    )
+    out = tmp_path / "out"
+    argv = ["compare", f"{path}:optimal", "--n-trials", "300", "--n-steps", "3", "--no-figures"]
+    assert main([*argv, "--alpha", "0.003", "--out", str(out)]) == 0
+    assert "fixed: alpha = 0.003" in capsys.readouterr().out
+    saved = json.loads((out / "comparison.json").read_text())
+    assert saved["alpha"] == 0.003 and saved["latent_alpha"] == [0.003] * 3
+    assert saved["code"]["generalization"]["fold_alphas"] == [[0.003, 0.003]] * 4
+    assert main(argv) == 0
+    assert "chosen by leave-one-out CV" in capsys.readouterr().out
+    _fails(capsys, [f"{path}:optimal", "--alpha", "-1"], "alpha must be")

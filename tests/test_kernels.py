@@ -18,7 +18,7 @@ from scipy import special
 
 import trilat
 from trilat import Gaussian, Task, Uniform, kernels
-from trilat._montecarlo import monte_carlo as numpy_monte_carlo
+from trilat.kernels._montecarlo import monte_carlo as numpy_monte_carlo
 
 REL = 1e-13  # issue 3: outputs and mu_hat within 1e-13 relative of the oracle
 

@@ -28,11 +28,11 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_version_everywhere() -> None:
-    """``trilat.__version__`` is the only definition; the metadata, CITATION.cff and the
+    """``trilat._version`` is the only definition; the metadata, CITATION.cff and the
     changelog agree with it."""
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'dynamic = ["version"]' in pyproject
-    assert 'version = { attr = "trilat.__version__" }' in pyproject
+    assert 'version = { attr = "trilat._version.__version__" }' in pyproject
     assert not re.search(r"^version\s*=\s*\"", pyproject, re.M)  # no second definition
     cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
     assert re.search(r"^version:\s*(\S+)$", cff, re.M).group(1) == trilat.__version__

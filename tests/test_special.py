@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from trilat import _special
+from trilat.kernels import _special
 
 PHI_ULP = 2.5  # documented in ndtr_lower, fast_ndtr (2.3 measured on 130,000 points)
 PHI_INV_ULP = 3.0  # documented in ndtri_lower, fast_ndtri (2.9 measured on 200,000 points)

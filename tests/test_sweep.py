@@ -16,18 +16,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trilat._sweep_table import RESERVED_COLUMNS
-from trilat.sweep import SweepResult, canonical_json, expand_grid, read_sweep, sweep, unit_seed
-from trilat.sweeps import (
+from trilat.orthogonality import column_cosines, orthogonality_scale
+from trilat.sweep import (
     SWEEPS,
-    _truncated_normal_mean,
+    SweepResult,
+    canonical_json,
     ceiling,
-    column_cosines,
+    expand_grid,
     linearization,
     orthogonality,
-    orthogonality_scale,
+    read_sweep,
     recovery,
+    sweep,
+    unit_seed,
 )
+from trilat.sweep._builtin import _truncated_normal_mean
+from trilat.sweep._result import RESERVED_COLUMNS
 
 EPS = np.finfo(np.float64).eps
 # Small grids that still exercise simulation, the oracle and several configurations.
@@ -506,7 +510,7 @@ def test_sweep_r2_scores_match_scikit_learn():
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
-    from trilat.sweeps import _best_affine_r2, _r2
+    from trilat.sweep._builtin import _best_affine_r2, _r2
 
     gen = np.random.default_rng(5)
     x = gen.normal(size=(200, 4))
@@ -545,16 +549,35 @@ def test_builtin_registry_runs_every_sweep_on_a_corner_of_its_grid(tmp_path):
         result = sweep(builtin.fn, corner, seeds=1, out=out)
         assert result.n_errors == 0, (name, result.errors)
         assert set(builtin.grid) <= set(builtin.parameters), name
-        # sweep files name the function by module: files written before a refactoring
-        # must resume, so the built-ins stay trilat.sweeps:NAME
-        assert json.loads(out.read_text().splitlines()[0])["fn"] == f"trilat.sweeps:{name}"
+        # sweep files name the function by module: the built-ins are recorded under their
+        # public home, whatever file holds them, so that files resume after a refactoring
+        assert json.loads(out.read_text().splitlines()[0])["fn"] == f"trilat.sweep:{name}"
+
+
+def test_a_file_naming_the_former_module_trilat_sweeps_resumes(tmp_path):
+    # sweep files written before the built-ins moved into trilat.sweep record
+    # "fn": "trilat.sweeps:NAME"; such a file, in the format of today, must resume
+    grid = {"N": [2, 8], "D": [2]}
+    out = tmp_path / "old.jsonl"
+    full = sweep(orthogonality, grid, seeds=2, out=out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["fn"] for r in records} == {"trilat.sweep:orthogonality"}
+    old = [{**r, "fn": "trilat.sweeps:orthogonality"} for r in records[:3]]  # a stopped run
+    old_file = tmp_path / "written_before.jsonl"
+    old_file.write_text("".join(json.dumps(r) + "\n" for r in old))
+    resumed = sweep(orthogonality, grid, seeds=2, out=old_file)
+    assert len(old_file.read_text().splitlines()) == 4  # ran only the unit the old file lacks
+    assert [r["values"] for r in resumed.stored] == [r["values"] for r in full.stored]
+    # another function, or another former name, is still refused
+    with pytest.raises(ValueError, match=r"trilat\.sweeps:orthogonality"):
+        sweep(recovery, {"N": [2]}, seeds=1, out=old_file)
 
 
 # --- the command line ---------------------------------------------------------------------
 
 
 def test_parse_grid_types_and_errors():
-    from trilat._sweep_cli import parse_grid
+    from trilat.sweep._cli import parse_grid
 
     grid = parse_grid(["N=2,4", "cond=1e3,inf", "flag=true", "prior=uniform"])
     assert grid == {"N": [2, 4], "cond": [1e3, math.inf], "flag": [True], "prior": ["uniform"]}
@@ -566,7 +589,7 @@ def test_parse_grid_types_and_errors():
 def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from trilat._mpl import pyplot
-    from trilat._sweep_cli import main
+    from trilat.sweep._cli import main
 
     out, png = tmp_path / "ortho.jsonl", tmp_path / "ortho.png"
     argv = ["orthogonality", "--grid", "N=4,16", "--grid", "D=2,3", "--seeds", "2"]
@@ -591,7 +614,7 @@ def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
 
 def test_command_line_starts_a_local_dask_cluster(tmp_path, capsys):
     pytest.importorskip("distributed")
-    from trilat._sweep_cli import main
+    from trilat.sweep._cli import main
 
     out = tmp_path / "o.jsonl"
     argv = [

@@ -332,6 +332,51 @@ def from_callable(
     )
 
 
+class _TorchNetwork:
+    """A ``torch.nn.Module`` as a :class:`Network` (see :func:`from_torch`)."""
+
+    def __init__(
+        self,
+        module: Any,
+        latent: str | Callable[[Any], Any],
+        output: str,
+        batch_size: int,
+        device: Any,
+        obs_dim: int | None,
+        n_tasks: int | None,
+        input_kind: str,
+    ) -> None:
+        self.module = module
+        self.latent = latent
+        self.output = output
+        self.batch_size = batch_size
+        self.device = device
+        self.obs_dim = obs_dim
+        self.n_tasks = n_tasks
+        self.input_kind = input_kind
+
+    def __call__(self, inputs: np.ndarray) -> NetworkOutput:
+        from trilat._torch import run_module
+
+        latents, outputs = run_module(
+            self.module,
+            inputs,
+            latent=self.latent,
+            output=self.output,
+            batch_size=self.batch_size,
+            device=self.device,
+        )
+        if self.output == "probability":
+            return NetworkOutput.from_probabilities(latents, outputs)
+        return NetworkOutput(latents=latents, logits=outputs)
+
+    def __repr__(self) -> str:
+        return (
+            f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
+            f"output={self.output!r})"
+        )
+
+
 def from_torch(
     module: Any,
     latent: str | Callable[[Any], Any],
@@ -408,10 +453,10 @@ def from_torch(
         raise ValueError(
             f"latent must be a submodule name or a function of the output, got {latent!r}"
         )
-    from trilat._torch import TorchNetwork, warn_sequence_first
+    from trilat._torch import warn_sequence_first
 
     warn_sequence_first(module)
-    return TorchNetwork(
+    return _TorchNetwork(
         module,
         latent,
         _check_output_kind(output),

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-import trilat
-from trilat.task import Task
+from trilat import oracle
+from trilat.task import Task, simulate
 
 __all__ = ["ElementRow", "PipelineRow", "main", "run_elementwise", "run_pipelines"]
 
@@ -109,21 +109,21 @@ def memory_bandwidth(nbytes: int = 2**28, repeats: int = 5) -> float:
 
 def staged_probabilities(task: Task, n: int, T: int, seed: int) -> np.ndarray:
     """The oracle pipeline as users write it: it saturates (infinite distances beyond |u| ~ 8.3)."""
-    trials = trilat.simulate(task, n, T, rng=seed)
-    post = trilat.posterior(task, trials.evidence)
-    yhat = trilat.predict(task, post.mean, post.t)
+    trials = simulate(task, n, T, rng=seed)
+    post = oracle.posterior(task, trials.evidence)
+    yhat = oracle.predict(task, post.mean, post.t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the saturated outputs, reported
-        k = trilat.distances(task, yhat, post.t)
-    return trilat.recover(task, k)
+        k = oracle.distances(task, yhat, post.t)
+    return oracle.recover(task, k)
 
 
 def staged_logits(task: Task, n: int, T: int, seed: int) -> np.ndarray:
     """The exact oracle pipeline through logits."""
-    trials = trilat.simulate(task, n, T, rng=seed)
-    post = trilat.posterior(task, trials.evidence)
-    z = trilat.predict_logits(task, post.mean, post.t)
-    return trilat.recover(task, trilat.distances_from_logits(task, z, post.t))
+    trials = simulate(task, n, T, rng=seed)
+    post = oracle.posterior(task, trials.evidence)
+    z = oracle.predict_logits(task, post.mean, post.t)
+    return oracle.recover(task, oracle.distances_from_logits(task, z, post.t))
 
 
 def fused(task: Task, n: int, T: int, seed: int) -> np.ndarray:

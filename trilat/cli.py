@@ -17,38 +17,39 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 
 def _verify(subparsers: Any) -> None:
-    from trilat import _verify_cli, verify
+    from trilat import verify
+    from trilat.verify import _cli as verify_cli
 
     parser = subparsers.add_parser(
         "verify",
         help="check Theorem 3.1 end to end by Monte Carlo (the paper's defaults)",
         description=verify.__doc__.split("\n\n")[0],
     )
-    _verify_cli.add_arguments(parser)
-    parser.set_defaults(run=_verify_cli.run)
+    verify_cli.add_arguments(parser)
+    parser.set_defaults(run=verify_cli.run)
 
 
 def _sweep(subparsers: Any) -> None:
-    from trilat import _sweep_cli
+    from trilat.sweep import _cli as sweep_cli
 
     parser = subparsers.add_parser(
         "sweep",
         help="run a built-in parameter sweep serially, on a process pool or on a Dask cluster",
     )
-    _sweep_cli.add_arguments(parser)
-    parser.set_defaults(run=_sweep_cli.run)
+    sweep_cli.add_arguments(parser)
+    parser.set_defaults(run=sweep_cli.run)
 
 
 def _compare(subparsers: Any) -> None:
-    from trilat import _compare_cli
+    from trilat.compare import _cli as compare_cli
 
     parser = subparsers.add_parser(
         "compare",
         help="measure your network (MODULE:FACTORY) against the Bayes-optimal estimator",
-        description=_compare_cli.__doc__.split("\n\n")[0],
+        description=compare_cli.__doc__.split("\n\n")[0],
     )
-    _compare_cli.add_arguments(parser)
-    parser.set_defaults(run=_compare_cli.run)
+    compare_cli.add_arguments(parser)
+    parser.set_defaults(run=compare_cli.run)
 
 
 def _bench(subparsers: Any) -> None:
@@ -68,7 +69,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare, _bench]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``trilat`` parser with every subcommand of ``SUBCOMMANDS``."""
-    from trilat import __version__
+    from trilat._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="trilat",

@@ -14,32 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import integrate
 
 from trilat._checks import last_axis, positive_scalar
 from trilat._stable import probit_expit
-from trilat.task import Task, check_task, posterior_std
+from trilat.oracle import logit_scale, posterior_std
+from trilat.task import Task, check_task
 
 __all__ = ["AffineMap", "linear_decoder", "linearization_constant"]
 
-ACTIVATIONS = ("sigmoid", "tanh")
 METHODS = ("moment", "taylor", "lsq")
-# A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
-_LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
 # sqrt(2 pi)/4 correctly rounded (derivations/linearization.py); the expression
 # math.sqrt(2 * math.pi) / 4 rounds twice and lands one ulp low.
 _SQRT_2PI_OVER_4 = 0.6266570686577502
-
-
-def logit_scale(activation: str) -> float:
-    """The logit a readout carries per unit of ``z``: 1 for ``sigmoid(z)``, 2 for ``tanh(z)``.
-
-    ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
-    Raises ``ValueError`` for any other activation.
-    """
-    if activation not in _LOGIT_SCALE:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    return _LOGIT_SCALE[activation]
 
 
 def linearization_constant(
@@ -93,6 +79,8 @@ def linearization_constant(
             "method='lsq' needs half_width=a, the half-width of the fitted range [-a, a]"
         )
     a = positive_scalar(half_width, "half_width")
+    from scipy import integrate  # only here: import trilat must not load scipy.integrate
+
     moment, _ = integrate.quad(
         lambda z: z * float(probit_expit(scale * z)), 0.0, a, epsabs=0.0, epsrel=1e-13, limit=200
     )

@@ -25,22 +25,108 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat._checks import describe, last_axis
+from trilat._checks import as_float_array, describe, last_axis, times
 from trilat._stable import logit_ndtr, probit_expit
-from trilat.linearization import logit_scale
-from trilat.task import Gaussian, Task, check_task, posterior_precision, posterior_std
+from trilat.task import Gaussian, Task, check_task
 
 __all__ = [
+    "ACTIVATIONS",
     "Posterior",
     "decodability_ceiling",
     "distances",
     "distances_from_logits",
     "estimate",
+    "logit_scale",
     "posterior",
+    "posterior_precision",
+    "posterior_std",
     "predict",
     "predict_logits",
     "recover",
 ]
+
+
+ACTIVATIONS = ("sigmoid", "tanh")
+# A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
+_LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
+
+
+def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> np.ndarray:
+    """``1 / s(t)^2``: ``t / sigma^2``, plus ``1 / s0^2`` for a Gaussian prior ``N(m0, s0^2 I)``.
+
+    The conjugate update's precision after ``t`` samples, the one formula
+    behind :func:`posterior_std` and the conjugate mean of
+    :func:`trilat.posterior` (``mean = (m0/s0^2 + sum X / sigma^2) / precision``).
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` is used.
+    t : float or array_like
+        Samples seen, finite and ``> 0``.
+    prior : "flat" or Gaussian
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t``.
+    """
+    t = times(t)
+    if isinstance(prior, str) and prior == "flat":
+        return t / task.sigma**2
+    if isinstance(prior, Gaussian):
+        return t / task.sigma**2 + 1.0 / prior.variance
+    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
+
+
+def posterior_std(
+    task: Task, t: Any, std: Any = None, *, prior: str | Gaussian = "flat"
+) -> np.ndarray:
+    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
+
+    Exactly one of ``t`` and ``std`` must be given; every oracle function that
+    takes ``t`` reads ``s(t)`` through here. With a Gaussian ``prior``, the
+    conjugate ``s(t) = 1 / sqrt(t / sigma^2 + 1 / s0^2)`` (:func:`posterior_precision`).
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` is used.
+    t : float or array_like, or None
+        Samples seen, finite and ``> 0`` (fractional allowed).
+    std : float or array_like, optional
+        The posterior std of another prior, finite and ``> 0``, returned as is.
+    prior : "flat" or Gaussian
+        The prior ``s(t)`` is the posterior std of (with ``t``).
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t`` (or ``std``).
+    """
+    if std is not None:
+        if t is not None:
+            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
+        s = as_float_array(std, "std", finite=False)
+        if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
+        return s
+    if t is None:
+        raise ValueError("t is required (or std=, the posterior std of another prior)")
+    if isinstance(prior, str) and prior == "flat":
+        return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
+    return 1.0 / np.sqrt(posterior_precision(task, t, prior))
+
+
+def logit_scale(activation: str) -> float:
+    """The logit a readout carries per unit of ``z``: 1 for ``sigmoid(z)``, 2 for ``tanh(z)``.
+
+    ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
+    Raises ``ValueError`` for any other activation.
+    """
+    if activation not in _LOGIT_SCALE:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return _LOGIT_SCALE[activation]
 
 
 @dataclass(frozen=True)

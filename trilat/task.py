@@ -24,23 +24,18 @@ from trilat._checks import (
     nonnegative_scalar,
     positive_int,
     positive_scalar,
-    times,
 )
-from trilat.mixing import MixingMLP
 from trilat.priors import Gaussian, Prior, Uniform
 
 _EPS = float(np.finfo(np.float64).eps)
 
 __all__ = [
     "Gaussian",
-    "MixingMLP",
     "NotIdentifiableError",
     "Task",
     "Trials",
     "Uniform",
     "check_task",
-    "posterior_precision",
-    "posterior_std",
     "simulate",
 ]
 
@@ -425,79 +420,3 @@ def simulate(
     x_star = task.prior.quantile(u[:, 0, :])
     evidence = x_star[:, None, :] + task.sigma * scipy.special.ndtri(u[:, 1:, :])
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
-
-
-def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> np.ndarray:
-    """``1 / s(t)^2``: ``t / sigma^2``, plus ``1 / s0^2`` for a Gaussian prior ``N(m0, s0^2 I)``.
-
-    The conjugate update's precision after ``t`` samples, the one formula
-    behind :func:`posterior_std` and the conjugate mean of
-    :func:`trilat.posterior` (``mean = (m0/s0^2 + sum X / sigma^2) / precision``).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like
-        Samples seen, finite and ``> 0``.
-    prior : "flat" or Gaussian
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t``.
-    """
-    t = times(t)
-    if isinstance(prior, str) and prior == "flat":
-        return t / task.sigma**2
-    if isinstance(prior, Gaussian):
-        return t / task.sigma**2 + 1.0 / prior.variance
-    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
-
-
-def posterior_std(
-    task: Task, t: Any, std: Any = None, *, prior: str | Gaussian = "flat"
-) -> np.ndarray:
-    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
-
-    Exactly one of ``t`` and ``std`` must be given; every oracle function that
-    takes ``t`` reads ``s(t)`` through here. With a Gaussian ``prior``, the
-    conjugate ``s(t) = 1 / sqrt(t / sigma^2 + 1 / s0^2)`` (:func:`posterior_precision`).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like, or None
-        Samples seen, finite and ``> 0`` (fractional allowed).
-    std : float or array_like, optional
-        The posterior std of another prior, finite and ``> 0``, returned as is.
-    prior : "flat" or Gaussian
-        The prior ``s(t)`` is the posterior std of (with ``t``).
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t`` (or ``std``).
-
-    Examples
-    --------
-    >>> import trilat
-    >>> task = trilat.Task.evenly_spaced(6, sigma=0.2)
-    >>> trilat.posterior_std(task, [1, 4])  # sigma / sqrt(t)
-    array([0.2, 0.1])
-    >>> print(f"{trilat.posterior_std(task, 4, prior=trilat.Gaussian(0.0, 0.2)):.4f}")
-    0.0894
-    """
-    if std is not None:
-        if t is not None:
-            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
-        s = as_float_array(std, "std", finite=False)
-        if not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
-        return s
-    if t is None:
-        raise ValueError("t is required (or std=, the posterior std of another prior)")
-    if isinstance(prior, str) and prior == "flat":
-        return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
-    return 1.0 / np.sqrt(posterior_precision(task, t, prior))

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
-from trilat.task import MixingMLP, Task, simulate
+from trilat.mixing import MixingMLP
+from trilat.task import Task, simulate
 
 __all__ = ["LOSSES", "Batch", "make_batch", "schedule_targets"]
 

@@ -44,7 +44,8 @@ import torch
 
 from trilat._checks import as_float_array, as_rng, describe, positive_int, positive_scalar
 from trilat.experiments._runtime import bar, show_progress, torch_threads
-from trilat.task import Gaussian, MixingMLP, Task, simulate
+from trilat.mixing import MixingMLP
+from trilat.task import Gaussian, Task, simulate
 
 __all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points", "slow_points"]
 

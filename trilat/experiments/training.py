@@ -25,8 +25,9 @@ from trilat.adapters import NetworkOutput, from_torch
 from trilat.experiments._runtime import bar, show_progress, torch_threads
 from trilat.experiments.data import VALIDATION_FIRST_TRIAL, check_loss, make_batch
 from trilat.experiments.models import ARCHITECTURES, build
+from trilat.mixing import MixingMLP
 from trilat.oracle import posterior, predict_logits
-from trilat.task import MixingMLP, Task
+from trilat.task import Task
 
 __all__ = ["History", "TrainedNetwork", "load", "train"]
 

@@ -26,48 +26,34 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from trilat._montecarlo import RunningMoments, chunks, default_chunk_trials, progress_bar
+from trilat._progress import progress_bar
 from trilat._stable import logit_ndtr
-from trilat._verify_records import Ceiling, Part1Row, Part2, Part3Row, VerifyReport
+from trilat.kernels._montecarlo import RunningMoments, chunks, default_chunk_trials
 from trilat.linearization import linear_decoder
-from trilat.oracle import decodability_ceiling, posterior, predict_logits
-from trilat.sweeps import column_cosines, orthogonality_scale
-from trilat.task import Gaussian, Task, Uniform, posterior_std, simulate
+from trilat.oracle import decodability_ceiling, posterior, posterior_std, predict_logits
+from trilat.orthogonality import column_cosines, orthogonality_scale
+from trilat.task import Gaussian, Task, Uniform, simulate
+from trilat.verify._result import (
+    PART1_TOL,
+    RANDOM_SEEDS,
+    Z_SCORE,
+    Ceiling,
+    Part1Row,
+    Part2,
+    Part3Row,
+    VerifyConfig,
+    VerifyReport,
+)
 
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
 
-PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable
-Z_SCORE = 5.0  # Monte Carlo checks: two-sided normal tail 5.7e-7 per check
 LINEAR_U = 2.0  # |u| below which Phi^-1(sigmoid(z)) ~ alpha z is accurate
-RANDOM_SEEDS = 400  # random tasks per N in part 3
 PART2_N = 6  # the paper's N for part 2 (else the identifiable N closest to it)
 EPS = float(np.finfo(np.float64).eps)
-
-
-@dataclass(frozen=True)
-class VerifyConfig:
-    """What to verify: D, the N values, sigma, T, trials and the seed."""
-
-    dim: int = 2
-    n_tasks: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
-    sigma: float = 0.2
-    steps: int = 20
-    trials: int = 10_000
-    seed: int = 0
-
-    def task(self, n: int) -> Task:
-        """The task verified for ``N = n``: the paper's evenly spaced set for D = 2, else random."""
-        return Task.paper(self.dim, n, sigma=self.sigma, rng=self.seed)
-
-    @property
-    def task_kind(self) -> str:
-        """How the verified tasks are built, for the report's header."""
-        return "evenly spaced (the paper's set)" if self.dim == 2 else "random unit rows, b = 0"
 
 
 # --------------------------------------------------------------------------- part 1
@@ -265,7 +251,7 @@ def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyRepo
         ceiling hold.
     """
     # numba is imported here, not at module level, so that `trilat --help` stays light;
-    # the kernels give the same numbers as trilat._montecarlo's numpy reference
+    # the kernels give the same numbers as trilat.kernels._montecarlo's numpy reference
     from trilat.kernels import monte_carlo
 
     start = time.perf_counter()

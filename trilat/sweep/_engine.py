@@ -15,7 +15,7 @@ are not. Python's ``hash()`` is never used: it is salted per process.
 
 trilat builds no scheduler: ``executor`` is any ``concurrent.futures.Executor``
 (``ProcessPoolExecutor``; ``distributed.Client(...).get_executor()``), or a
-``distributed.Client``, whose executor is taken. See :mod:`trilat.sweeps`
+``distributed.Client``, whose executor is taken. See :data:`trilat.sweep.SWEEPS`
 for the theorem's built-in sweeps.
 """
 
@@ -36,18 +36,35 @@ import numpy as np
 
 from trilat._checks import positive_int
 from trilat._progress import progress_bar
-from trilat._sweep_grid import (
+from trilat._threads import limit_threads
+from trilat.sweep._grid import (
     Config,
     SweepFunction,
     canonical_json,
     expand_grid,
     unit_seed,
 )
-from trilat._sweep_store import open_store
-from trilat._sweep_table import RESERVED_COLUMNS, SweepResult
-from trilat._threads import limit_threads
+from trilat.sweep._result import RESERVED_COLUMNS, SweepResult
+from trilat.sweep._store import open_store
 
 __all__ = ["SweepResult", "canonical_json", "expand_grid", "read_sweep", "sweep", "unit_seed"]
+
+
+# Module paths of sweep functions recorded by earlier versions, by their current path:
+# files written before the built-ins moved into trilat.sweep name them trilat.sweeps:NAME.
+_FORMER_MODULES = {"trilat.sweeps": "trilat.sweep"}
+
+
+def _current_fn_name(recorded: Any) -> Any:
+    """A recorded ``fn`` name with a former module path replaced by the current one."""
+    if not isinstance(recorded, str):
+        return recorded
+    inner = recorded[len("partial(") : -1] if recorded.startswith("partial(") else recorded
+    module, sep, qualname = inner.partition(":")
+    if not sep or module not in _FORMER_MODULES:
+        return recorded
+    current = f"{_FORMER_MODULES[module]}:{qualname}"
+    return current if inner is recorded else f"partial({current})"
 
 
 def _fn_name(fn: Any) -> str:
@@ -232,7 +249,7 @@ def sweep(
     done: dict[tuple[str, int], dict[str, Any]] = {}
     if store is not None:
         for record in store.read():
-            if record.get("fn") != name or record.get("root") != root:
+            if _current_fn_name(record.get("fn")) != name or record.get("root") != root:
                 raise ValueError(
                     f"{out} holds results of fn={record.get('fn')!r}, root={record.get('root')!r}, "
                     f"not of this sweep (fn={name!r}, root={root}); pass another out file"

@@ -136,6 +136,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--latent-step", type=int, default=None, help="step t of the latent-code metrics (T)"
     )
     parser.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="relative ridge penalty of every latent-code decoder, in units of "
+        "tr(H_c^T H_c)/H of its centred training latents, H their non-constant units (default: chosen by leave-one-out "
+        "cross-validation inside each training set)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="directory for comparison.json and the figures"
     )
     parser.add_argument("--no-figures", action="store_true", help="write the JSON only")
@@ -144,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat compare``; errors are one line on stderr and exit code 2."""
-    from trilat.compare import compare
+    from trilat.compare._engine import compare
 
     try:
         network, task, mixing = load_factory(args.factory)
@@ -162,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
             n_steps=args.n_steps,
             mixing=mixing,
             latent_step=args.latent_step,
+            alpha=args.alpha,
             rng=args.seed,
         )
         print(result.to_markdown())

@@ -13,7 +13,7 @@ import numpy as np
 
 from trilat._mpl import pyplot
 from trilat.oracle import decodability_ceiling
-from trilat.sweeps import orthogonality_scale
+from trilat.orthogonality import orthogonality_scale
 
 __all__ = ["verify_figures"]
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from trilat.sweep import SweepResult, sweep
-from trilat.sweeps import SWEEPS
+from trilat.sweep._builtin import SWEEPS
+from trilat.sweep._engine import sweep
+from trilat.sweep._result import SweepResult
 
 __all__ = ["add_arguments", "parse_grid", "run"]
 
@@ -211,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.plot:
         from trilat._mpl import pyplot
-        from trilat.plots import sweep_figure
+        from trilat.sweep._plots import sweep_figure
 
         # pyplot keeps every figure it made alive until it is closed: main() may run in a loop
         pyplot().close(sweep_figure(args.name, result, args.plot))
@@ -229,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point, ``python -m trilat._sweep_cli NAME ...``."""
+    """Stand-alone entry point, ``python -m trilat.sweep._cli NAME ...``."""
     parser = argparse.ArgumentParser(prog="trilat sweep")
     add_arguments(parser)
     return run(parser.parse_args(argv))

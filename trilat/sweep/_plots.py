@@ -1,10 +1,10 @@
-"""Figures, drawn with matplotlib (the ``plot`` extra), imported only when a figure is made.
+"""Sweep figures, drawn with matplotlib (the ``plot`` extra), imported only when a figure is made.
 
-The figures of ``trilat verify`` are in :mod:`trilat.plots_verify` (re-exported
-here), those of ``trilat compare`` in :mod:`trilat.plots_compare`.
+(The figures of ``trilat verify`` are :func:`trilat.verify.verify_figures`,
+those of ``trilat compare`` :meth:`trilat.Comparison.plot`.)
 
 Sweep figures take a :class:`trilat.sweep.SweepResult` of a built-in sweep
-(:mod:`trilat.sweeps`) and average over seeds with its ``summarize()``; each
+(:data:`trilat.sweep.SWEEPS`) and average over seeds with its ``summarize()``; each
 returns a ``matplotlib.figure.Figure``. :func:`sweep_figure` picks the figure
 by the sweep's name and can save it.
 """
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from trilat._mpl import pyplot as _pyplot
-from trilat.plots_verify import verify_figures
 
 __all__ = [
     "ceiling_figure",
@@ -26,7 +25,6 @@ __all__ = [
     "orthogonality_figure",
     "recovery_figure",
     "sweep_figure",
-    "verify_figures",
 ]
 
 
@@ -57,7 +55,7 @@ def orthogonality_figure(result: Any) -> Any:
     ratio of the two, which tends to 1; error bars are one standard error
     (delta method, ``sem(cos^2) / (2 rms)``).
     """
-    from trilat.sweeps import orthogonality_scale
+    from trilat.orthogonality import orthogonality_scale
 
     _needs(result, ("cos_ms", "cos_max"), "orthogonality")
     plt = _pyplot()

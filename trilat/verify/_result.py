@@ -1,21 +1,55 @@
 """The records of a ``trilat verify`` run: one dataclass per part and the whole report.
 
-Computed by :mod:`trilat.verify`, printed by ``trilat._verify_text``, drawn by
-:mod:`trilat.plots_verify`; ``VerifyReport.to_dict()`` is the ``--json`` output.
+Computed by :mod:`trilat.verify`, printed by ``trilat.verify._report``, drawn by
+:mod:`trilat.verify._plots`; ``VerifyReport.to_dict()`` is the ``--json`` output.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from trilat.verify import VerifyConfig
+from trilat.task import Task
 
-__all__ = ["Ceiling", "Part1Row", "Part2", "Part3Row", "VerifyReport"]
+__all__ = [
+    "PART1_TOL",
+    "RANDOM_SEEDS",
+    "Z_SCORE",
+    "Ceiling",
+    "Part1Row",
+    "Part2",
+    "Part3Row",
+    "VerifyConfig",
+    "VerifyReport",
+]
+
+PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable
+Z_SCORE = 5.0  # Monte Carlo checks: two-sided normal tail 5.7e-7 per check
+RANDOM_SEEDS = 400  # random tasks per N in part 3
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """What to verify: D, the N values, sigma, T, trials and the seed."""
+
+    dim: int = 2
+    n_tasks: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
+    sigma: float = 0.2
+    steps: int = 20
+    trials: int = 10_000
+    seed: int = 0
+
+    def task(self, n: int) -> Task:
+        """The task verified for ``N = n``: the paper's evenly spaced set for D = 2, else random."""
+        return Task.paper(self.dim, n, sigma=self.sigma, rng=self.seed)
+
+    @property
+    def task_kind(self) -> str:
+        """How the verified tasks are built, for the report's header."""
+        return "evenly spaced (the paper's set)" if self.dim == 2 else "random unit rows, b = 0"
 
 
 @dataclass
@@ -163,8 +197,6 @@ class VerifyReport:
         out = asdict(self)
         out["passed"] = self.passed
         out["config"]["task_kind"] = self.config.task_kind
-        from trilat.verify import PART1_TOL, Z_SCORE
-
         out["tolerances"] = {
             "part1_max_error": PART1_TOL,
             "monte_carlo_z": Z_SCORE,

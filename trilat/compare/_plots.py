@@ -3,20 +3,19 @@
 Each function takes a :class:`trilat.compare.Comparison` (fresh, or read back
 with ``Comparison.from_json``) and returns a ``matplotlib.figure.Figure``;
 :func:`comparison_figures` writes all four as PNG files. matplotlib (the
-``plot`` extra) is imported only when a figure is made.
+``plot`` extra) is imported only when a figure is made. The ``Comparison``
+is annotated ``Any``: its ``plot`` method calls this module, which therefore
+does not import it back (no circle, not even for type checking).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from trilat._mpl import pyplot as _pyplot
-
-if TYPE_CHECKING:
-    from trilat.compare import Comparison
 
 __all__ = [
     "comparison_figures",
@@ -27,12 +26,12 @@ __all__ = [
 ]
 
 
-def _network_title(c: Comparison, what: str) -> str:
+def _network_title(c: Any, what: str) -> str:
     name = c.network if len(c.network) <= 90 else c.network[:87] + "..."
     return f"{what}\n{name}"
 
 
-def plot_comparison_outputs(c: Comparison) -> Any:
+def plot_comparison_outputs(c: Any) -> Any:
     """Network outputs against the Bayes-optimal outputs, and the two output scores against t.
 
     Left: ``Yhat_i(t)`` against ``Yhat*_i(t) = Phi(k_i(t)/s(t))`` for a few
@@ -96,7 +95,7 @@ def plot_comparison_outputs(c: Comparison) -> Any:
     return fig
 
 
-def plot_comparison_estimate(c: Comparison) -> Any:
+def plot_comparison_estimate(c: Any) -> Any:
     """The implied estimate ``mu_hat(t) = C^+ (s(t) Phi^-1(Yhat) + b)`` against ``t``.
 
     Left: ``r^2 = 1 - MSE / Var(x*)`` against ``x*`` of the network's implied
@@ -191,7 +190,7 @@ def plot_comparison_estimate(c: Comparison) -> Any:
     return fig
 
 
-def plot_comparison_generalization(c: Comparison) -> Any:
+def plot_comparison_generalization(c: Any) -> Any:
     """``x*`` decoded from the latent state on held-out quadrants against the true ``x*``.
 
     One panel per coordinate of ``x*``; each colour is one fold of the quadrant
@@ -268,7 +267,7 @@ def plot_comparison_generalization(c: Comparison) -> Any:
     return fig
 
 
-def plot_comparison_angles(c: Comparison) -> Any:
+def plot_comparison_angles(c: Any) -> Any:
     """Angles between the readout directions of the factors of ``x*``, against random directions.
 
     The decoder is the quadrant scheme's all-sample ridge decoder at
@@ -340,7 +339,7 @@ def plot_comparison_angles(c: Comparison) -> Any:
     return fig
 
 
-def comparison_figures(c: Comparison, directory: Path) -> list[Path]:
+def comparison_figures(c: Any, directory: Path) -> list[Path]:
     """Write ``outputs.png``, ``estimate.png``, ``generalization.png``, ``angles.png``.
 
     Parameters

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
-from trilat._sweep_table import RESERVED_COLUMNS
+from trilat.sweep._result import RESERVED_COLUMNS
 
 __all__ = ["Config", "SweepFunction", "canonical_json", "expand_grid", "unit_seed"]
 

@@ -36,13 +36,15 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat import _latent_code
-from trilat._checks import as_float_array, as_rng, describe, positive_int
-from trilat._comparison import Comparison, plain
-from trilat._latent_code import latent_scores
+from trilat._checks import as_float_array, as_rng, describe, nonnegative_scalar, positive_int
+from trilat._json import plain
 from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.adapters import Network, NetworkOutput, input_kind, oracle_posterior
+from trilat.compare import _latent_code
+from trilat.compare._latent_code import latent_scores
+from trilat.compare._result import Comparison
+from trilat.mixing import MixingMLP
 from trilat.oracle import (
     decodability_ceiling,
     distances,
@@ -51,7 +53,7 @@ from trilat.oracle import (
     predict_logits,
     recover,
 )
-from trilat.task import MixingMLP, Task, check_task, simulate
+from trilat.task import Task, check_task, simulate
 
 __all__ = ["Comparison", "bernoulli_kl", "compare"]
 
@@ -174,6 +176,7 @@ def compare(
     n_steps: int = 20,
     mixing: Any = None,
     latent_step: int | None = None,
+    alpha: float | None = None,
     rng: Any = None,
     progress: bool | None = None,
 ) -> Comparison:
@@ -202,6 +205,15 @@ def compare(
         ``rng``.
     latent_step : int, optional
         The step ``t`` at which the latent code is measured; default ``T``.
+    alpha : float, optional
+        Relative ridge penalty of every decoder and least-squares classifier
+        of the latent code, ``>= 0``, in units of ``tr(H_c^T H_c) / H`` of
+        its centred training latents ``H_c`` (``H`` their non-constant units) (see :mod:`trilat.metrics`).
+        Default: chosen by leave-one-out cross-validation inside each
+        training set from ``trilat.metrics.RIDGE_ALPHAS``. Either way the
+        scores do not depend on the scale or offset of the latents; the
+        penalties used are reported in ``code``/``reference_code`` and, per
+        step, in ``latent_alpha``.
     rng : None, int or Generator
         Seed of the trials, the default mixing and the metrics' splits;
         recorded as ``Comparison.seed`` (``compare(..., rng=c.seed)``
@@ -226,6 +238,7 @@ def compare(
     n = positive_int(n_trials, "n_trials", minimum=8)
     steps = positive_int(n_steps, "n_steps")
     step = steps if latent_step is None else positive_int(latent_step, "latent_step")
+    alpha = None if alpha is None else nonnegative_scalar(alpha, "alpha")
     if step > steps:
         raise ValueError(f"latent_step must be in 1..n_steps = 1..{steps}, got {step}")
     kind = input_kind(network)
@@ -277,7 +290,9 @@ def compare(
         scores = _output_scores(task, post, out, trials.x_star)
         bar.advance()
         with limit_threads(1):  # hundreds of small fits: see trilat._threads
-            latent = latent_scores(task, out, post, trials.x_star, step, metric_seq, bar)
+            latent = latent_scores(
+                task, out, post, trials.x_star, step, metric_seq, bar, alpha=alpha
+            )
         bar.advance()
     finally:
         bar.close()
@@ -292,6 +307,7 @@ def compare(
         n_steps=steps,
         seed=seed,
         latent_step=step,
+        alpha=alpha,
         latent_dim=int(out.latents.shape[2]),
         output_kind="logits" if out.probabilities is None else "probability",
         t=post.t,

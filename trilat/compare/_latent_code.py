@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trilat import metrics
-from trilat._comparison import plain
+from trilat._json import plain
 from trilat.adapters import NetworkOutput
 from trilat.task import Task
 
@@ -33,26 +33,33 @@ def latent_scores(
     step: int,
     seed: np.random.SeedSequence,
     bar: Any,
+    alpha: float | None = None,
 ) -> dict[str, Any]:
-    """Decodability per step, and the representation metrics at ``step`` (network and optimal)."""
+    """Decodability per step, and the representation metrics at ``step`` (network and optimal).
+
+    ``alpha`` is the relative ridge penalty of every decoder (``None``:
+    cross-validated inside each training set, see :mod:`trilat.metrics`).
+    """
     gen = np.random.default_rng(seed)
     r2_mu, r2_x = np.empty(len(post.t)), np.empty(len(post.t))
+    alphas = np.empty(len(post.t))
     for i in range(len(post.t)):
         bar.stage(f"decode t={i + 1}")
-        r2_mu[i], r2_x[i] = _decodability_at(
-            out.latents[:, i], post.mean[:, i], x_star, int(gen.integers(2**63))
+        r2_mu[i], r2_x[i], alphas[i] = _decodability_at(
+            out.latents[:, i], post.mean[:, i], x_star, int(gen.integers(2**63)), alpha
         )
         bar.advance()
     bar.stage("latent code")
     mu = post.mean[:, step - 1]
     code_seed = int(gen.integers(2**63))
-    code, heldout = _code_metrics(task, out.latents[:, step - 1], x_star, mu, code_seed)
+    code, heldout = _code_metrics(task, out.latents[:, step - 1], x_star, mu, code_seed, alpha)
     # the same metrics on the optimal code k = C mu - b, same trials and folds: what a
     # perfect network scores here, Monte Carlo error included
-    reference, _ = _code_metrics(task, mu @ task.C.T - task.b, x_star, mu, code_seed)
+    reference, _ = _code_metrics(task, mu @ task.C.T - task.b, x_star, mu, code_seed, alpha)
     return {
         "latent_r2_mu": r2_mu,
         "latent_r2_xstar": r2_x,
+        "latent_alpha": alphas,
         "code": plain(code),
         "reference_code": plain(reference),
         "heldout": heldout,
@@ -60,23 +67,34 @@ def latent_scores(
 
 
 def _decodability_at(
-    latents: np.ndarray, mu: np.ndarray, x_star: np.ndarray, seed: int
-) -> tuple[float, float]:
-    """Cross-validated R^2 of ``mu(t)`` and of ``x*`` from one step's latents (NaN if undefined).
+    latents: np.ndarray, mu: np.ndarray, x_star: np.ndarray, seed: int, alpha: float | None
+) -> tuple[float, float, float]:
+    """Cross-validated R^2 of ``mu(t)`` and of ``x*`` from one step's latents, and the median
+    relative ridge penalty of the fold decoders (NaN if undefined).
 
-    One ridge fit serves both: the decoder of each target column is independent,
-    so decoding ``[mu, x*]`` together is decoding each alone, on the same folds.
+    One ridge fit serves both: the decoder of each target column is independent
+    (its own penalty, chosen on its own), so decoding ``[mu, x*]`` together is
+    decoding each alone, on the same folds.
     """
     dim = mu.shape[1]
     try:
-        result = metrics.decodability(latents, np.hstack([mu, x_star]), rng=seed)
+        result = metrics.decodability(latents, np.hstack([mu, x_star]), alpha=alpha, rng=seed)
     except ValueError:
-        return math.nan, math.nan
-    return float(np.mean(result.per_target[:dim])), float(np.mean(result.per_target[dim:]))
+        return math.nan, math.nan, math.nan
+    return (
+        float(np.mean(result.per_target[:dim])),
+        float(np.mean(result.per_target[dim:])),
+        float(np.median(result.fold_alphas)),
+    )
 
 
 def _code_metrics(
-    task: Task, latents: np.ndarray, x_star: np.ndarray, mu: np.ndarray, seed: int
+    task: Task,
+    latents: np.ndarray,
+    x_star: np.ndarray,
+    mu: np.ndarray,
+    seed: int,
+    alpha: float | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The :mod:`trilat.metrics` results on one step's latents, and held-out decoded ``x*``.
 
@@ -96,7 +114,7 @@ def _code_metrics(
         code[name] = result if isinstance(result, float) else result.to_dict()
         return result
 
-    record("decodability", lambda: metrics.decodability(latents, mu, rng=seeds[0]))
+    record("decodability", lambda: metrics.decodability(latents, mu, alpha=alpha, rng=seeds[0]))
     gen_result = record(
         "generalization",
         lambda: metrics.regression_generalization(
@@ -104,14 +122,15 @@ def _code_metrics(
             x_star,
             "quadrant",
             prior_variance=task.prior.variance,
-            alpha=metrics.RIDGE_ALPHA,
+            alpha=alpha,
             center=center,
             rng=seeds[1],
         ),
     )
-    record("ccgp", lambda: metrics.ccgp(latents, x_star, center=center, rng=seeds[2]))
+    record("ccgp", lambda: metrics.ccgp(latents, x_star, alpha=alpha, center=center, rng=seeds[2]))
     record(
-        "parallelism", lambda: metrics.parallelism(latents, x_star, center=center, rng=seeds[3])
+        "parallelism",
+        lambda: metrics.parallelism(latents, x_star, alpha=alpha, center=center, rng=seeds[3]),
     )
     if gen_result is None:
         code["factor_angles"] = {"error": "no decoder: " + code["generalization"]["error"]}
@@ -128,15 +147,16 @@ def _heldout_decoded(
     """``x*`` decoded on each held-out quadrant by the decoder fitted on the others.
 
     The folds and decoders of :func:`trilat.metrics.regression_generalization`
-    (its ``splits``, its ridge), kept for the figure; ``r^2`` of these
-    predictions reproduces its fold ``scores``.
+    (its ``splits``, its ridge with the penalties ``fold_alphas`` it chose),
+    kept for the figure; ``r^2`` of these predictions reproduces its fold
+    ``scores``.
     """
     sides = np.where(x_star > center, 1, -1)
     per_fold = max(1, PLOT_POINTS // len(gen_result.splits))
     true, decoded, fold = [], [], []
     for k, signs in enumerate(np.asarray(gen_result.splits)):
         test = np.all(sides == signs, axis=1)
-        weight, offset = metrics.ridge(latents[~test], x_star[~test], metrics.RIDGE_ALPHA)
+        weight, offset = metrics.ridge(latents[~test], x_star[~test], gen_result.fold_alphas[k])
         idx = np.flatnonzero(test)[:per_fold]
         true.append(x_star[idx])
         decoded.append(latents[idx] @ weight.T + offset)

@@ -2,7 +2,7 @@
 
 Run them with :func:`trilat.sweep.sweep` or ``trilat sweep NAME``; each has a
 default grid in :data:`SWEEPS` (parameters, defaults and grids are in
-``trilat._sweep_registry``) and a figure in :mod:`trilat.plots`. Configuration
+``trilat.sweep._registry``) and a figure in :mod:`trilat.sweep._plots`. Configuration
 keys follow the paper: ``D`` latent dimension, ``N`` number of tasks,
 ``sigma`` evidence noise, ``t`` samples seen, ``T`` trial length. Unknown keys
 raise ``ValueError`` (a typo in a grid must not silently sweep nothing).
@@ -19,95 +19,41 @@ raise ``ValueError`` (a typo in a grid must not silently sweep nothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from trilat._checks import as_float_array, positive_int
-from trilat._sweep_registry import CATALOGUE, DEFAULTS, BuiltinSweep, check_params
+from trilat._checks import positive_int
 from trilat.linearization import linear_decoder
 from trilat.metrics import r2_per_target, ridge
 from trilat.oracle import (
     decodability_ceiling,
     distances_from_logits,
     posterior,
+    posterior_std,
     predict_logits,
     recover,
 )
-from trilat.task import Task, posterior_std, simulate
+from trilat.orthogonality import column_cosines, orthogonality_scale
+from trilat.sweep._registry import CATALOGUE, DEFAULTS, BuiltinSweep, check_params
+from trilat.task import Task, simulate
 
 __all__ = [
     "DEFAULTS",
     "SWEEPS",
     "BuiltinSweep",
     "ceiling",
-    "column_cosines",
     "linearization",
     "orthogonality",
-    "orthogonality_scale",
     "recovery",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def orthogonality_scale(dim: Any, n_tasks: Any) -> np.ndarray:
-    """Root-mean-square cosine between two columns of ``C``: ``sqrt(D / ((D + 2) N))``.
-
-    For ``N`` rows ``c_i`` uniform on the unit sphere of ``R^D``, columns ``j != k``
-    have ``E[c_ij^2] = 1/D`` and ``E[c_ij^2 c_ik^2] = 1/(D(D+2))``, so their inner
-    product has variance ``N/(D(D+2))`` while each column's squared norm
-    concentrates at ``N/D``; the cosine is ``O(1/sqrt(N))`` with this scale.
-    ``derivations/recovery.py`` derives
-    ``E[cos^2] = D/((D+2)N) + 2D(5D-4)/((D+2)^2 (D+4) N^2) + O(N^-3)``, whose
-    leading term is the square of this scale. The cosine is asymptotically
-    normal, so its mean absolute value tends to ``sqrt(2/pi)`` times the scale.
-    The naive ``1/sqrt(N)`` overstates it by ``sqrt((D+2)/D)``.
-
-    Parameters
-    ----------
-    dim : int or array_like
-        ``D >= 2``.
-    n_tasks : int or array_like
-        ``N >= 1``, broadcast against ``dim``.
-
-    Returns
-    -------
-    ndarray
-        The scale, broadcast shape of the inputs.
-    """
-    d = as_float_array(dim, "dim")
-    n = as_float_array(n_tasks, "n_tasks")
-    if np.any(d < 2) or np.any(n < 1):
-        raise ValueError(
-            f"orthogonality_scale needs dim >= 2 and n_tasks >= 1, got {dim}, {n_tasks}"
-        )
-    return np.sqrt(d / ((d + 2.0) * n))
-
-
 # --- part 1: identifiability and recovery ---------------------------------------------
-
-
-def column_cosines(C: np.ndarray) -> np.ndarray:
-    """Cosines between distinct columns of ``C`` (the factor directions of Theorem 3.1 part 3).
-
-    ``cos_jk = (C^T C)_jk / sqrt((C^T C)_jj (C^T C)_kk)`` for the ``D(D-1)/2``
-    pairs ``j < k`` in ``numpy.triu_indices`` order.
-
-    Parameters
-    ----------
-    C : ndarray, shape (N, D)
-
-    Returns
-    -------
-    ndarray, shape (D(D-1)/2,)
-    """
-    gram = C.T @ C
-    norms = np.sqrt(np.diag(gram))
-    j, k = np.triu_indices(C.shape[1], 1)
-    return gram[j, k] / (norms[j] * norms[k])
 
 
 def _boundaries(D: int, N: int, cond: float, rng: np.random.Generator) -> np.ndarray:
@@ -281,19 +227,6 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
 # --- eq. 7: the ceiling of decodability ------------------------------------------------
 
 
-def _monte_carlo() -> Callable[..., Any]:
-    """The Monte Carlo of the oracle: ``trilat.kernels.monte_carlo`` (numba) when it exists,
-    else the numpy reference ``trilat._montecarlo.monte_carlo`` (same signature, same numbers).
-
-    The one place that decides how the ceiling's Monte Carlo is computed.
-    """
-    try:
-        from trilat.kernels import monte_carlo
-    except ImportError:  # no numba kernels yet (or without the function): the numpy oracle
-        from trilat._montecarlo import monte_carlo
-    return monte_carlo
-
-
 def _truncated_normal_mean(mu: np.ndarray, s: float, low: float, high: float) -> np.ndarray:
     """``E[x | x ~ N(mu, s^2) on [low, high]] = mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
 
@@ -328,7 +261,7 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     on the same trials:
 
     - ``r2_mu``: ``xhat = mu(t)``, from the oracle's Monte Carlo (see
-      :func:`_monte_carlo`); its expectation is eq. 7 (``mu - x*`` is the
+      :func:`trilat.kernels.monte_carlo`); its expectation is eq. 7 (``mu - x*`` is the
       mean noise, variance ``s^2``);
     - ``r2_linear``: the best affine map of ``mu(t)`` (in-sample), which
       shrinks towards the prior mean: ``Var/(Var + s^2)`` in expectation;
@@ -353,7 +286,9 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     t, n_trials = positive_int(p["t"], "t"), positive_int(p["n_trials"], "n_trials")
     task = Task.paper(positive_int(p["D"], "D"), positive_int(p["N"], "N"), p["sigma"], rng)
     seed = int(rng.integers(2**63))
-    stats = _monte_carlo()(task, n_trials, t, rng=seed, progress=False)
+    from trilat.kernels import monte_carlo  # numba: imported where used
+
+    stats = monte_carlo(task, n_trials, t, rng=seed, progress=False)
     # the same trials again (simulate is counter-based: a pure function of seed and trial index)
     trials = simulate(task, n_trials, t, rng=seed)
     x_star, mu = trials.x_star, posterior(task, trials.evidence).mean[:, -1, :]
@@ -371,8 +306,15 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
     }
 
 
-# --- registry: each function with its default grid and seeds (trilat._sweep_registry) ---
+# --- registry: each function with its default grid and seeds (trilat.sweep._registry) ---
 
+
+# A sweep file records the function it ran as MODULE:NAME, and a resumed file must name
+# the same one: the built-ins are recorded under their public home, trilat.sweep (which
+# re-exports them, so that pickling them for a process pool finds them there), whatever
+# file of the package holds them.
+for _fn in (recovery, orthogonality, linearization, ceiling):
+    _fn.__module__ = "trilat.sweep"
 
 SWEEPS: dict[str, BuiltinSweep] = {
     fn.__name__: BuiltinSweep(fn.__name__, fn, **CATALOGUE[fn.__name__])

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["RESERVED_COLUMNS", "SweepResult", "column_names", "flatten"]
+from trilat.sweep._store import column_names, open_store, read_records
+
+__all__ = ["RESERVED_COLUMNS", "SweepResult", "flatten"]
 
 RESERVED_COLUMNS = ("seed", "error_type", "error_message", "seconds")
 
@@ -49,16 +51,6 @@ def _column_dtype(column: list[Any]) -> tuple[np.dtype, Any]:
     return np.dtype(np.float64), math.nan
 
 
-def column_names(stored: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Parameter and value names of stored records, each in order of first appearance."""
-    params: dict[str, None] = {}
-    values: dict[str, None] = {}
-    for r in stored:
-        params.update(dict.fromkeys(r["config"]))
-        values.update(dict.fromkeys(r.get("values") or {}))
-    return tuple(params), tuple(values)
-
-
 @dataclass(frozen=True)
 class SweepResult:
     """The results of :func:`trilat.sweep.sweep`, one row per (configuration, seed).
@@ -67,7 +59,7 @@ class SweepResult:
     ----------
     stored : sequence of dict
         Stored records, as written to a sweep file (see
-        ``trilat._sweep_store``), in row order.
+        ``trilat.sweep._store``), in row order.
 
     Attributes
     ----------
@@ -103,8 +95,6 @@ class SweepResult:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SweepResult:
         """Read a sweep file (JSON lines, or Parquet with pyarrow), rows in file order."""
-        from trilat._sweep_store import read_records
-
         return cls(tuple(read_records(path)))
 
     def __len__(self) -> int:
@@ -236,8 +226,6 @@ class SweepResult:
 
         A file written here can be passed as ``out=`` to resume or extend the sweep.
         """
-        from trilat._sweep_store import open_store
-
         path = Path(path)
         if path.exists():
             if not overwrite:

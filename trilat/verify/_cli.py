@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trilat.verify import VerifyConfig, run_verify
+from trilat.verify._engine import run_verify
+from trilat.verify._result import VerifyConfig
 
 
 def _positive_int(minimum: int) -> Any:
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat verify``: print the report; exit 0 when every check holds, else 1."""
-    from trilat._verify_text import format_report
+    from trilat.verify._report import format_report
 
     config = VerifyConfig(
         dim=args.dim,
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     if args.plot is not None:
-        from trilat.plots_verify import verify_figures
+        from trilat.verify._plots import verify_figures
 
         written = verify_figures(report, args.plot)
         print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)

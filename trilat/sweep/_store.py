@@ -2,7 +2,7 @@
 
 A stored record is one finished unit of work (one configuration and one seed)::
 
-    {"fn": "trilat.sweeps:orthogonality", "root": 0, "config": {"D": 2, "N": 8},
+    {"fn": "trilat.sweep:orthogonality", "root": 0, "config": {"D": 2, "N": 8},
      "seed": 3, "values": {"cos_max": 0.12, ...}, "error": null, "seconds": 0.001}
 
 ``error`` is ``{"type", "message", "traceback"}`` for a unit whose function
@@ -20,14 +20,23 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from trilat._sweep_table import column_names
-
-__all__ = ["JsonLinesStore", "ParquetStore", "open_store", "read_records"]
+__all__ = ["JsonLinesStore", "ParquetStore", "column_names", "open_store", "read_records"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def column_names(stored: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Parameter and value names of stored records, each in order of first appearance."""
+    params: dict[str, None] = {}
+    values: dict[str, None] = {}
+    for r in stored:
+        params.update(dict.fromkeys(r["config"]))
+        values.update(dict.fromkeys(r.get("values") or {}))
+    return tuple(params), tuple(values)
 
 
 def _is_parquet(path: Path) -> bool:

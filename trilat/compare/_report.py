@@ -1,13 +1,15 @@
-"""The markdown report of a :class:`trilat.compare.Comparison`."""
+"""The markdown report of a :class:`trilat.compare.Comparison`.
+
+Each function takes the ``Comparison`` as ``c`` (annotated ``Any``): the result
+class calls :func:`markdown` from its ``to_markdown``, so this module does not
+import it back (no circle, not even for type checking).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from trilat.compare import Comparison
 
 
 def _num(x: Any, digits: int = 4) -> str:
@@ -23,7 +25,7 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def _task_line(c: Comparison) -> str:
+def _task_line(c: Any) -> str:
     task = c.task
     prior = task.prior
     kind = type(prior).__name__
@@ -35,7 +37,7 @@ def _task_line(c: Comparison) -> str:
     )
 
 
-def _step_table(c: Comparison) -> list[str]:
+def _step_table(c: Any) -> list[str]:
     lines = [
         "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
         "| r²(mu_hat, x*) | eq. 7: r² of mu | oracle r² | R²(decode mu) | R²(decode x*) |",
@@ -74,7 +76,37 @@ def _metric(code: dict[str, Any], name: str, show: Any) -> str:
     return show(entry)
 
 
-def _code_table(c: Comparison) -> list[str]:
+# Where each metric's result keeps the relative ridge penalties its decoders used.
+_PENALTY_FIELDS = (
+    ("decodability", "fold_alphas"),
+    ("generalization", "fold_alphas"),
+    ("ccgp", "alphas"),
+    ("parallelism", "alphas"),
+)
+
+
+def _penalties(code: dict[str, Any]) -> str:
+    """Median [min, max] of every relative ridge penalty the latent-code decoders used."""
+    values = [
+        np.ravel(np.asarray(code[name][key], dtype=float))
+        for name, key in _PENALTY_FIELDS
+        if isinstance(code.get(name), dict) and key in code[name]
+    ]
+    values = np.concatenate(values) if values else np.empty(0)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return "n/a"
+    low, mid, high = np.min(values), np.median(values), np.max(values)
+    return f"{mid:.2g} [{low:.2g}, {high:.2g}]"
+
+
+def _penalty_note(c: Any) -> str:
+    if c.alpha is None:
+        return "chosen by leave-one-out CV in each training set"
+    return f"fixed: alpha = {c.alpha:g}"
+
+
+def _code_table(c: Any) -> list[str]:
     ceiling = float(c.ceiling[c.latent_step - 1])
 
     def generalization(g: dict[str, Any]) -> str:
@@ -131,10 +163,14 @@ def _code_table(c: Comparison) -> list[str]:
         f"| {note} |"
         for label, key, show, note in rows
     ]
+    lines.append(
+        f"| ridge penalty alpha (relative), median [range] | {_penalties(c.code)} "
+        f"| {_penalties(c.reference_code)} | {_penalty_note(c)} |"
+    )
     return lines
 
 
-def markdown(c: Comparison) -> str:
+def markdown(c: Any) -> str:
     """Header, per-step table, latent-code table and the notes a reader needs to read them."""
     lines = [
         f"## trilat compare: {c.network}",
@@ -168,6 +204,8 @@ def markdown(c: Comparison) -> str:
         "the paper's ceiling of decodability: the ceiling for mu(t) and codes affine in it, "
         "which a decoder fitted in distribution (R²(decode x*)) can exceed at small t by "
         "shrinking towards the prior; "
-        "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output.",
+        "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output. "
+        "Every ridge penalty is relative, alpha · tr(H_cᵀH_c)/H on the centred training "
+        "latents H_c (H their non-constant units), so no score depends on the scale or offset of the latent state.",
     ]
     return "\n".join(lines) + "\n"

@@ -1,9 +1,10 @@
 """What each built-in sweep takes: its parameters and their defaults, its default grid and seeds.
 
-Data about the sweeps of :mod:`trilat.sweeps`, which holds their functions and
-joins the two into :data:`trilat.sweeps.SWEEPS`. The functions stay there, not
-here, because a sweep file names the function it ran by module and name
-(``trilat.sweeps:orthogonality``) and a resumed file must find the same name.
+Data about the built-in sweeps of ``trilat.sweep._builtin``, which holds their
+functions and joins the two into :data:`trilat.sweep.SWEEPS`. A sweep file
+names the function it ran by module and name; the built-ins are recorded under
+their public home, ``trilat.sweep:orthogonality`` (files written before the
+move name them ``trilat.sweeps:orthogonality`` and still resume).
 """
 
 from __future__ import annotations

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trilat._json import plain, unplain
+from trilat.compare import _plots, _report
 from trilat.task import Task
 
-__all__ = ["Comparison", "plain", "unplain"]
+__all__ = ["Comparison"]
 
 
 def _array_fields() -> tuple[str, ...]:
@@ -28,6 +29,7 @@ def _array_fields() -> tuple[str, ...]:
         "optimal_r2",
         "latent_r2_mu",
         "latent_r2_xstar",
+        "latent_alpha",
     )
 
 
@@ -52,7 +54,10 @@ class Comparison:
       ``optimal_r2``: the same for the oracle's ``mu(t)`` (the ceiling's
       Monte Carlo estimate);
     - ``latent_r2_mu``, ``latent_r2_xstar``: cross-validated R^2 of a ridge
-      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``.
+      decoder of ``mu(t)`` / ``x*`` from the latent state at step ``t``;
+      ``latent_alpha``: the median over folds and targets of their relative
+      ridge penalties (``alpha``, the setting: ``None`` when each was chosen
+      by cross-validation inside its training set).
 
     ``code`` holds the representation metrics at ``latent_step`` (plain
     dictionaries of :mod:`trilat.metrics` results, or ``{"error": message}``
@@ -69,6 +74,7 @@ class Comparison:
     n_steps: int
     seed: int
     latent_step: int
+    alpha: float | None
     latent_dim: int
     output_kind: str
     t: np.ndarray
@@ -82,6 +88,7 @@ class Comparison:
     optimal_r2: np.ndarray
     latent_r2_mu: np.ndarray
     latent_r2_xstar: np.ndarray
+    latent_alpha: np.ndarray
     code: dict[str, Any]
     reference_code: dict[str, Any]
     samples: dict[str, Any]
@@ -124,9 +131,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         """The report: a per-step table and a table of the latent code metrics."""
-        from trilat._report import markdown
-
-        return markdown(self)
+        return _report.markdown(self)
 
     def plot(self, path: Any) -> list[Path]:
         """Write the figures as PNG files into the directory ``path``; returns their paths.
@@ -137,33 +142,4 @@ class Comparison:
         quadrants) and ``angles.png`` (factor angles against their null).
         Needs matplotlib (the ``plot`` extra).
         """
-        from trilat.plots_compare import comparison_figures
-
-        return comparison_figures(self, Path(path))
-
-
-def plain(value: Any) -> Any:
-    """numpy -> lists; non-finite floats -> strings, so that the JSON is strict."""
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    return value
-
-
-def unplain(value: Any) -> Any:
-    """Inverse of :func:`plain` for floats: "inf", "-inf" and "nan" back to floats."""
-    if isinstance(value, dict):
-        return {k: unplain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unplain(v) for v in value]
-    if value in ("inf", "-inf", "nan"):
-        return float(value)
-    return value
+        return _plots.comparison_figures(self, Path(path))

@@ -12,10 +12,10 @@ The same numbers as :mod:`trilat.oracle` on the same noise, much faster:
 - :func:`roundtrip`: all of it fused per trial-step (draw, ``mu(t)``,
   outputs, distances, ``mu_hat(t)``), never holding an ``(n, T, N)`` array;
 - :func:`monte_carlo`: the round trip streamed in chunks into per-``t``
-  statistics (:class:`trilat._montecarlo.MonteCarloStats`, as the numpy
+  statistics (:class:`trilat.kernels._montecarlo.MonteCarloStats`, as the numpy
   reference returns them), with a progress bar;
 - :func:`ndtr`, :func:`ndtri`: element-wise ``Phi`` and ``Phi^-1`` on arrays,
-  in parallel (the branch-free functions of ``trilat._special``).
+  in parallel (the branch-free functions of ``trilat.kernels._special``).
 
 Every trial's numbers depend only on the seed and the trial's index, and
 every reduction runs in trial order, so results are bit-identical for any
@@ -25,9 +25,9 @@ and is bit-identical; the outputs and ``mu_hat`` agree to about 1e-15
 relative. Kernels compile on first use (or load from numba's cache).
 
 numba's cache checks only the source file of each cached function: the
-Philox rounds and the Phi/Phi^-1 of ``trilat._special`` are inlined here, so
+Philox rounds and the Phi/Phi^-1 of ``trilat.kernels._special`` are inlined here, so
 after editing ``_philox.py`` or ``_special.py`` touch this file (or delete
-``trilat/__pycache__/*.nbi``) to recompile.
+``trilat/kernels/__pycache__/*.nbi``) to recompile.
 """
 
 from __future__ import annotations
@@ -42,16 +42,25 @@ import scipy.special
 from numba import prange
 from numba.extending import register_jitable
 
-from trilat import _philox, _special
+from trilat import _philox
 from trilat._checks import as_float_array, describe, positive_int
-from trilat._montecarlo import (
+from trilat.kernels import _special
+from trilat.kernels._montecarlo import (
     ChunkFolder,
     MonteCarloStats,
     MonteCarloSums,
     run_monte_carlo,
 )
-from trilat._special import fast_ndtr, fast_ndtri, llvm_options, ndtr_lower, ndtri_lower, select
-from trilat.task import Gaussian, Task, Trials, Uniform, posterior_std
+from trilat.kernels._special import (
+    fast_ndtr,
+    fast_ndtri,
+    llvm_options,
+    ndtr_lower,
+    ndtri_lower,
+    select,
+)
+from trilat.oracle import posterior_std
+from trilat.task import Gaussian, Task, Trials, Uniform
 
 __all__ = [
     "Outputs",
@@ -96,7 +105,7 @@ _serial = numba.njit(cache=True, error_model="numpy")
 def _compiled(kernel: Any, *args: Any) -> Any:
     """Call ``kernel``, compiling it (or loading it from numba's cache) on first use.
 
-    The functions that need LLVM options (see :func:`trilat._special.llvm_options`)
+    The functions that need LLVM options (see :func:`trilat.kernels._special.llvm_options`)
     are compiled first, alone, with them; the kernels that call them are then
     compiled with LLVM's defaults, and reuse them.
     """
@@ -167,7 +176,7 @@ def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
 def ndtr(x: Any) -> np.ndarray:
     """``Phi(x)``, element-wise and in parallel; within 2.5 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtr``): 350 M values/s
+    Branch-free and vectorised (``trilat.kernels._special.fast_ndtr``): 350 M values/s
     per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
     Same shape as ``x``; NaN stays NaN.
     """
@@ -177,7 +186,7 @@ def ndtr(x: Any) -> np.ndarray:
 def ndtri(p: Any) -> np.ndarray:
     """``Phi^-1(p)``, element-wise and in parallel; within 3 ulp of the exact value.
 
-    Branch-free and vectorised (``trilat._special.fast_ndtri``): 300-340 M
+    Branch-free and vectorised (``trilat.kernels._special.fast_ndtri``): 300-340 M
     values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
     bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape
     as ``p``.
@@ -743,8 +752,8 @@ def monte_carlo(
 ) -> MonteCarloStats:
     """Per-``t`` statistics of the exact round trip over ``n_trials`` trials, streamed in chunks.
 
-    The numba counterpart of ``trilat._montecarlo.monte_carlo`` (same
-    arguments, same :class:`~trilat._montecarlo.MonteCarloStats`): for each
+    The numba counterpart of ``trilat.kernels._montecarlo.monte_carlo`` (same
+    arguments, same :class:`~trilat.kernels._montecarlo.MonteCarloStats`): for each
     ``t = 1..T``, the largest and the mean ``|mu_hat(t) - mu(t)|`` (Euclidean)
     over trials, the number of outputs whose plain probability ``Phi(u)`` is
     exactly 0 or 1 (those a probability path would lose), and the ``R^2`` of

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from trilat.verify import VerifyReport
+from trilat.verify._result import PART1_TOL, RANDOM_SEEDS, Z_SCORE, VerifyReport
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> list[str]:
@@ -57,7 +55,6 @@ def report_prior(report: VerifyReport) -> str:
 
 
 def _part1(report: VerifyReport) -> list[str]:
-    from trilat.verify import PART1_TOL
 
     rows = [
         [
@@ -110,7 +107,6 @@ def _part2(report: VerifyReport) -> list[str]:
 
 
 def _part3(report: VerifyReport) -> list[str]:
-    from trilat.verify import RANDOM_SEEDS, Z_SCORE
 
     title = "Part 3: the factor directions (columns of C) become orthogonal"
     if not report.part3:
@@ -154,7 +150,6 @@ def _part3(report: VerifyReport) -> list[str]:
 
 
 def _ceiling(report: VerifyReport) -> list[str]:
-    from trilat.verify import Z_SCORE
 
     c = report.ceiling
     rows = [
@@ -177,7 +172,6 @@ def _ceiling(report: VerifyReport) -> list[str]:
 
 def format_report(report: VerifyReport) -> str:
     """The whole report: header, the four parts, and the verdict with what failed."""
-    from trilat.verify import Z_SCORE
 
     n_checks = (
         len(report.part1)
