@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,10 +79,21 @@ def _public_names(module_name: str) -> list[str]:
     return [n for n in getattr(module, "__all__", []) if not n.startswith("__")]
 
 
+def _is_constant(obj: object) -> bool:
+    return not (callable(obj) or inspect.isclass(obj) or inspect.ismodule(obj))
+
+
+def _short_repr(obj: object, width: int = 90) -> str:
+    text = " ".join(repr(obj).split())
+    return text if len(text) <= width else text[: width - 4] + " ..."
+
+
 def write_api_pages() -> None:
     """docs/api/<module>.rst for each public module; rewritten only when changed."""
     out = DOCS / "api"
     out.mkdir(exist_ok=True)
+    # autosummary keeps the stub of a name that left __all__, and its import then fails
+    shutil.rmtree(DOCS / "generated", ignore_errors=True)
     top = importlib.import_module("trilat")
     top_ids = {id(getattr(top, n)): n for n in _public_names("trilat")}
     toc = []
@@ -110,9 +123,21 @@ def write_api_pages() -> None:
             f".. currentmodule:: {module_name}",
             "",
         ]
-        if own:
+        # constants get no page of their own: autodoc would show the docstring of their
+        # type (tuple, ndarray) as theirs
+        constants = [n for n in own if _is_constant(getattr(module, n))]
+        documented = [n for n in own if n not in constants]
+        if documented:
             lines += [".. autosummary::", "   :toctree: ../generated/", ""]
-            lines += [f"   {n}" for n in own] + [""]
+            lines += [f"   {n}" for n in documented] + [""]
+        if constants:
+            lines += ["Constants", "---------", ""]
+            for name in constants:
+                lines += [
+                    f".. py:data:: {name}",
+                    f"   :value: {_short_repr(getattr(module, name))}",
+                    "",
+                ]
         if shared:
             lines += [
                 f"Also importable from ``{module_name}``, documented under ``trilat``: "
