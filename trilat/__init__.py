@@ -14,6 +14,7 @@ from trilat.adapters import (
     from_callable,
     from_torch,
     load_state_dict,
+    read_weights,
 )
 from trilat.compare import Comparison, compare
 from trilat.linearization import AffineMap, linear_decoder, linearization_constant
@@ -43,6 +44,7 @@ from trilat.oracle import (
     predict_logits,
     recover,
 )
+from trilat.protocol import TrialProtocol
 from trilat.task import (
     Gaussian,
     Task,
@@ -67,6 +69,7 @@ __all__ = [
     "Parallelism",
     "Posterior",
     "Task",
+    "TrialProtocol",
     "Trials",
     "Uniform",
     "__version__",
@@ -89,6 +92,7 @@ __all__ = [
     "posterior_std",
     "predict",
     "predict_logits",
+    "read_weights",
     "recover",
     "regression_generalization",
     "simulate",

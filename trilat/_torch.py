@@ -135,12 +135,25 @@ def warn_sequence_first(module: Any) -> None:
             )
 
 
-def load_weights(
-    module: Any, path: Any, *, key: str | None, strict: bool, map_location: Any
-) -> Any:
-    """:func:`trilat.load_state_dict`: ``torch.load(weights_only=True)``, checked, then loaded."""
+def _numpy_globals() -> list[Any]:
+    """What ``torch.load(weights_only=True)`` needs to rebuild plain numeric numpy arrays.
+
+    The paper's ``train.py`` saves its loss history as a numpy array; the
+    array's constructor, ``ndarray``, ``dtype`` and the numeric dtype classes
+    build data, never call arbitrary code (object arrays stay refused: their
+    elements need globals that are not on this list).
+    """
+    reconstruct = getattr(np, "_core", np.core).multiarray._reconstruct
+    kinds = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16]
+    kinds += [np.uint32, np.uint64, np.float16, np.float32, np.float64]
+    return [reconstruct, np.ndarray, np.dtype, *(type(np.dtype(k)) for k in kinds)]
+
+
+def read_weights(path: Any, *, key: str | None = None, map_location: Any = None) -> Any:
+    """:func:`trilat.read_weights`: ``torch.load(weights_only=True)``, numeric numpy arrays allowed."""
     try:
-        state = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            state = torch.load(path, map_location=map_location or "cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(
@@ -153,6 +166,14 @@ def load_weights(
             keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
             raise ValueError(f"{path} has no entry {key!r}; it holds {keys}")
         state = state[key]
+    return state
+
+
+def load_weights(
+    module: Any, path: Any, *, key: str | None, strict: bool, map_location: Any
+) -> Any:
+    """:func:`trilat.load_state_dict`: :func:`read_weights`, checked, then loaded."""
+    state = read_weights(path, key=key, map_location=map_location)
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} must hold a state dict (names to tensors), got {type(state)}")
     not_tensors = [name for name, v in state.items() if not isinstance(v, torch.Tensor)]
@@ -161,10 +182,25 @@ def load_weights(
         raise ValueError(
             f"{path} is not a state dict: entries {not_tensors[:5]} are not tensors{hint}"
         )
+    expected = set(module.state_dict())
+    unexpected = sorted(set(state) - expected)
+    missing = sorted(expected - set(state))
+    name = type(module).__name__
+    if strict and (unexpected or missing):
+        hint = "; strict=False ignores them" if unexpected and not missing else ""
+        raise ValueError(
+            f"the weights in {path} do not fit {name}: unexpected keys {unexpected}, missing "
+            f"keys {missing}{hint}"
+        )
     try:
         module.load_state_dict(state, strict=strict)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"the weights in {path} do not fit {type(module).__name__}: {exc}"
-        ) from None
+    except RuntimeError as exc:  # shapes that differ
+        raise ValueError(f"the weights in {path} do not fit {name}: {exc}") from None
+    if unexpected or missing:
+        warnings.warn(
+            f"strict=False: loaded {path} into {name} ignoring the unexpected keys "
+            f"{unexpected} and leaving the missing keys {missing} as they were",
+            UserWarning,
+            stacklevel=3,
+        )
     return module

@@ -38,6 +38,7 @@ __all__ = [
     "from_callable",
     "from_torch",
     "load_state_dict",
+    "read_weights",
 ]
 
 INPUT_KINDS = ("observations", "evidence")
@@ -370,7 +371,11 @@ class _TorchNetwork:
             return NetworkOutput.from_probabilities(latents, outputs)
         return NetworkOutput(latents=latents, logits=outputs)
 
+    name: str | None = None
+
     def __repr__(self) -> str:
+        if self.name is not None:
+            return self.name
         return (
             f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
             f"output={self.output!r})"
@@ -387,6 +392,7 @@ def from_torch(
     obs_dim: int | None = None,
     n_tasks: int | None = None,
     input_kind: Literal["observations", "evidence"] = "observations",
+    name: str | None = None,
 ) -> Network:
     """A ``torch.nn.Module`` as a :class:`Network`.
 
@@ -417,6 +423,8 @@ def from_torch(
         Expected input width and number of outputs, checked against the task
         before the network runs.
     input_kind : {"observations", "evidence"}
+    name : str, optional
+        What the report calls the network (default ``from_torch(<class>, ...)``).
 
     Returns
     -------
@@ -456,7 +464,7 @@ def from_torch(
     from trilat._torch import warn_sequence_first
 
     warn_sequence_first(module)
-    return _TorchNetwork(
+    network = _TorchNetwork(
         module,
         latent,
         _check_output_kind(output),
@@ -466,6 +474,9 @@ def from_torch(
         _optional_int(n_tasks, "n_tasks"),
         _check_input_kind(input_kind),
     )
+    if name is not None:
+        network.name = str(name)
+    return network
 
 
 def load_state_dict(
@@ -478,9 +489,10 @@ def load_state_dict(
 ) -> Any:
     """Load PyTorch weights into ``module`` without unpickling arbitrary objects.
 
-    ``torch.load(path, weights_only=True)`` (tensors and plain containers
-    only: a pickled class or function is refused), then a check that the
-    result is a mapping of names to tensors, then ``module.load_state_dict``.
+    :func:`read_weights` (``torch.load(path, weights_only=True)``: tensors,
+    plain containers and numeric numpy arrays only; a pickled class or
+    function is refused), then a check that the result is a mapping of names
+    to tensors, then ``module.load_state_dict``.
 
     Parameters
     ----------
@@ -491,7 +503,9 @@ def load_state_dict(
         Entry of a checkpoint dictionary holding the state dict (e.g.
         ``"state_dict"``).
     strict : bool
-        Passed to ``module.load_state_dict``.
+        Passed to ``module.load_state_dict``: with ``True`` any unexpected or
+        missing key is an error that lists them; with ``False`` they are
+        skipped, and a warning lists them.
     map_location : optional
         Passed to ``torch.load``; default: the CPU.
 
@@ -522,3 +536,28 @@ def load_state_dict(
     from trilat._torch import load_weights
 
     return load_weights(module, path, key=key, strict=strict, map_location=map_location)
+
+
+def read_weights(path: Any, *, key: str | None = None, map_location: Any = None) -> Any:
+    """Read a PyTorch weights file without unpickling arbitrary objects.
+
+    ``torch.load(path, weights_only=True)`` with numeric numpy arrays allowed
+    besides tensors and plain containers (the paper's ``train.py`` saves its
+    loss history as one); anything else is refused with a ``ValueError``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    key : str, optional
+        Return this entry of the saved dictionary (e.g. ``"encoder"``).
+    map_location : optional
+        Passed to ``torch.load``; default: the CPU.
+
+    Returns
+    -------
+    object
+        What was saved (or its entry ``key``): typically a dict of tensors.
+    """
+    from trilat._torch import read_weights as _read
+
+    return _read(path, key=key, map_location=map_location)

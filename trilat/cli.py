@@ -10,6 +10,7 @@ inside that function, so that ``trilat --help`` stays light.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,12 +60,33 @@ def _bench(subparsers: Any) -> None:
         "bench",
         help="time the numba kernels against the numpy/scipy pipelines (two tables)",
         description=bench.__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,  # its options state no default
     )
     bench.add_arguments(parser)
     parser.set_defaults(run=bench.run)
 
 
 SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare, _bench]
+
+# reStructuredText roles and literals in docstrings, shown as plain text in a terminal
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+
+
+def plain_text(text: str | None) -> str | None:
+    """``text`` without reStructuredText markup: ````x```` and ``:func:`x``` become ``x``."""
+    if not text:
+        return text
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip reStructuredText from a parser's texts (descriptions come from docstrings)."""
+    parser.description = plain_text(parser.description)
+    parser.epilog = plain_text(parser.epilog)
+    for action in parser._actions:
+        if action.help not in (None, argparse.SUPPRESS):
+            action.help = plain_text(action.help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)
+    for subparser in subparsers.choices.values():
+        _plain_help(subparser)
     return parser
 
 

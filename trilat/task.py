@@ -234,7 +234,9 @@ class Task:
         """The paper's D = 2 set: lines through the origin at angles ``(k + 1/2) pi / N``.
 
         ``c_k = (cos theta_k, sin theta_k)``, ``theta_k = (k + 1/2) pi / N``,
-        ``b = 0``, so that ``C^T C = (N/2) I`` for ``N >= 2``.
+        ``b = 0``, so that ``C^T C = (N/2) I`` for ``N >= 2``. The rows are
+        the *normals* at these angles; the paper's code puts its *lines* at
+        them, in another order: see :meth:`paper_units` for its networks.
 
         Parameters
         ----------
@@ -262,6 +264,45 @@ class Task:
         return cls(
             np.column_stack([np.cos(angles), np.sin(angles)]), np.zeros(n_tasks), sigma, prior
         )
+
+    @classmethod
+    def paper_units(cls, n_tasks: int, sigma: float = 0.2, prior: Prior | None = None) -> Task:
+        """The units of the paper's code: unit ``k`` answers ``x_2 > tan(phi_k) x_1``.
+
+        ``phi_k = (k + 1/2) pi / N`` is the angle of the *line* (not of its
+        normal), and row ``k`` is ``c_k = (-tan phi_k, 1)`` (normalised),
+        ``b_k = 0``, so that ``y_k = 1[x_2 - tan(phi_k) x_1 > 0]`` exactly as
+        the paper's ``LinearClassification`` task computes it, ``tan``
+        included: for ``N = 1``, ``tan(pi/2)`` is ``1.6e16`` in floating
+        point, the label is ``x_1 < 0`` and ``c = (-1, 6e-17)``.
+
+        How it differs from :meth:`evenly_spaced`, whose row ``j`` is the
+        *normal* at angle ``theta_j = (j + 1/2) pi / N``: the normal of unit
+        ``k`` is at ``phi_k + pi/2`` (``phi_k < pi/2``) or ``phi_k - pi/2``,
+        so for even ``N`` both give the same set of lines, in another order
+        (for ``N = 6`` the paper's units are ``evenly_spaced(6)`` rows
+        3, 4, 5, 0, 1, 2, with the same signs); for odd ``N`` the lines
+        differ (``N = 1``: here the boundary ``x_1 = 0`` with label
+        ``x_1 < 0``; there ``x_2 = 0`` with label ``x_2 > 0``). Use this one
+        for networks trained with the paper's code.
+
+        Parameters
+        ----------
+        n_tasks : int
+            ``N >= 1`` (``N = 1`` is not identifiable).
+        sigma : float
+            Noise std per evidence sample, ``> 0``.
+        prior : Uniform or Gaussian, optional
+            Default ``Uniform(-0.5, 0.5)``.
+
+        Returns
+        -------
+        Task
+        """
+        n_tasks = positive_int(n_tasks, "n_tasks")
+        slopes = [math.tan((k + 0.5) * math.pi / n_tasks) for k in range(n_tasks)]
+        C = np.column_stack([-np.asarray(slopes), np.ones(n_tasks)])
+        return cls(C, np.zeros(n_tasks), sigma, prior)
 
     @classmethod
     def paper(

@@ -17,6 +17,7 @@ import numpy as np
 from trilat import metrics
 from trilat._json import plain
 from trilat.adapters import NetworkOutput
+from trilat.protocol import TrialProtocol
 from trilat.task import Task
 
 __all__ = ["latent_scores"]
@@ -30,29 +31,37 @@ def latent_scores(
     out: NetworkOutput,
     post: Any,
     x_star: np.ndarray,
-    step: int,
+    protocol: TrialProtocol,
+    index: int,
     seed: np.random.SeedSequence,
     bar: Any,
     alpha: float | None = None,
 ) -> dict[str, Any]:
-    """Decodability per step, and the representation metrics at ``step`` (network and optimal).
+    """Decodability per step, and the representation metrics at step ``index`` (0-based).
 
-    ``alpha`` is the relative ridge penalty of every decoder (``None``:
-    cross-validated inside each training set, see :mod:`trilat.metrics`).
+    Step ``j`` of the trial is decoded against ``mu(t_j)``, its oracle time's
+    posterior mean (:meth:`TrialProtocol.oracle_times`); steps without
+    evidence (``t_j = 0``) have no ``mu`` and are NaN. ``alpha`` is the
+    relative ridge penalty of every decoder (``None``: cross-validated inside
+    each training set, see :mod:`trilat.metrics`).
     """
     gen = np.random.default_rng(seed)
-    r2_mu, r2_x = np.empty(len(post.t)), np.empty(len(post.t))
-    alphas = np.empty(len(post.t))
-    for i in range(len(post.t)):
-        bar.stage(f"decode t={i + 1}")
-        r2_mu[i], r2_x[i], alphas[i] = _decodability_at(
-            out.latents[:, i], post.mean[:, i], x_star, int(gen.integers(2**63)), alpha
-        )
+    times = protocol.oracle_times()
+    numbers = protocol.step_numbers()
+    r2_mu, r2_x = np.full(protocol.n_steps, np.nan), np.full(protocol.n_steps, np.nan)
+    alphas = np.full(protocol.n_steps, np.nan)
+    for i, t in enumerate(times):
+        bar.stage(f"decode step {numbers[i]}")
+        draw = int(gen.integers(2**63))  # drawn at every step, so seeds do not shift
+        if t >= 1:
+            r2_mu[i], r2_x[i], alphas[i] = _decodability_at(
+                out.latents[:, i], post.mean[:, t - 1], x_star, draw, alpha
+            )
         bar.advance()
     bar.stage("latent code")
-    mu = post.mean[:, step - 1]
+    mu = post.mean[:, times[index] - 1]
     code_seed = int(gen.integers(2**63))
-    code, heldout = _code_metrics(task, out.latents[:, step - 1], x_star, mu, code_seed, alpha)
+    code, heldout = _code_metrics(task, out.latents[:, index], x_star, mu, code_seed, alpha)
     # the same metrics on the optimal code k = C mu - b, same trials and folds: what a
     # perfect network scores here, Monte Carlo error included
     reference, _ = _code_metrics(task, mu @ task.C.T - task.b, x_star, mu, code_seed, alpha)
@@ -111,7 +120,7 @@ def _code_metrics(
         except ValueError as exc:
             code[name] = {"error": str(exc)}
             return None
-        code[name] = result if isinstance(result, float) else result.to_dict()
+        code[name] = result if isinstance(result, (float, dict)) else result.to_dict()
         return result
 
     record("decodability", lambda: metrics.decodability(latents, mu, alpha=alpha, rng=seeds[0]))
@@ -132,17 +141,53 @@ def _code_metrics(
         "parallelism",
         lambda: metrics.parallelism(latents, x_star, alpha=alpha, center=center, rng=seeds[3]),
     )
+    folds = [] if gen_result is None else _fold_decoders(latents, x_star, center, gen_result)
     if gen_result is None:
         code["factor_angles"] = {"error": "no decoder: " + code["generalization"]["error"]}
+        code["factor_angles_folds"] = dict(code["factor_angles"])
     else:
         record("factor_angles", lambda: metrics.factor_angles(gen_result.weight, rng=seeds[4]))
+        record("factor_angles_folds", lambda: _fold_angles(folds))
     record("participation_ratio", lambda: metrics.participation_ratio(latents))
-    heldout = {} if gen_result is None else _heldout_decoded(latents, x_star, center, gen_result)
+    heldout = {} if gen_result is None else _heldout_decoded(latents, x_star, folds, gen_result)
     return code, heldout
 
 
-def _heldout_decoded(
+def _fold_decoders(
     latents: np.ndarray, x_star: np.ndarray, center: float, gen_result: Any
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(test mask, weight (D, H), offset (D,))`` of each held-out quadrant's decoder.
+
+    The folds and ridge of :func:`trilat.metrics.regression_generalization`
+    (its ``splits`` and the penalties ``fold_alphas`` it chose): the decoder
+    of fold ``k`` is fitted on the trials outside quadrant ``k``.
+    """
+    sides = np.where(x_star > center, 1, -1)
+    out = []
+    for k, signs in enumerate(np.asarray(gen_result.splits)):
+        test = np.all(sides == signs, axis=1)
+        weight, offset = metrics.ridge(latents[~test], x_star[~test], gen_result.fold_alphas[k])
+        out.append((test, weight, offset))
+    return out
+
+
+def _fold_angles(folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Factor angles of each fold's decoder, and their median: the paper's measure.
+
+    The paper reports the angle between the factor directions of the decoders
+    fitted for its out-of-distribution folds (one per held-out quadrant), as
+    the median over folds; ``median`` here is the median over folds and factor
+    pairs of :func:`trilat.metrics.factor_angles` of each fold's ``weight``.
+    """
+    per_fold = [metrics.factor_angles(w, n_null=0).angles for _, w, _ in folds]
+    return {"per_fold": np.asarray(per_fold), "median": float(np.median(per_fold))}
+
+
+def _heldout_decoded(
+    latents: np.ndarray,
+    x_star: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    gen_result: Any,
 ) -> dict[str, Any]:
     """``x*`` decoded on each held-out quadrant by the decoder fitted on the others.
 
@@ -151,12 +196,9 @@ def _heldout_decoded(
     kept for the figure; ``r^2`` of these predictions reproduces its fold
     ``scores``.
     """
-    sides = np.where(x_star > center, 1, -1)
     per_fold = max(1, PLOT_POINTS // len(gen_result.splits))
     true, decoded, fold = [], [], []
-    for k, signs in enumerate(np.asarray(gen_result.splits)):
-        test = np.all(sides == signs, axis=1)
-        weight, offset = metrics.ridge(latents[~test], x_star[~test], gen_result.fold_alphas[k])
+    for k, (test, weight, offset) in enumerate(folds):
         idx = np.flatnonzero(test)[:per_fold]
         true.append(x_star[idx])
         decoded.append(latents[idx] @ weight.T + offset)

@@ -51,12 +51,13 @@ def plot_comparison_outputs(c: Any) -> Any:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
     s = c.samples
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, len(s["output_steps"])))
-    for t, opt, net, color in zip(
+    plain = len(c.steps) == c.n_steps
+    for step, opt, net, color in zip(
         s["output_steps"], s["optimal_outputs"], s["network_outputs"], colors, strict=True
     ):
-        left.scatter(
-            opt, net, s=5, alpha=0.4, color=color, lw=0, label=f"t = {t}", rasterized=True
-        )
+        t = int(c.t[c.index(step)])
+        label = f"t = {t}" if plain else f"step {step} (t = {t})"
+        left.scatter(opt, net, s=5, alpha=0.4, color=color, lw=0, label=label, rasterized=True)
     left.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label="optimal: y = x")
     left.set(
         xlim=(-0.02, 1.02),
@@ -79,20 +80,30 @@ def plot_comparison_outputs(c: Any) -> Any:
         if logscale and zeros:
             label += f":\n  exactly 0 at {zeros} of {y.size} steps (not drawn)"
         right.plot(
-            c.t, np.where(y > 0, y, np.nan) if logscale else y, marker=marker, ms=4, label=label
+            c.steps,
+            np.where(y > 0, y, np.nan) if logscale else y,
+            marker=marker,
+            ms=4,
+            label=label,
         )
     right.set(
         yscale="log" if logscale else "linear",
-        xlabel="t  (evidence samples seen)",
+        xlabel=_step_label(c),
         ylabel="mean over trials and tasks",
         title="distance from the optimal outputs",
-        xlim=(0.5, c.t[-1] + 0.5),
+        xlim=(c.steps[0] - 0.5, c.steps[-1] + 0.5),
     )
     right.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     right.grid(alpha=0.3, which="both")
     right.legend(fontsize=9, loc="best", framealpha=0.9)
     fig.suptitle(_network_title(c, "Outputs against the Bayes-optimal outputs"), fontsize=10)
     return fig
+
+
+def _step_label(c: Any) -> str:
+    if len(c.steps) == c.n_steps:
+        return "t  (evidence samples seen)"
+    return "step  (the t-th stimulus step is t; after it the evidence stops)"
 
 
 def plot_comparison_estimate(c: Any) -> Any:
@@ -116,11 +127,11 @@ def plot_comparison_estimate(c: Any) -> Any:
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
     left.plot(
-        c.t, c.ceiling, color="k", lw=2, ls="--", label="eq. 7: r² of μ(t), 1 − s(t)²/Var(x*)"
+        c.steps, c.ceiling, color="k", lw=2, ls="--", label="eq. 7: r² of μ(t), 1 − s(t)²/Var(x*)"
     )
-    left.plot(c.t, c.optimal_r2, color="0.55", marker=".", label="oracle μ(t), these trials")
+    left.plot(c.steps, c.optimal_r2, color="0.55", marker=".", label="oracle μ(t), these trials")
     left.plot(
-        c.t,
+        c.steps,
         c.estimate_r2,
         color="C0",
         marker="o",
@@ -128,7 +139,7 @@ def plot_comparison_estimate(c: Any) -> Any:
         label="network, implied μ̂(t) from its outputs",
     )
     left.plot(
-        c.t,
+        c.steps,
         c.latent_r2_xstar,
         color="C1",
         marker="s",
@@ -146,18 +157,18 @@ def plot_comparison_estimate(c: Any) -> Any:
             color="0.3",
         )
     left.set(
-        xlabel="t  (evidence samples seen)",
+        xlabel=_step_label(c),
         ylabel="r² against x*  (1 − MSE / Var(x*))",
         title="how well x* is known",
         ylim=(max(low, -1.0) - 0.03, 1.01),
-        xlim=(0.5, c.t[-1] + 0.5),
+        xlim=(c.steps[0] - 0.5, c.steps[-1] + 0.5),
     )
     left.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     left.grid(alpha=0.3)
-    left.legend(fontsize=9, loc="center right", framealpha=0.9)
+    left.legend(fontsize=9, loc="best", framealpha=0.9)
 
     right.plot(
-        c.t,
+        c.steps,
         c.posterior_std,
         color="k",
         lw=2,
@@ -172,14 +183,19 @@ def plot_comparison_estimate(c: Any) -> Any:
         label="prior std √Var(x*) (knowing nothing)",
     )
     right.plot(
-        c.t, c.estimate_rmse, color="C0", marker="o", ms=4, label="RMSE of μ̂(t) − μ(t)  (network)"
+        c.steps,
+        c.estimate_rmse,
+        color="C0",
+        marker="o",
+        ms=4,
+        label="RMSE of μ̂(t) − μ(t)  (network)",
     )
     right.set(
         yscale="log",
-        xlabel="t  (evidence samples seen)",
+        xlabel=_step_label(c),
         ylabel="per coordinate, in units of x*",
         title="implied estimate against the optimal estimate",
-        xlim=(0.5, c.t[-1] + 0.5),
+        xlim=(c.steps[0] - 0.5, c.steps[-1] + 0.5),
     )
     right.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     right.grid(alpha=0.3, which="both")
@@ -253,7 +269,7 @@ def plot_comparison_generalization(c: Any) -> Any:
         ax.grid(alpha=0.3)
     axes[0, 0].legend(frameon=False, fontsize=8, markerscale=3, loc="upper left")
     ref = c.reference_code.get("generalization", {})
-    ceiling = float(c.ceiling[c.latent_step - 1])
+    ceiling = float(c.ceiling[c.index(c.latent_step)])
     summary = (
         f"r² median {gen['median']:.3f} (network), {ref.get('median', float('nan')):.3f} "
         f"(optimal code k(t)); eq. 7 (r² of μ(t)) {ceiling:.3f}"

@@ -37,20 +37,36 @@ def _task_line(c: Any) -> str:
     )
 
 
+def _plain(c: Any) -> bool:
+    return (
+        len(c.steps) == c.n_steps
+        and bool(np.all(c.scored))
+        and c.protocol.get("fixation_channel") in (False, None)
+    )
+
+
 def _step_table(c: Any) -> list[str]:
-    lines = [
-        "| t | s(t) | mean abs(Yhat - Yhat*) | excess CE (nats) | RMSE(mu_hat - mu) "
-        "| r²(mu_hat, x*) | eq. 7: r² of mu | oracle r² | R²(decode mu) | R²(decode x*) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for i, t in enumerate(c.t):
-        row = [
-            f"{int(t)}",
-            _num(c.posterior_std[i]),
-            _num(c.output_abs_error[i]),
-            _num(c.excess_cross_entropy[i]),
-            _num(c.estimate_rmse[i]),
-            _num(c.estimate_r2[i]),
+    """One row per scored step (per step with evidence for a network without outputs)."""
+    plain = _plain(c)
+    has_outputs = bool(np.any(c.scored))
+    first = ["t"] if plain else ["step", "t"]
+    outputs = ["mean abs(Yhat - Yhat*)", "excess CE (nats)", "RMSE(mu_hat - mu)", "r²(mu_hat, x*)"]
+    rest = ["eq. 7: r² of mu", "oracle r²", "R²(decode mu)", "R²(decode x*)"]
+    header = [*first, "s(t)", *(outputs if has_outputs else []), *rest]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    rows = np.flatnonzero(c.scored) if has_outputs else np.flatnonzero(np.asarray(c.t) >= 1)
+    not_identifiable = "not identifiable"
+    for i in rows:
+        est = (
+            [_num(c.estimate_rmse[i]), _num(c.estimate_r2[i])]
+            if c.identifiable
+            else [not_identifiable] * 2
+        )
+        row = [f"{int(c.steps[i])}"] if plain else [f"{int(c.steps[i])}", f"{int(c.t[i])}"]
+        row.append(_num(c.posterior_std[i]))
+        if has_outputs:
+            row += [_num(c.output_abs_error[i]), _num(c.excess_cross_entropy[i]), *est]
+        row += [
             _num(c.ceiling[i]),
             _num(c.optimal_r2[i]),
             _num(c.latent_r2_mu[i]),
@@ -58,6 +74,54 @@ def _step_table(c: Any) -> list[str]:
         ]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[0, 1, 2, 3, 7]`` -> ``"0..3, 7"``."""
+    parts, start = [], None
+    for k, x in enumerate(numbers):
+        if start is None:
+            start = x
+        if k + 1 == len(numbers) or numbers[k + 1] != x + 1:
+            parts.append(str(start) if start == x else f"{start}..{x}")
+            start = None
+    return ", ".join(parts)
+
+
+def _unscored_note(c: Any) -> list[str]:
+    if not np.any(c.scored):
+        return [
+            "No outputs: the network gave latents only, so the table holds the latent code "
+            "alone against the oracle's mu(t) on the same trials.",
+            "",
+        ]
+    unscored = [int(s) for s, k in zip(c.steps, c.scored, strict=True) if not k]
+    if not unscored:
+        return []
+    why = (
+        "targets of 1/2 there, the label only in the decision period: outputs there answer "
+        "no question of the oracle's"
+        if c.protocol.get("scored") == "decision"
+        else "no evidence has been seen there"
+    )
+    return [
+        f"Steps not scored against the oracle: {_ranges(unscored)} ({why}); their latent "
+        f"decodability is in the JSON (latent_r2_mu, latent_r2_xstar).",
+        "",
+    ]
+
+
+def _units_section(c: Any) -> list[str]:
+    units = c.units or {}
+    if not units.get("warning"):
+        return []
+    return [
+        f"### Warning: output units against task rows (step {units['step']})",
+        "",
+        f"**{units['warning']}.** The excess cross-entropy and the implied estimate below "
+        f"compare each unit with the task row of its index.",
+        "",
+    ]
 
 
 def _per_factor(values: Any) -> str:
@@ -107,7 +171,7 @@ def _penalty_note(c: Any) -> str:
 
 
 def _code_table(c: Any) -> list[str]:
-    ceiling = float(c.ceiling[c.latent_step - 1])
+    ceiling = float(c.ceiling[c.index(c.latent_step)])
 
     def generalization(g: dict[str, Any]) -> str:
         low, high = g["quartiles"]
@@ -142,10 +206,16 @@ def _code_table(c: Any) -> list[str]:
         ),
         ("parallelism score (per factor)", "parallelism", lambda d: _per_factor(d["score"]), ""),
         (
-            "factor angles, median (degrees)",
+            "factor angles, decoder fitted on all trials, median (degrees)",
             "factor_angles",
             lambda a: f"{float(a['median']):.1f}",
             null_text,
+        ),
+        (
+            "factor angles, median over the held-out-quadrant decoders (the paper's; degrees)",
+            "factor_angles_folds",
+            lambda a: f"{float(a['median']):.1f}",
+            "",
         ),
         (
             "participation ratio",
@@ -172,17 +242,35 @@ def _code_table(c: Any) -> list[str]:
 
 def markdown(c: Any) -> str:
     """Header, per-step table, latent-code table and the notes a reader needs to read them."""
+    plain = _plain(c)
+    trial = "" if plain else f"Trial: {_describe_protocol(c)}."
+    identifiable = (
+        []
+        if c.identifiable
+        else [
+            f"Implied estimate: not identifiable (rank C = {c.task.rank} < D = {c.task.dim}, "
+            f"N = {c.task.n_tasks}): the outputs do not determine mu(t); everything else is "
+            f"measured.",
+            "",
+        ]
+    )
     lines = [
         f"## trilat compare: {c.network}",
         "",
         _task_line(c),
-        f"{c.n_trials} trials x {c.n_steps} steps, seed {c.seed}; inputs: {c.mixing}; "
-        f"outputs given as {c.output_kind}; latent dimension H = {c.latent_dim}.",
+        f"{c.n_trials} trials x {c.n_steps} steps of evidence, seed {c.seed}; inputs: "
+        f"{c.mixing}; outputs given as {c.output_kind}; latent dimension H = {c.latent_dim}.",
+        *([trial] if trial else []),
         "",
-        "### Outputs and the implied estimate, per step",
+        *_units_section(c),
+        "### Outputs and the implied estimate, per scored step"
+        if np.any(c.scored)
+        else "### The latent code, per step",
         "",
         *_step_table(c),
         "",
+        *_unscored_note(c),
+        *identifiable,
     ]
     total = int(np.sum(c.saturated))
     if total:
@@ -193,8 +281,13 @@ def markdown(c: Any) -> str:
             f"and of the implied estimate. Give logits to keep them.",
             "",
         ]
+    at = (
+        f"t = {c.latent_step}"
+        if plain
+        else f"step {c.latent_step} (t = {int(c.t[c.index(c.latent_step)])})"
+    )
     lines += [
-        f"### Latent code at t = {c.latent_step}",
+        f"### Latent code at {at}",
         "",
         *_code_table(c),
         "",
@@ -209,3 +302,9 @@ def markdown(c: Any) -> str:
         "latents H_c (H their non-constant units), so no score depends on the scale or offset of the latent state.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _describe_protocol(c: Any) -> str:
+    from trilat.protocol import TrialProtocol
+
+    return TrialProtocol.from_dict(c.protocol).describe()

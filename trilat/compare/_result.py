@@ -30,6 +30,8 @@ def _array_fields() -> tuple[str, ...]:
         "latent_r2_mu",
         "latent_r2_xstar",
         "latent_alpha",
+        "steps",
+        "scored",
     )
 
 
@@ -37,7 +39,14 @@ def _array_fields() -> tuple[str, ...]:
 class Comparison:
     """The result of :func:`compare`.
 
-    Per-step arrays have shape ``(T,)`` and index ``t = 1..T``:
+    Per-step arrays have shape ``(S,)``, one entry per step of the trial
+    (:class:`trilat.TrialProtocol`; ``S = T`` for the plain protocol):
+    ``steps`` holds the step numbers (the ``t``-th stimulus step is ``t``),
+    ``t`` the oracle's time at each step (0 before any evidence, ``T`` held
+    after it), ``scored`` whether the outputs are compared with the oracle
+    there. Output and implied-estimate entries are NaN at unscored steps (and
+    everywhere for a network without outputs); the implied estimate is NaN
+    when ``identifiable`` is false (``rank C < D``):
 
     - ``posterior_std``: ``s(t)``; ``ceiling``: eq. 7, ``1 - s(t)^2 / Var(x*)``,
       the r^2 of ``mu(t)`` against ``x*`` (the paper's ceiling of
@@ -64,7 +73,13 @@ class Comparison:
     for a metric undefined on these latents); ``reference_code`` the same
     metrics on the optimal code ``k(t) = C mu(t) - b`` of the same trials,
     with the same folds: what a perfect network scores, sampling error
-    included. ``samples`` holds the points the figures draw.
+    included; ``factor_angles`` is the decoder fitted on all trials,
+    ``factor_angles_folds`` the median over the held-out-quadrant decoders
+    (the paper's measure). ``units`` is the check that output unit ``i``
+    answers task row ``i`` at the last scored step (``agreement`` (units,
+    rows), the best ``assignment`` and its ``signs``, ``warning``; empty
+    without outputs). ``protocol`` is the trial (:meth:`TrialProtocol.to_dict`).
+    ``samples`` holds the points the figures draw.
     """
 
     network: str
@@ -92,6 +107,15 @@ class Comparison:
     code: dict[str, Any]
     reference_code: dict[str, Any]
     samples: dict[str, Any]
+    protocol: dict[str, Any]
+    steps: np.ndarray
+    scored: np.ndarray
+    identifiable: bool
+    units: dict[str, Any]
+
+    def index(self, step: int) -> int:
+        """The position of step number ``step`` in the per-step arrays."""
+        return int(np.flatnonzero(np.asarray(self.steps) == step)[0])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python description; non-finite floats become ``"inf"``, ``"-inf"``, ``"nan"``."""
@@ -117,11 +141,14 @@ class Comparison:
         values = dict(d)
         values["task"] = Task.from_dict(d["task"])
         for name in _array_fields():
-            dtype = np.int64 if name == "saturated" else np.float64
+            dtype = {"saturated": np.int64, "steps": np.int64, "scored": bool}.get(
+                name, np.float64
+            )
             values[name] = np.asarray(unplain(d[name]), dtype=dtype)
         values["code"] = unplain(d["code"])
         values["reference_code"] = unplain(d["reference_code"])
         values["samples"] = unplain(d["samples"])
+        values["units"] = unplain(d["units"])
         return cls(**values)
 
     @classmethod

@@ -27,7 +27,8 @@ relative. Kernels compile on first use (or load from numba's cache).
 numba's cache checks only the source file of each cached function: the
 Philox rounds and the Phi/Phi^-1 of ``trilat.kernels._special`` are inlined here, so
 after editing ``_philox.py`` or ``_special.py`` touch this file (or delete
-``trilat/kernels/__pycache__/*.nbi``) to recompile.
+the cache, in ``NUMBA_CACHE_DIR`` or the user cache directory, see
+``trilat._numba_cache``) to recompile.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from numba.extending import register_jitable
 
 from trilat import _philox
 from trilat._checks import as_float_array, describe, positive_int
+from trilat._numba_cache import CACHE  # a per-user cache directory, never the package
 from trilat.kernels import _special
 from trilat.kernels._montecarlo import (
     ChunkFolder,
@@ -98,8 +100,8 @@ U_ONE_LO = _first_one() * (1.0 - 1e-12)
 U_ONE_HI = _first_one() * (1.0 + 1e-12)
 INTERLEAVE = 4
 
-_parallel = numba.njit(cache=True, error_model="numpy", parallel=True)
-_serial = numba.njit(cache=True, error_model="numpy")
+_parallel = numba.njit(cache=CACHE, error_model="numpy", parallel=True)
+_serial = numba.njit(cache=CACHE, error_model="numpy")
 
 
 def _compiled(kernel: Any, *args: Any) -> Any:
@@ -299,7 +301,7 @@ def _fix_far_and_close(u, s, upper, k):
     return saturated
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@numba.njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})
 def _dot(a, b):
     """``sum a_j b_j``, reassociated so that it vectorises. The order depends only on the
     length (not on threads or chunks), so the bits are reproducible."""

@@ -38,6 +38,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from trilat._numba_cache import CACHE  # a per-user cache directory, never the package
+
 __all__ = [
     "fast_ndtr",
     "fast_ndtri",
@@ -50,8 +52,8 @@ __all__ = [
     "ndtri_lower",
 ]
 
-jit = numba.njit(cache=True, error_model="numpy")
-inline = numba.njit(cache=True, error_model="numpy", inline="always")
+jit = numba.njit(cache=CACHE, error_model="numpy")
+inline = numba.njit(cache=CACHE, error_model="numpy", inline="always")
 
 
 # ----------------------------------------------------------------- scipy, by capsule signature

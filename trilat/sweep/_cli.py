@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from trilat._paths import OutputPathError, figure_file, output_file
 from trilat.sweep._builtin import SWEEPS
 from trilat.sweep._engine import sweep
 from trilat.sweep._result import SweepResult
@@ -54,10 +55,25 @@ def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
     return grid
 
 
+def _catalogue() -> str:
+    """Each built-in sweep: its default grid (the keys --grid replaces) and its other parameters."""
+    lines = ["built-in sweeps (--grid KEY=... replaces a grid key or sets another parameter):"]
+    for s in SWEEPS.values():
+        lines.append(f"  {s.name}: {s.description}")
+        grid = "; ".join(f"{k}={','.join(_format(v) for v in vs)}" for k, vs in s.grid.items())
+        lines.append(f"    grid: {grid}")
+        rest = {k: v for k, v in s.parameters.items() if k not in s.grid}
+        if rest:
+            lines.append("    other parameters: " + ", ".join(f"{k}={v}" for k, v in rest.items()))
+        lines.append(f"    seeds: {s.seeds}")
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``trilat sweep``."""
     names = ", ".join(f"{s.name} ({s.description})" for s in SWEEPS.values())
     parser.description = __doc__
+    parser.epilog = _catalogue()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("name", choices=sorted(SWEEPS), metavar="NAME", help=f"one of: {names}")
     parser.add_argument(
@@ -165,10 +181,12 @@ def _summary_table(result: SweepResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``trilat sweep``; the exit status is 1 when a unit failed, 2 on bad options, 130 on Ctrl-C."""
+    from trilat._lock import OutputLockedError
+
     try:
         return _run(args)
-    except (ValueError, ImportError) as exc:  # bad options or a missing extra, not a bug
-        print(f"trilat sweep: error: {exc}", file=sys.stderr)
+    except (ValueError, ImportError, OutputLockedError) as exc:  # bad options, a missing
+        print(f"trilat sweep: error: {exc}", file=sys.stderr)  # extra, --out in use: not bugs
         return 2
 
 
@@ -182,6 +200,10 @@ def _run(args: argparse.Namespace) -> int:
             + ", ".join(f"{k}={v}" for k, v in builtin.parameters.items())
         )
     seeds = builtin.seeds if args.seeds is None else args.seeds
+    # output paths (and the plot extra) before the work: a run that cannot save is lost
+    figure = None if args.plot is None else figure_file(args.plot, "--plot")
+    if args.out is not None:
+        output_file(args.out, "--out")
     start = time.perf_counter()
     try:
         with _executor(args) as (executor, where):
@@ -196,6 +218,10 @@ def _run(args: argparse.Namespace) -> int:
                 root=args.root,
                 chunksize=args.chunksize or "auto",
             )
+    except OSError as exc:  # --out was checked, but the disk may fill or vanish meanwhile
+        if exc.filename is None:
+            raise
+        raise OutputPathError(f"--out {args.out}: {exc}") from None
     except KeyboardInterrupt:
         saved = f"finished units are saved in {args.out}; run the same command to resume"
         print(f"trilat sweep: interrupted; {saved if args.out else 'nothing saved (no --out)'}",
@@ -210,13 +236,16 @@ def _run(args: argparse.Namespace) -> int:
         + (f" (+ {startup:.1f} s to start it)" if startup >= 0.05 else "")
         + (f"; results in {args.out}" if args.out else "")
     )
-    if args.plot:
+    if figure is not None:
         from trilat._mpl import pyplot
         from trilat.sweep._plots import sweep_figure
 
-        # pyplot keeps every figure it made alive until it is closed: main() may run in a loop
-        pyplot().close(sweep_figure(args.name, result, args.plot))
-        print(f"figure: {args.plot}")
+        try:
+            # pyplot keeps every figure it made alive until closed: main() may run in a loop
+            pyplot().close(sweep_figure(args.name, result, figure))
+        except OSError as exc:
+            raise OutputPathError(f"--plot {figure}: {exc}") from None
+        print(f"figure: {figure}")  # the file written (.png added to a name without suffix)
     if result.n_errors:
         first = result.errors[0]
         print(

@@ -22,6 +22,7 @@ for the theorem's built-in sweeps.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import math
 import numbers
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
+from trilat._lock import lock_output
 from trilat._progress import progress_bar
 from trilat._threads import limit_threads
 from trilat.sweep._grid import (
@@ -205,6 +207,9 @@ def sweep(
         interrupted sweep resumes where it stopped. It must hold results of the
         same ``fn`` (by name) and ``root``; the file cannot tell that the code
         of ``fn`` or trilat changed since, so resume with the same versions.
+        Locked for the run (``<out>.lock``, advisory): while another process
+        sweeps into ``out``, this one raises
+        :class:`trilat._lock.OutputLockedError` naming its pid, at once.
     root : int
         Root seed ``>= 0``.
     chunksize : int or "auto"
@@ -245,49 +250,52 @@ def sweep(
     keys = [canonical_json(c) for c in configs]
     units = {(k, s): (c, s) for k, c in zip(keys, configs, strict=True) for s in seed_list}
 
-    store = open_store(out) if out is not None else None
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    if store is not None:
-        for record in store.read():
-            if _current_fn_name(record.get("fn")) != name or record.get("root") != root:
-                raise ValueError(
-                    f"{out} holds results of fn={record.get('fn')!r}, root={record.get('root')!r}, "
-                    f"not of this sweep (fn={name!r}, root={root}); pass another out file"
-                )
-            done[(canonical_json(record["config"]), record["seed"])] = record  # last one wins
-        if retry_errors:
-            done = {k: r for k, r in done.items() if not r.get("error")}
-    todo = [u for key, u in units.items() if key not in done]
-    bar = progress_bar(
-        len(units),
-        name.rsplit(":", 1)[-1],
-        progress,
-        unit="run",
-        initial=len(units) - len(todo),
-    )
-
-    def finish(records: list[dict[str, Any]]) -> None:
+    # one run at a time on `out`: a second would find the same units missing and run them
+    # all again (taken before reading `out`, so the second refuses before any work)
+    with lock_output(out) if out is not None else contextlib.nullcontext():
+        store = open_store(out) if out is not None else None
+        done: dict[tuple[str, int], dict[str, Any]] = {}
         if store is not None:
-            store.append(records)
-        for r in records:
-            done[(canonical_json(r["config"]), r["seed"])] = r
-        if bar is not None:
-            bar.update(len(records))
+            for record in store.read():
+                if _current_fn_name(record.get("fn")) != name or record.get("root") != root:
+                    raise ValueError(
+                        f"{out} holds results of fn={record.get('fn')!r}, root={record.get('root')!r}, "
+                        f"not of this sweep (fn={name!r}, root={root}); pass another out file"
+                    )
+                done[(canonical_json(record["config"]), record["seed"])] = record  # last one wins
+            if retry_errors:
+                done = {k: r for k, r in done.items() if not r.get("error")}
+        todo = [u for key, u in units.items() if key not in done]
+        bar = progress_bar(
+            len(units),
+            name.rsplit(":", 1)[-1],
+            progress,
+            unit="run",
+            initial=len(units) - len(todo),
+        )
 
-    try:
-        if pool is None:
-            with limit_threads(blas_threads):
-                for unit in todo:
-                    finish(_run_units(fn, name, root, [unit], None))
-        else:
-            work = functools.partial(_run_units, fn, name, root, blas_threads=blas_threads)
-            _run_on(pool, work, todo, chunksize, max_pending, finish)
-    finally:
-        if bar is not None:
-            bar.close()
-        if store is not None:
-            store.close()
-    return SweepResult(tuple(done[key] for key in units))
+        def finish(records: list[dict[str, Any]]) -> None:
+            if store is not None:
+                store.append(records)
+            for r in records:
+                done[(canonical_json(r["config"]), r["seed"])] = r
+            if bar is not None:
+                bar.update(len(records))
+
+        try:
+            if pool is None:
+                with limit_threads(blas_threads):
+                    for unit in todo:
+                        finish(_run_units(fn, name, root, [unit], None))
+            else:
+                work = functools.partial(_run_units, fn, name, root, blas_threads=blas_threads)
+                _run_on(pool, work, todo, chunksize, max_pending, finish)
+        finally:
+            if bar is not None:
+                bar.close()
+            if store is not None:
+                store.close()
+        return SweepResult(tuple(done[key] for key in units))
 
 
 # chunksize="auto": units per task so that a task takes about this long, once the first
