@@ -181,13 +181,17 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 # -- gallery --------------------------------------------------------------------------------
+# Start from nothing: every build runs every example (no cache of an earlier run hides a
+# broken one), and pages of examples that were removed or renamed do not linger.
+shutil.rmtree(DOCS / "auto_examples", ignore_errors=True)
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",  # run every plot_*.py; gru.py is a module they import
-    "ignore_pattern": r"(^|/)(__init__|gru)\.py$"
+    # every file not named plot_* is a module the examples import (gru.py, ...)
+    "ignore_pattern": r"(^|/)((?!plot_)[^/]*|__init__)\.py$"
     if _has_torch
-    else r"(^|/)(__init__|gru|plot_compare_gru)\.py$",
+    else r"(^|/)((?!plot_)[^/]*|plot_compare_gru)\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
