@@ -161,6 +161,11 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
             f"weights_only=True and never unpickles arbitrary objects. Save "
             f"module.state_dict() instead. ({first})"
         ) from None
+    except EOFError:  # an empty or truncated file: not a weights file at all
+        raise ValueError(
+            f"{path} is empty or truncated: it holds no saved state dict "
+            "(save one with torch.save(module.state_dict(), path))"
+        ) from None
     if key is not None:
         if not isinstance(state, Mapping) or key not in state:
             keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__

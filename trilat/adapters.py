@@ -76,6 +76,8 @@ class NetworkOutput:
     probabilities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        # NaN / inf in latents and logits are refused by compare, which names the trial
+        # and step of the first one (tests/test_compare.py); here only their type
         latents = as_float_array(self.latents, "latents", finite=False)
         logits = as_float_array(self.logits, "logits", finite=False)
         for name, arr, axis in (("latents", latents, "H"), ("logits", logits, "N")):
@@ -92,7 +94,7 @@ class NetworkOutput:
         object.__setattr__(self, "latents", latents)
         object.__setattr__(self, "logits", logits)
         if self.probabilities is not None:
-            p = as_float_array(self.probabilities, "probabilities", finite=False)
+            p = as_float_array(self.probabilities, "probabilities")
             if p.shape != logits.shape:
                 raise ValueError(
                     f"network probabilities must have the logits' shape {logits.shape}, got "

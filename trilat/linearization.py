@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat._checks import last_axis, positive_scalar
+from trilat._checks import as_float_array, last_axis, positive_scalar
 from trilat._stable import probit_expit
 from trilat.oracle import logit_scale, posterior_std
 from trilat.task import Task, check_task
@@ -103,13 +103,17 @@ class AffineMap:
     weight: np.ndarray
     offset: np.ndarray
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", as_float_array(self.weight, "weight"))
+        object.__setattr__(self, "offset", as_float_array(self.offset, "offset"))
+
     def __call__(self, z: Any) -> np.ndarray:
         """Apply to logits ``z`` of shape ``(..., N)``; returns ``(..., D)``.
 
         A time-dependent ``weight`` of shape ``(T, D, N)`` pairs with the time
         axis of ``z`` of shape ``(..., T, N)``.
         """
-        z = last_axis(z, "z", self.weight.shape[-1], "N, the number of tasks", finite=False)
+        z = last_axis(z, "z", self.weight.shape[-1], "N, the number of tasks")
         return (self.weight @ z[..., None])[..., 0] + self.offset
 
 

@@ -38,7 +38,7 @@ class MixingMLP:
         Input dimension D.
     widths : tuple of int
         Layer widths; the last is the observation dimension.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the weights.
 
     Examples
@@ -52,9 +52,7 @@ class MixingMLP:
     (5, 20, 40)
     """
 
-    def __init__(
-        self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = None
-    ) -> None:
+    def __init__(self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = 0) -> None:
         dim = positive_int(dim, "dim")
         widths = tuple(positive_int(w, "widths[i]") for w in widths)
         if not widths:

@@ -322,7 +322,7 @@ def recover(task: Task, k: Any) -> np.ndarray:
         ``rank(C) < D`` (including ``N < D``).
     """
     task = check_task(task)
-    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
+    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", allow_inf=True)
     pinv = task.pinv
     # saturated outputs (infinite k) were already reported by distances()
     with np.errstate(invalid="ignore"):

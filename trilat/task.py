@@ -24,10 +24,16 @@ from trilat._checks import (
     nonnegative_scalar,
     positive_int,
     positive_scalar,
+    trial_range,
 )
 from trilat.priors import Gaussian, Prior, Uniform
 
 _EPS = float(np.finfo(np.float64).eps)
+# Rows whose largest |entry| is in (1e-140, 1e140) have a sum of squares in the
+# normal range of float64: their norm is taken directly.
+_SAFE_LOW, _SAFE_HIGH = 1e-140, 1e140
+# Temporaries of one chunk of simulate(), in bytes (see simulate)
+SIMULATE_CHUNK_BYTES = 32 * 2**20
 
 __all__ = [
     "Gaussian",
@@ -90,11 +96,21 @@ class Task:
         b = as_float_array(b, "b")
         if b.shape != (C.shape[0],):
             raise ValueError(f"b must have shape ({C.shape[0]},) to match C, got {describe(b)}")
-        norms = np.linalg.norm(C, axis=1)
-        if np.any(norms == 0):
+        # Each row is scaled by its largest |entry| before its norm is taken, so that
+        # sum c^2 neither overflows (entries ~1e200) nor loses digits to subnormals
+        # (~1e-160). Rows in the safe range take the plain path, bit for bit as before.
+        scale = np.max(np.abs(C), axis=1)
+        if np.any(scale == 0):
             raise ValueError(
-                f"C has zero rows {np.flatnonzero(norms == 0).tolist()}; a boundary needs a normal"
+                f"C has zero rows {np.flatnonzero(scale == 0).tolist()}; a boundary needs a normal"
             )
+        safe = (scale > _SAFE_LOW) & (scale < _SAFE_HIGH)
+        rescale = np.where(safe, 1.0, scale)
+        with np.errstate(over="ignore"):  # an infinite b / |c| is refused below
+            C_scaled = C / rescale[:, None]
+            b_scaled = b / rescale
+        norms = np.linalg.norm(C_scaled, axis=1)
+        C, b = C_scaled, b_scaled
         prior = Uniform() if prior is None else prior
         if not isinstance(prior, (Uniform, Gaussian)):
             raise ValueError(f"prior must be trilat.Uniform or trilat.Gaussian, got {prior!r}")
@@ -102,7 +118,13 @@ class Task:
         # canonicalisation is idempotent: Task(task.C, task.b, ...) == task.
         norms = np.where(np.abs(norms - 1.0) <= (C.shape[1] + 2) * _EPS, 1.0, norms)
         C = C / norms[:, None]
-        b = b / norms
+        with np.errstate(over="ignore"):
+            b = b / norms
+        if not np.all(np.isfinite(b)):
+            raise ValueError(
+                f"b / |c| must be finite, got {describe(b)} with rows "
+                f"{np.flatnonzero(~np.isfinite(b)).tolist()} infinite after normalisation"
+            )
         C.setflags(write=False)
         b.setflags(write=False)
         s = np.linalg.svd(C, compute_uv=False)
@@ -180,7 +202,7 @@ class Task:
         dim: int,
         n_tasks: int,
         sigma: float = 0.2,
-        rng: Any = None,
+        rng: Any = 0,
         offset_scale: float = 0.0,
         prior: Prior | None = None,
     ) -> Task:
@@ -197,7 +219,7 @@ class Task:
             ``N >= 1``.
         sigma : float
             Noise std per evidence sample, ``> 0``.
-        rng : None, int, SeedSequence or Generator
+        rng : int, SeedSequence, Generator or None, default 0
             Seed of ``C`` and ``b``.
         offset_scale : float
             Standard deviation of the offsets, ``>= 0``.
@@ -310,7 +332,7 @@ class Task:
         dim: int,
         n_tasks: int,
         sigma: float = 0.2,
-        rng: Any = None,
+        rng: Any = 0,
         prior: Prior | None = None,
     ) -> Task:
         """The paper's task family: :meth:`evenly_spaced` for ``D = 2``, else :meth:`random`.
@@ -327,7 +349,7 @@ class Task:
             ``N >= 1``.
         sigma : float
             Noise std per evidence sample, ``> 0``.
-        rng : None, int, SeedSequence or Generator
+        rng : int, SeedSequence, Generator or None, default 0
             Seed of ``C`` when ``D != 2``.
         prior : Uniform or Gaussian, optional
             Default ``Uniform(-0.5, 0.5)``.
@@ -412,7 +434,7 @@ class Trials:
 
 
 def simulate(
-    task: Task, n_trials: int, n_steps: int, rng: Any = None, *, first_trial: int = 0
+    task: Task, n_trials: int, n_steps: int, rng: Any = 0, *, first_trial: int = 0
 ) -> Trials:
     """Draw trials: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, ``t = 1..T``.
 
@@ -429,7 +451,7 @@ def simulate(
         ``n``, number of trials.
     n_steps : int
         ``T``, evidence samples per trial.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         The seed. A ``Generator`` is advanced by two draws (the key).
     first_trial : int
         Index of the first trial, to draw any range of a seed's trials.
@@ -453,11 +475,25 @@ def simulate(
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     key = _philox.key_from_rng(rng)
-    trials = np.arange(first_trial, first_trial + n_trials, dtype=np.uint64)
     steps = np.arange(n_steps + 1, dtype=np.uint64)
-    u = _philox.uniforms(key, trials, steps, task.dim)
-    x_star = task.prior.quantile(u[:, 0, :])
-    evidence = x_star[:, None, :] + task.sigma * scipy.special.ndtri(u[:, 1:, :])
+    x_star = np.empty((n_trials, task.dim))
+    evidence = np.empty((n_trials, n_steps, task.dim))
+    # Draw in chunks of trials: Philox's temporaries are ~20 words per uniform, so
+    # one pass over all trials peaked at ~8x the output; chunks of at most 1/16 of
+    # the trials (and SIMULATE_CHUNK_BYTES of temporaries) keep the peak within
+    # ~1.5x. Each number depends only on (seed, trial, step, d): bit-identical.
+    per_trial = 8 * 24 * (n_steps + 1) * 4 * (-(-task.dim // 4))
+    chunk = max(1, min(-(-n_trials // 16), SIMULATE_CHUNK_BYTES // per_trial))
+    for lo in range(0, n_trials, chunk):
+        hi = min(n_trials, lo + chunk)
+        trials = np.arange(first_trial + lo, first_trial + hi, dtype=np.uint64)
+        u = _philox.uniforms(key, trials, steps, task.dim)
+        x_star[lo:hi] = task.prior.quantile(u[:, 0, :])
+        np.add(
+            x_star[lo:hi, None, :],
+            task.sigma * scipy.special.ndtri(u[:, 1:, :]),
+            out=evidence[lo:hi],
+        )
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)

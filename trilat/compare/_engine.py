@@ -203,7 +203,7 @@ def compare(
     protocol: TrialProtocol | None = None,
     latent_step: int | None = None,
     alpha: float | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
 ) -> Comparison:
     """Measure ``network`` against the Bayes-optimal estimator on ``task``.
@@ -263,7 +263,7 @@ def compare(
         scores do not depend on the scale or offset of the latents; the
         penalties used are reported in ``code``/``reference_code`` and, per
         step, in ``latent_alpha``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the trials, the default mixing and the metrics' splits;
         recorded as ``Comparison.seed`` (``compare(..., rng=c.seed)``
         reproduces ``c``).

@@ -109,7 +109,7 @@ def make_batch(
     mixing: MixingMLP,
     n_trials: int,
     n_steps: int = 20,
-    rng: Any = None,
+    rng: Any = 0,
     *,
     first_trial: int = 0,
     loss: str = "every_step",
@@ -127,7 +127,7 @@ def make_batch(
         The frozen ``f``; its input dimension must be ``task.dim``.
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int or SeedSequence
+    rng : int, SeedSequence or None, default 0
         The seed of the trial stream (see :func:`trilat.simulate`).
     first_trial : int
         Index of the first trial in the stream.

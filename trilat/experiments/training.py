@@ -322,7 +322,7 @@ def train(
     loss: str | None = None,
     protocol: TrialProtocol | None = None,
     mixing: MixingMLP | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
     patience: int | None = 10,
     min_delta: float = 1e-4,
@@ -379,7 +379,7 @@ def train(
         :func:`trilat.compare` uses it.
     mixing : MixingMLP, optional
         The frozen ``f``; default ``MixingMLP(D)`` seeded from ``rng``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seeds the initial weights (through a scoped ``torch.manual_seed``
         that leaves torch's global generator as it was), the data stream and
         the default mixing.

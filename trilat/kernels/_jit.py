@@ -44,7 +44,7 @@ from numba import prange
 from numba.extending import register_jitable
 
 from trilat import _philox
-from trilat._checks import as_float_array, describe, positive_int
+from trilat._checks import as_float_array, describe, positive_int, trial_range
 from trilat._numba_cache import CACHE  # a per-user cache directory, never the package
 from trilat.kernels import _special
 from trilat.kernels._montecarlo import (
@@ -168,7 +168,9 @@ def _elementwise(kernel: Any, block: Any, x: Any, name: str) -> np.ndarray:
         vec = numba.float64[::1]
         with llvm_options(interleave=INTERLEAVE):
             block.compile((vec, vec))
-    arr = as_float_array(x, name, finite=False)
+    arr = as_float_array(x, name, allow_inf=True)
+    if kernel is _ndtri_array and np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name} must be probabilities in [0, 1], got {describe(arr)}")
     flat = np.ascontiguousarray(arr).reshape(-1)
     out = np.empty_like(flat)
     _compiled(kernel, flat, out)
@@ -180,7 +182,7 @@ def ndtr(x: Any) -> np.ndarray:
 
     Branch-free and vectorised (``trilat.kernels._special.fast_ndtr``): 350 M values/s
     per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
-    Same shape as ``x``; NaN stays NaN.
+    Same shape as ``x``; ``+-inf`` give 1 and 0; NaN raises ``ValueError``.
     """
     return _elementwise(_ndtr_array, _ndtr_block, x, "x")
 
@@ -190,7 +192,7 @@ def ndtri(p: Any) -> np.ndarray:
 
     Branch-free and vectorised (``trilat.kernels._special.fast_ndtri``): 300-340 M
     values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
-    bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` NaN. Same shape
+    bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` or NaN raise ``ValueError``. Same shape
     as ``p``.
     """
     return _elementwise(_ndtri_array, _ndtri_block, p, "p")
@@ -504,7 +506,7 @@ def _key(rng: Any) -> tuple[np.uint64, np.uint64]:
 
 
 def simulate(
-    task: Task, n_trials: int, n_steps: int, rng: Any = None, *, first_trial: int = 0
+    task: Task, n_trials: int, n_steps: int, rng: Any = 0, *, first_trial: int = 0
 ) -> Trials:
     """:func:`trilat.simulate` in parallel: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``.
 
@@ -515,7 +517,7 @@ def simulate(
     task = _check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     k0, k1 = _key(rng)
     kind, a, b = _prior_code(task.prior)
     x_star = np.empty((n_trials, task.dim))
@@ -695,7 +697,7 @@ def roundtrip(
     task: Task,
     n_trials: int,
     n_steps: int,
-    rng: Any = None,
+    rng: Any = 0,
     *,
     first_trial: int = 0,
     prior: str | Gaussian = "flat",
@@ -715,7 +717,7 @@ def roundtrip(
         Identifiable (``rank C = D``).
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         The seed, as for :func:`trilat.simulate`.
     first_trial : int
         Index of the first trial (trials are a pure function of seed and index).
@@ -732,7 +734,7 @@ def roundtrip(
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     post = _posterior_code(task, n_steps, prior)
     return _run_chunk(task, _key(rng), first_trial, n_trials, n_steps, post, keep_estimates)
 
@@ -746,7 +748,7 @@ def monte_carlo(
     task: Task,
     n_trials: int,
     n_steps: int,
-    rng: Any = None,
+    rng: Any = 0,
     chunk_trials: int | None = None,
     *,
     progress: bool | None = None,
@@ -770,7 +772,7 @@ def monte_carlo(
         Identifiable (``rank C = D``).
     n_trials, n_steps : int
         ``n >= 2`` and ``T``.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         Seed of :func:`trilat.simulate` (a Generator is advanced by two draws).
     chunk_trials : int, optional
         Trials per chunk; by default about 16 MB of per-trial arrays.

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat._checks import positive_int
+from trilat._checks import positive_int, seed
 from trilat._philox import key_from_rng
 from trilat._progress import progress_bar
 from trilat.oracle import distances_from_logits, posterior, predict, predict_logits, recover
@@ -146,12 +146,9 @@ def reusable_seed(rng: Any) -> Callable[[], Any]:
             return np.random.Generator(bits)
 
         return copy
+    rng = seed(rng)
     if rng is None:
         rng = np.random.SeedSequence()
-    if not isinstance(rng, (int, np.integer, np.random.SeedSequence)) or isinstance(rng, bool):
-        raise ValueError(
-            f"rng must be None, an int seed, a SeedSequence or a numpy.random.Generator, got {rng!r}"
-        )
     return lambda: rng
 
 
@@ -245,7 +242,7 @@ def monte_carlo(
     task: Task,
     n_trials: int,
     n_steps: int,
-    rng: Any = None,
+    rng: Any = 0,
     chunk_trials: int | None = None,
     *,
     progress: bool | None = None,
@@ -265,7 +262,7 @@ def monte_carlo(
         Must be identifiable (``rank C = D``).
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         Seed of :func:`trilat.simulate`.
     chunk_trials : int, optional
         Trials per chunk; by default as many as fit in about 64 MB.

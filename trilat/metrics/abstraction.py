@@ -113,7 +113,7 @@ def ccgp(
     C: float = 1.0,
     center: Any = 0.0,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> CCGP:
     """Cross-condition generalisation performance of each factor's sign (Bernardi et al. 2020).
 
@@ -183,7 +183,7 @@ def ccgp(
     center : float or array_like of shape (D,)
     min_samples : int
         Fewest samples each class may hold in each training and test set.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
 
     Returns
     -------
@@ -301,7 +301,7 @@ def parallelism(
     center: Any = 0.0,
     max_pairings: int = 40320,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> Parallelism:
     """Parallelism of the factor codes: decoder cosine (Johnston & Fusi) and score (Bernardi).
 
@@ -343,7 +343,7 @@ def parallelism(
     max_pairings : int
     min_samples : int
         Fewest samples a half or an orthant may hold.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
 
     Returns
     -------

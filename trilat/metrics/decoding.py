@@ -188,7 +188,7 @@ def decodability(
     alpha: float | None = None,
     shuffle: bool = True,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> Decodability:
     """Cross-validated ``R^2`` of a ridge decoder of ``targets`` from ``latents``.
 
@@ -234,7 +234,7 @@ def decodability(
         Permute the samples by ``rng`` before cutting folds.
     min_samples : int
         Fewest samples a test fold may hold.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the permutation (an int gives the same folds every call).
 
     Returns

@@ -82,7 +82,7 @@ def regression_generalization(
     max_folds: int = 16,
     center: Any = 0.0,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> Generalization:
     """Out-of-distribution ``r^2`` of a linear decoder of the factors, on held-out regions.
 
@@ -144,7 +144,7 @@ def regression_generalization(
         Where each factor is split (0 for the paper's prior).
     min_samples : int
         Fewest samples a training or test set may hold.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the hyperplanes (halfspace) or of the orthants drawn under the cap.
 
     Returns

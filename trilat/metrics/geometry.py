@@ -52,7 +52,7 @@ def _angles(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     )
 
 
-def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> FactorAngles:
+def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = 0) -> FactorAngles:
     """Pairwise angles, in degrees, between the factor directions of a linear decoder.
 
     A decoder ``x ~ W h + o`` with ``W`` of shape ``(D, H)`` (as returned by
@@ -79,7 +79,7 @@ def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> Factor
         ``2 <= D <= H``; no zero row.
     n_null : int
         Number of random pairs for the null (0 for none).
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the null.
 
     Returns
@@ -162,10 +162,15 @@ def participation_ratio(latents: Any) -> float:
     """
     x = check_latents(latents)
     xc = x - x.mean(axis=0)
-    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
-    total = np.trace(gram)
-    if total == 0:
+    # PR is scale-free: divide by the largest |entry| first, so that latents of
+    # scale 1e-200 (or 1e200) neither underflow to a zero Gram matrix nor overflow
+    # (constant up to the rounding of the mean, relative to the latents' own scale)
+    peak = np.max(np.abs(xc))
+    if peak <= 4 * x.shape[0] * np.finfo(np.float64).eps * np.max(np.abs(x)):
         raise ValueError(
             f"latents are constant (shape {x.shape}); the participation ratio is undefined"
         )
+    xc = xc / peak
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    total = np.trace(gram)
     return float(total**2 / np.sum(gram**2))

@@ -11,9 +11,9 @@
 from trilat.verify._engine import linearization_stats, part1_row, part3_row, run_verify
 from trilat.verify._plots import verify_figures
 from trilat.verify._result import (
+    CHECK_CHANCE,
     PART1_TOL,
     RANDOM_SEEDS,
-    Z_SCORE,
     Ceiling,
     Part1Row,
     Part2,
@@ -23,9 +23,9 @@ from trilat.verify._result import (
 )
 
 __all__ = [
+    "CHECK_CHANCE",
     "PART1_TOL",
     "RANDOM_SEEDS",
-    "Z_SCORE",
     "Ceiling",
     "Part1Row",
     "Part2",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from trilat.verify._result import PART1_TOL, RANDOM_SEEDS, Z_SCORE, VerifyReport
+from trilat.verify._result import CHECK_CHANCE, PART1_TOL, RANDOM_SEEDS, VerifyReport
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> list[str]:
@@ -73,7 +73,8 @@ def _part1(report: VerifyReport) -> list[str]:
               "check", ""]  # fmt: skip
     return [
         "Part 1: mu(t) is recovered exactly from the optimal outputs (through their logits)",
-        f"  check: max over trials and t of |mu_hat - mu(t)| < {PART1_TOL:.0e} where rank C = D;",
+        f"  check: max over trials and t of |mu_hat - mu(t)| < {PART1_TOL:.0e} where rank C = D",
+        "  (or the round trip's rounding bound 1e-13 cond(C) sqrt(N) |mu|max, when larger);",
         "  N < D must be not identifiable. 'Phi(u)=0|1': share of outputs whose probability",
         "  rounds to 0 or 1 (lost by a probability path, kept by the logits).",
         "",
@@ -107,7 +108,6 @@ def _part2(report: VerifyReport) -> list[str]:
 
 
 def _part3(report: VerifyReport) -> list[str]:
-
     title = "Part 3: the factor directions (columns of C) become orthogonal"
     if not report.part3:
         return [title, "  skipped: D = 1 has a single factor direction"]
@@ -123,11 +123,22 @@ def _part3(report: VerifyReport) -> list[str]:
                 f"{math.sqrt(r.gram_expected):.3f}",
                 f"{r.gram_ms:.4f} +- {r.gram_ms_se:.4f}",
                 f"{r.gram_expected:.4f}",
+                f"[{r.gram_low:.4f}, {r.gram_high:.4f}]",
                 verdict(r.random_passed),
             ]
         )
     verified = "evenly spaced" if d == 2 else "verified task"
-    header = ["N", f"{verified}", "check", "random", "scale", "q (random)", "E[q]", "check"]
+    header = [
+        "N",
+        f"{verified}",
+        "check",
+        "random",
+        "scale",
+        "q (random)",
+        "E[q]",
+        "accepted",
+        "check",
+    ]
     if d == 2:
         about = [
             "  'evenly spaced': max |cos| between columns of the verified C. For N >= 2,",
@@ -142,7 +153,8 @@ def _part3(report: VerifyReport) -> list[str]:
         *about,
         f"  'random': mean over {RANDOM_SEEDS} random tasks of max |cos| (+- se); 'scale' is the",
         "  RMS cosine sqrt(D/((D+2)N)). Check: q = mean_{j<k} (D G_jk/N)^2, G = C^T C, has mean",
-        f"  E[q] = D/((D+2)N) exactly for unit rows uniform on the sphere; within {Z_SCORE:g} se.",
+        "  E[q] = D/((D+2)N) exactly for unit rows uniform on the sphere; 'accepted' is",
+        "  Bernstein's interval for the mean of q (0 <= q <= D^2/4, its exact variance bound).",
         "",
         *table(header, rows),
     ]
@@ -150,21 +162,28 @@ def _part3(report: VerifyReport) -> list[str]:
 
 
 def _ceiling(report: VerifyReport) -> list[str]:
-
     c = report.ceiling
     rows = [
-        [f"{t:g}", f"{r2:.4f}", f"{e:.4f}", f"{abs(r2 - e):.4f}", f"{tol:.4f}", verdict(ok)]
-        for t, r2, e, tol, ok in zip(c.t, c.r2, c.eq7, c.tolerance, c.passed, strict=True)
+        [
+            f"{t:g}",
+            f"{r2:.4f}",
+            f"{e:.4f}",
+            f"{r2 - e:+.4f}",
+            f"[{lo - e:+.4g}, {hi - e:+.4g}]",
+            verdict(ok),
+        ]
+        for t, r2, e, lo, hi, ok in zip(c.t, c.r2, c.eq7, c.low, c.high, c.passed, strict=True)
     ]
-    header = ["t", "R^2 (Monte Carlo)", "eq. 7", "|diff|", "tolerance", "check"]
+    header = ["t", "R^2 (Monte Carlo)", "eq. 7", "diff", "accepted diff", "check"]
     r = 1.0 - c.eq7[0]  # s(1)^2 / Var(x*)
     return [
         "Ceiling of decodability (the paper's eq. 7): R^2 of mu(t) against x*",
         "  eq. 7: 1 - s(t)^2 / Var(x*), Var(x*) = 1/12: the R^2 of mu(t) itself, the ceiling",
         "  for mu(t): a decoder fitted in distribution shrinks towards the prior and reaches",
         f"  Var/(Var + s(t)^2), above eq. 7 ({1 / (1 + r):.2f} against {1 - r:.2f} at t = 1).",
-        f"  tolerance: {Z_SCORE:g} se + bias, se = r sqrt((2 + 4/5) / (n D)), r = s(t)^2 / Var(x*)",
-        "  (delta method; 4/5 = Var((x - m)^2) / Var(x)^2 for uniform x*).",
+        "  accepted: R^2 = 1 - r Q, r = s(t)^2 / Var(x*), with Q bounded at every n by the exact",
+        "  chi^2_{nD} law of the residuals and Bernstein / volume bounds on the sample variance of",
+        "  uniform x*, plus the rounding of the computation (-inf: no lower bound at this n).",
         "",
         *table(header, rows),
     ]
@@ -172,7 +191,6 @@ def _ceiling(report: VerifyReport) -> list[str]:
 
 def format_report(report: VerifyReport) -> str:
     """The whole report: header, the four parts, and the verdict with what failed."""
-
     n_checks = (
         len(report.part1)
         + sum(1 for r in report.part3 if r.task_passed is not None)
@@ -180,16 +198,15 @@ def format_report(report: VerifyReport) -> str:
         + len(report.ceiling.t)
     )
     mc_checks = len(report.part3) + len(report.ceiling.t)
-    tail = math.erfc(Z_SCORE / math.sqrt(2.0))
     if report.passed:
         verdict_lines = [f"Result: PASS, all {n_checks} checks hold."]
     else:
         verdict_lines = [f"Result: FAIL, {len(report.failures)} of {n_checks} checks:"]
         verdict_lines += [f"  - {f}" for f in report.failures]
     verdict_lines.append(
-        f"  The {mc_checks} Monte Carlo checks allow {Z_SCORE:g} standard errors: a correct "
-        f"implementation\n  fails one with probability {tail:.1e}, any of them with "
-        f"<= {mc_checks * tail:.1e}."
+        f"  The {mc_checks} Monte Carlo checks use finite-sample bounds that hold at every number of\n"
+        f"  trials: a correct implementation fails one with probability <= {CHECK_CHANCE:.0e}, any "
+        f"of them with <= {mc_checks * CHECK_CHANCE:.1e}."
     )
     verdict_lines.append(f"  wall time {report.seconds:.1f} s")
     blocks = [_header(report), _part1(report), _part2(report), _part3(report), _ceiling(report)]

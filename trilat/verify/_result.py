@@ -15,9 +15,10 @@ import numpy as np
 from trilat.task import Task
 
 __all__ = [
+    "CHECK_CHANCE",
     "PART1_TOL",
     "RANDOM_SEEDS",
-    "Z_SCORE",
+    "ROUNDTRIP_REL",
     "Ceiling",
     "Part1Row",
     "Part2",
@@ -26,8 +27,11 @@ __all__ = [
     "VerifyReport",
 ]
 
-PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable
-Z_SCORE = 5.0  # Monte Carlo checks: two-sided normal tail 5.7e-7 per check
+PART1_TOL = 1e-10  # issue 2: max |mu_hat - mu| where identifiable (at unit scale)
+ROUNDTRIP_REL = 1e-13  # relative error of the distance round trip, 10x the measured 1e-14
+# Chance that a correct implementation fails one Monte Carlo check (each t of the
+# ceiling, each N of part 3), from finite-sample bounds that hold at every n
+CHECK_CHANCE = 1e-6
 RANDOM_SEEDS = 400  # random tasks per N in part 3
 
 
@@ -130,8 +134,10 @@ class Part3Row:
         standard error.
     gram_expected : float
         ``E[q] = D / ((D + 2) N)``.
+    gram_low, gram_high : float
+        Where the mean of ``q`` lies except with chance ``CHECK_CHANCE``.
     random_passed : bool
-        ``|gram_ms - gram_expected| <= Z_SCORE gram_ms_se``.
+        ``gram_low <= gram_ms <= gram_high`` (:func:`trilat.verify.gram_interval`).
     """
 
     n_tasks: int
@@ -143,6 +149,8 @@ class Part3Row:
     gram_ms: float
     gram_ms_se: float
     gram_expected: float
+    gram_low: float
+    gram_high: float
     random_passed: bool
 
 
@@ -158,10 +166,12 @@ class Ceiling:
     eq7 : list of float
         ``1 - s(t)^2 / Var(x*)`` (:func:`trilat.decodability_ceiling`), the R^2
         of ``mu(t)`` in expectation.
-    tolerance : list of float
-        ``Z_SCORE`` standard errors plus the ratio's bias (see :func:`ceiling_check`).
+    low, high : list of float
+        The interval a correct ``r2`` lies in except with chance ``CHECK_CHANCE``
+        per ``t`` (finite-sample bounds and rounding, see
+        :func:`trilat.verify.ceiling_interval`); ``low`` may be ``-inf`` at tiny n.
     passed : list of bool
-        ``|r2 - eq7| <= tolerance``.
+        ``low <= r2 <= high``.
     n_tasks_used : int or None
         ``N`` of the task whose trials gave ``r2`` (None: identity boundaries
         stood in, no identifiable task being verified).
@@ -170,7 +180,8 @@ class Ceiling:
     t: list[float]
     r2: list[float]
     eq7: list[float]
-    tolerance: list[float]
+    low: list[float]
+    high: list[float]
     passed: list[bool]
     n_tasks_used: int | None
 
@@ -199,7 +210,7 @@ class VerifyReport:
         out["config"]["task_kind"] = self.config.task_kind
         out["tolerances"] = {
             "part1_max_error": PART1_TOL,
-            "monte_carlo_z": Z_SCORE,
+            "monte_carlo_check_chance": CHECK_CHANCE,
             "evenly_spaced_max_cos": "2 (N + 3) eps",
         }
         return _finite_or_none(out)
