@@ -65,10 +65,16 @@ def _link_dependencies(target: Path) -> None:
     and the newest setuptools found (pyproject.toml needs setuptools>=68; an older one,
     as a fresh venv of Python 3.11 carries, has no bdist_wheel without the wheel package)."""
     target.mkdir()
-    for site_dir in _site_dirs():
+    projects: set[str] = set()  # one metadata directory per project: with layered site
+    for site_dir in _site_dirs():  # directories, two versions' dist-info would both be seen
         for entry in site_dir.iterdir():
             if _SKIP.search(entry.name) or (target / entry.name).exists():
                 continue
+            if entry.name.endswith(".dist-info"):
+                project = entry.name.split("-")[0].lower().replace("_", "-").replace(".", "-")
+                if project in projects:
+                    continue
+                projects.add(project)
             (target / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     found = [d for s in _site_dirs() for d in s.glob("setuptools-*.dist-info")]
     newest = max(found, key=_version, default=None)

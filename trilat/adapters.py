@@ -61,6 +61,14 @@ class NetworkOutput:
         The probabilities exactly as the network gave them (``output=
         "probability"``), kept so that nothing is recomputed from the
         logits; ``None`` for a network that gives logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> out = trilat.NetworkOutput.from_probabilities(np.zeros((2, 3, 4)), np.full((2, 3, 6), 0.5))
+    >>> out.shape, out.logits[0, 0]  # (n, T); probability 1/2 is logit 0
+    ((2, 3), array([0., 0., 0., 0., 0., 0.]))
     """
 
     latents: np.ndarray
@@ -197,6 +205,16 @@ class OptimalNetwork:
     ----------
     task : Task
     latent : {"distances", "posterior_mean", "logits"}
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = trilat.simulate(task, n_trials=5, n_steps=20, rng=0)
+    >>> network = trilat.OptimalNetwork(task)  # latent="distances": k = C mu(t) - b
+    >>> out = network(trials.evidence)  # reads the evidence X(t) itself
+    >>> out.latents.shape, out.logits.shape
+    ((5, 20, 6), (5, 20, 6))
     """
 
     input_kind = "evidence"
@@ -294,6 +312,17 @@ def from_callable(
     Returns
     -------
     Network
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> def fn(observations):  # (n, T, 40) -> latents (n, T, 8), logits (n, T, 6)
+    ...     return observations[..., :8], observations[..., :6]
+    >>> network = trilat.from_callable(fn)
+    >>> out = network(np.zeros((3, 20, 40)))
+    >>> out.latents.shape, out.logits.shape
+    ((3, 20, 8), (3, 20, 6))
     """
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {type(fn).__name__}")
@@ -402,6 +431,24 @@ def from_torch(
     Returns
     -------
     Network
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import numpy as np
+    >>> import trilat
+    >>> class GRU(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.gru = torch.nn.GRU(40, 16, batch_first=True)
+    ...         self.readout = torch.nn.Linear(16, 6)
+    ...     def forward(self, x):  # (batch, T, 40) -> logits (batch, T, 6)
+    ...         return self.readout(self.gru(x)[0])
+    >>> network = trilat.from_torch(GRU(), latent="gru")  # the GRU's output is the latent state
+    >>> out = network(np.zeros((3, 20, 40)))
+    >>> out.latents.shape, out.logits.shape, out.logits.dtype
+    ((3, 20, 16), (3, 20, 6), dtype('float64'))
     """
     if not (callable(module) and hasattr(module, "named_modules")):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -474,6 +521,19 @@ def load_state_dict(
     ValueError
         The file holds anything but tensors in plain containers, or its names
         do not match the module's (with ``strict=True``).
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import os, tempfile
+    >>> import trilat
+    >>> module = torch.nn.Linear(4, 2)
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
+    >>> torch.save(module.state_dict(), path)
+    >>> fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
+    >>> bool(torch.equal(fresh.weight, module.weight))
+    True
     """
     from trilat._torch import load_weights
 

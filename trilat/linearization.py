@@ -54,6 +54,16 @@ def linearization_constant(
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import trilat
+    >>> print(f"{trilat.linearization_constant():.6f}")  # sqrt(3)/pi, moment matching
+    0.551329
+    >>> print(f"{trilat.linearization_constant('tanh'):.6f}")  # 2 sqrt(3)/pi, the poster's
+    1.102658
+    >>> print(f"{trilat.linearization_constant(method='taylor'):.6f}")  # sqrt(2 pi)/4
+    0.626657
     """
     scale = logit_scale(activation)
     if method not in METHODS:
@@ -79,7 +89,16 @@ def linearization_constant(
 
 @dataclass(frozen=True)
 class AffineMap:
-    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``."""
+    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> decoder = trilat.linear_decoder(trilat.Task.evenly_spaced(6), t=1)  # an AffineMap
+    >>> decoder(np.zeros((4, 6))).shape  # logits (..., N) -> estimates (..., D)
+    (4, 2)
+    """
 
     weight: np.ndarray
     offset: np.ndarray
@@ -136,6 +155,19 @@ def linear_decoder(
     -------
     AffineMap
         ``weight`` of shape ``t.shape + (D, N)``, ``offset`` of shape ``(D,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)  # D = 2, N = 6
+    >>> decoder = trilat.linear_decoder(task, t=[1, 20])  # one map per t
+    >>> decoder.weight.shape, decoder.offset.shape
+    ((2, 2, 6), (2,))
+    >>> mu = np.array([0.05, -0.02])
+    >>> z = trilat.predict_logits(task, mu, 1)  # optimal logits, shape (N,)
+    >>> np.round(trilat.linear_decoder(task, 1)(z), 3)  # near mu, not equal to it
+    array([ 0.044, -0.018])
     """
     task = check_task(task)
     alpha = linearization_constant(activation, method, half_width=half_width)

@@ -40,6 +40,16 @@ class MixingMLP:
         Layer widths; the last is the observation dimension.
     rng : int, Generator or None, default 0
         Seed of the weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> f = trilat.MixingMLP(2, rng=0)  # D = 2 -> 100 -> 100 -> 40
+    >>> f.out_dim, [w.shape for w in f.weights]
+    (40, [(2, 100), (100, 100), (100, 40)])
+    >>> f(np.zeros((5, 20, 2))).shape  # observations f(X(t)), shape (n, T, 40)
+    (5, 20, 40)
     """
 
     def __init__(self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = 0) -> None:

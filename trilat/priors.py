@@ -30,6 +30,16 @@ class Uniform:
     ----------
     low, high : float
         Finite, ``low < high``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> prior = trilat.Uniform()  # the paper's U[-0.5, 0.5]^D
+    >>> prior.mean, round(prior.variance, 6)  # (low + high) / 2, (high - low)^2 / 12
+    (0.0, 0.083333)
+    >>> prior.sample(3, 2, rng=0).shape  # (n, D)
+    (3, 2)
+    >>> task = trilat.Task.evenly_spaced(6, prior=trilat.Uniform(-1.0, 1.0))
     """
 
     low: float = -0.5
@@ -78,6 +88,14 @@ class Gaussian:
         Per-coordinate mean, finite.
     std : float
         Per-coordinate standard deviation, ``> 0``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> prior = trilat.Gaussian(0.0, 0.3)
+    >>> round(prior.variance, 6), prior.sample(3, 2, rng=0).shape
+    (0.09, (3, 2))
+    >>> task = trilat.Task.evenly_spaced(6, prior=prior)  # simulate draws x* from it
     """
 
     mean: float = 0.0

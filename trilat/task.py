@@ -70,6 +70,21 @@ class Task:
     pinv : ndarray, shape (D, N)
         ``C^+``, from a QR factorisation made once; raises
         :class:`NotIdentifiableError` when ``rank(C) < D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task([[3.0, 4.0], [0.0, 2.0]], [1.0, 0.0], sigma=0.2)
+    >>> task.C, task.b  # each row scaled to unit norm, b with it
+    (array([[0.6, 0.8],
+           [0. , 1. ]]), array([0.2, 0. ]))
+    >>> task.labels([[1.0, 0.0], [0.0, 1.0]])  # y_i = 1[c_i^T x > b_i], shape (n, N)
+    array([[ True, False],
+           [ True,  True]])
+    >>> paper = trilat.Task.evenly_spaced(6)
+    >>> np.allclose(paper.C.T @ paper.C, 3 * np.eye(2))  # C^T C = (N/2) I
+    True
     """
 
     __slots__ = ("_C", "_b", "_cond", "_pinv", "_prior", "_rank", "_sigma")
@@ -214,6 +229,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.random(3, 8, rng=0)  # D = 3, N = 8
+        >>> task.C.shape, np.allclose(np.linalg.norm(task.C, axis=1), 1), bool(task.b.any())
+        ((8, 3), True, False)
         """
         dim = positive_int(dim, "dim")
         n_tasks = positive_int(n_tasks, "n_tasks")
@@ -249,6 +272,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.evenly_spaced(4)  # normals at (k + 1/2) pi / N
+        >>> np.degrees(np.arctan2(task.C[:, 1], task.C[:, 0]))
+        array([ 22.5,  67.5, 112.5, 157.5])
         """
         n_tasks = positive_int(n_tasks, "n_tasks")
         angles = (np.arange(n_tasks) + 0.5) * np.pi / n_tasks
@@ -326,6 +357,12 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import trilat
+        >>> trilat.Task.paper(2, 6).C.shape, trilat.Task.paper(3, 5, rng=0).C.shape  # (N, D)
+        ((6, 2), (5, 3))
         """
         if positive_int(dim, "dim") == 2:
             return cls.evenly_spaced(n_tasks, sigma, prior)
@@ -423,6 +460,17 @@ def simulate(
     -------
     Trials
         ``x_star`` of shape ``(n, D)``, ``evidence`` of shape ``(n, T, D)``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = trilat.simulate(task, n_trials=5, n_steps=20, rng=0)
+    >>> trials.x_star.shape, trials.evidence.shape  # (n, D), (n, T, D)
+    ((5, 2), (5, 20, 2))
+    >>> later = trilat.simulate(task, n_trials=2, n_steps=20, rng=0, first_trial=3)
+    >>> bool((later.evidence == trials.evidence[3:]).all())  # trials 3 and 4 again
+    True
     """
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)

@@ -115,7 +115,7 @@ def make_batch(
     loss: str = "every_step",
     protocol: TrialProtocol | None = None,
 ) -> Batch:
-    """Trials ``first_trial .. first_trial + n - 1`` of a seed, observed through ``f``.
+    """Trials ``first_trial`` to ``first_trial + n - 1`` of a seed, observed through ``f``.
 
     ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, observations ``f(X(t))``,
     targets :func:`schedule_targets` of ``y = 1[C x* > b]``.

@@ -197,6 +197,17 @@ def ccgp(
         Bad input as everywhere; ``D < 2`` (no other factor to generalise
         across); a class with fewer than ``min_samples`` samples in a fold; ``D``
         too large for the conditions split at this ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.ccgp(latents, x, rng=0)
+    >>> result.chance, bool(result.mean > 0.95)  # far above chance for a linear code
+    (0.5, True)
     """
     if split not in CCGP_SPLITS:
         raise ValueError(f"split must be one of {CCGP_SPLITS}, got {split!r}")
@@ -346,6 +357,17 @@ def parallelism(
         Bad input as everywhere; ``D < 2``; ``D > 6`` (the pairings of
         Bernardi's score); a half or an orthant with fewer than ``min_samples``
         samples (``D`` too large for ``n``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.parallelism(latents, x, rng=0)
+    >>> result.cosine.shape, bool(result.cosine.min() > 0.9)  # one cosine per factor
+    ((2,), True)
     """
     h, f = check_dichotomy_inputs(
         latents, factors, "parallelism", "one coding vector per condition of the other factors"

@@ -52,6 +52,16 @@ def ridge(latents: Any, targets: Any, alpha: Any = None) -> tuple[np.ndarray, np
     -------
     weight : ndarray, shape (D, H)
     offset : ndarray, shape (D,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.metrics import ridge
+    >>> rng = np.random.default_rng(0)
+    >>> latents, targets = rng.normal(size=(100, 10)), rng.normal(size=(100, 2))
+    >>> weight, offset = ridge(latents, targets)  # targets ~ latents @ weight.T + offset
+    >>> weight.shape, offset.shape
+    ((2, 10), (2,))
     """
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")
@@ -119,6 +129,12 @@ def r2_per_target(targets: Any, predictions: Any) -> np.ndarray:
     ValueError
         NaN or infinite input, shapes that differ, fewer than 2 samples or a
         constant target column (``SS_tot = 0``: ``R^2`` is undefined).
+
+    Examples
+    --------
+    >>> from trilat.metrics import r2_per_target
+    >>> r2_per_target([[1.0], [2.0], [3.0]], [[1.0], [2.0], [4.0]])  # 1 - 1 / 2
+    array([0.5])
     """
     y = as_float_array(targets, "targets")
     pred = as_float_array(predictions, "predictions")
@@ -234,6 +250,17 @@ def decodability(
         NaN or infinite input, mismatched ``n``, a constant target, ``cv < 2``,
         a fold with fewer than ``min_samples`` samples or a target constant
         within a test fold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.decodability(latents, x, rng=0)
+    >>> print(f"{result.score:.2f}")  # a linear code of x*, hence decodable
+    1.00
     """
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")

@@ -87,6 +87,15 @@ def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = 0) -> FactorAng
     FactorAngles
         ``angles (pairs,)``, ``pairs (pairs, 2)``, ``null (n_null,)``,
         ``median``, ``null_quantiles (3,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> weight = np.eye(2, 10)  # a decoder reading x_1 and x_2 from two different units
+    >>> result = trilat.factor_angles(weight, rng=0)
+    >>> result.angles, result.null.shape  # 90 degrees; the null: random directions in R^10
+    (array([90.]), (1000,))
     """
     w = as_float_array(weight, "weight", ndim=2)
     dim, width = w.shape
@@ -142,6 +151,14 @@ def participation_ratio(latents: Any) -> float:
     ------
     ValueError
         NaN or infinite input, fewer than 2 samples, or constant latents.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> x = np.random.default_rng(0).uniform(-0.5, 0.5, size=(2000, 2))
+    >>> print(f"{trilat.participation_ratio(x @ np.eye(2, 10)):.1f}")  # two equal directions
+    2.0
     """
     x = check_latents(latents)
     xc = x - x.mean(axis=0)
