@@ -84,7 +84,10 @@ def test_verify_memory_estimate_bounds_the_measured_peak():
     assert measured <= estimate <= 2 * measured, (measured / 2**20, estimate / 2**20)
 
 
-def test_compare_refuses_n_trials_that_cannot_fit(tmp_path, capsys):
+def test_compare_refuses_n_trials_that_cannot_fit(tmp_path, capsys, monkeypatch):
+    # a fixed budget: the machine's free memory moves between two reads of it
+    available = 16 * 2**30
+    monkeypatch.setattr(_resources, "available_memory", lambda: available)
     factory = tmp_path / "nets.py"
     factory.write_text(
         "import trilat\n\n"
@@ -101,5 +104,4 @@ def test_compare_refuses_n_trials_that_cannot_fit(tmp_path, capsys):
     assert lines[0].startswith("trilat compare: error: --n-trials 1000000000000 x --n-steps 20 ")
     assert "needs about 1891.7 TiB of memory" in lines[0]
     fits = int(re.search(r"use --n-trials (\d+) or fewer", lines[0]).group(1))
-    available = _resources.available_memory()
     assert 8 * fits * 20 * 13 <= available < 8 * (fits + 1) * 20 * 13 + 2**28
