@@ -46,7 +46,7 @@ def test_check_memory_refuses_in_one_line():
 
 
 def test_verify_refuses_a_run_that_cannot_fit(capsys):
-    # part 2's moments alone: 4 arrays of 1000 x 100002 x 100002 doubles, 291 TiB
+    # part 2's moments alone: 6 arrays of 1000 x 100002 x 100002 doubles, 437 TiB
     assert main(["verify", "--n-tasks", "100000", "--steps", "1000"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # refused before any part ran
@@ -54,7 +54,7 @@ def test_verify_refuses_a_run_that_cannot_fit(capsys):
     assert len(lines) == 1, captured.err
     line = lines[0]
     assert line.startswith("trilat verify: error: part 2 at N = 100000 ")
-    assert "needs about 291.1 TiB of memory" in line
+    assert "needs about 436.6 TiB of memory" in line
     n_max = int(re.search(r"part 2 must run at N <= (\d+)", line).group(1))
     assert 1 <= n_max < 100000
     assert f"--n-tasks {min(6, n_max)} 100000" in line
