@@ -60,13 +60,21 @@ def column_cosines(C: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    C : ndarray, shape (N, D)
+    C : ndarray, shape (..., N, D)
+        One matrix, or a stack of them (leading batch axes).
 
     Returns
     -------
-    ndarray, shape (D(D-1)/2,)
+    ndarray, shape (..., D(D-1)/2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> column_cosines(np.array([[1.0, 0.0], [1.0, 1.0]]))  # columns (1, 1) and (0, 1)
+    array([0.70710678])
     """
-    gram = C.T @ C
-    norms = np.sqrt(np.diag(gram))
-    j, k = np.triu_indices(C.shape[1], 1)
-    return gram[j, k] / (norms[j] * norms[k])
+    C = np.asarray(C, dtype=float)
+    gram = np.swapaxes(C, -1, -2) @ C
+    norms = np.sqrt(np.diagonal(gram, axis1=-2, axis2=-1))
+    j, k = np.triu_indices(C.shape[-1], 1)
+    return gram[..., j, k] / (norms[..., j] * norms[..., k])

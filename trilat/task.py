@@ -242,12 +242,9 @@ class Task:
         n_tasks = positive_int(n_tasks, "n_tasks")
         offset_scale = nonnegative_scalar(offset_scale, "offset_scale")
         gen = as_rng(rng)
-        C = gen.standard_normal((n_tasks, dim))
-        while np.any(np.linalg.norm(C, axis=1) == 0):  # measure zero, but never a zero row
-            C = gen.standard_normal((n_tasks, dim))
-        # b is the offset of the unit row: normalise here, or the constructor would divide
+        # b is the offset of the unit row: normalise first, or the constructor would divide
         # b by the Gaussian row's norm and b would no longer be N(0, offset_scale^2).
-        C = C / np.linalg.norm(C, axis=1, keepdims=True)
+        C = random_unit_rows(dim, n_tasks, gen)
         b = offset_scale * gen.standard_normal(n_tasks) if offset_scale else np.zeros(n_tasks)
         return cls(C, b, sigma, prior)
 
@@ -497,3 +494,38 @@ def simulate(
             out=evidence[lo:hi],
         )
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
+
+
+def random_unit_rows(dim: int, n_tasks: int, rng: Any = 0) -> np.ndarray:
+    """The normals of :meth:`Task.random`: ``c_i = g_i / ||g_i||``, ``g_i ~ N(0, I_D)``.
+
+    Uniform on the unit sphere of ``R^D``. For callers that need many random
+    ``C`` and no :class:`Task` (which factorises ``C``), e.g. ``trilat verify``'s
+    orthogonality part; ``Task.random(dim, n_tasks, rng=r).C`` equals
+    ``random_unit_rows(dim, n_tasks, r)`` bit for bit.
+
+    Parameters
+    ----------
+    dim, n_tasks : int
+        ``D >= 1`` and ``N >= 1``.
+    rng : int, SeedSequence, Generator or None, default 0
+        Seed (a Generator is advanced by the draw).
+
+    Returns
+    -------
+    ndarray, shape (N, D)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = random_unit_rows(3, 5, rng=0)
+    >>> C.shape, bool(np.allclose(np.linalg.norm(C, axis=1), 1.0))
+    ((5, 3), True)
+    """
+    dim = positive_int(dim, "dim")
+    n_tasks = positive_int(n_tasks, "n_tasks")
+    gen = as_rng(rng)
+    g = gen.standard_normal((n_tasks, dim))
+    while np.any(np.linalg.norm(g, axis=1) == 0):  # measure zero, but never a zero row
+        g = gen.standard_normal((n_tasks, dim))
+    return g / np.linalg.norm(g, axis=1, keepdims=True)
