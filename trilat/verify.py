@@ -275,7 +275,7 @@ def prior_gap(task: Task, n_trials: int, n_steps: int, seed: Any) -> PriorGap:
     def r2(est: np.ndarray) -> np.ndarray:
         return np.mean(1.0 - np.sum((est - x) ** 2, axis=0) / ss_tot, axis=-1)
 
-    box_mean = posterior_mean(task, post.mean, std=post.std[:, None], prior=box)
+    box_mean = posterior_mean(task, post.mean, std=post.std, prior=box)
     m = min(ROUND_TRIP_TRIALS, n_trials)
     mu = post.mean[:m]
     inside = np.all((mu >= box.low) & (mu <= box.high), axis=-1)
