@@ -1,6 +1,6 @@
 """The exact outputs under the uniform box prior against mpmath, and their inversion.
 
-References (``tests/mp_reference.py``): ``box_log_prob`` integrates the
+References (``tests/_support/mp_reference.py``): ``box_log_prob`` integrates the
 truncated-normal posterior by nested ``mp.quad`` at 40 digits (30 for three
 coordinates, marked slow); ``bayes_r2_uniform`` is the Bayes risk of the truncated mean by
 ``mp.quad``. The bound under test is the one ``trilat.box`` states: where
@@ -11,10 +11,10 @@ ulp of it); for quasi-Monte Carlo, its stated standard error.
 
 from __future__ import annotations
 
-import mp_reference as ref
 import mpmath as mp
 import numpy as np
 import pytest
+from _support import mp_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

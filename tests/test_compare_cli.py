@@ -58,6 +58,8 @@ def test_report_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "| 5 | 0.0894 |" in captured.out and "| 6 |" not in captured.out
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_the_readme_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
@@ -125,6 +127,7 @@ def test_shape_mismatches_and_nan(tmp_path: Path, capsys: pytest.CaptureFixture[
     _fails(capsys, [f"{path}:wrong_width"], "(n, T, 30), but the mixing f(X(t)) gives")
 
 
+@pytest.mark.torch
 def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     path = _factory(
@@ -139,11 +142,176 @@ def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     _fails(capsys, [f"{path}:factory"], "wrap it with trilat.from_torch(module, latent=NAME)")
 
 
-def test_the_readme_shows_the_example_verbatim() -> None:
-    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
-    shown = [b for b in blocks if "class GRU" in b]
-    assert len(shown) == 1
+def test_the_docs_show_the_example_from_its_file() -> None:
+    """docs/comparing.md includes examples/gru.py from ``import torch`` on (no copy to drift)."""
+    page = (EXAMPLE.parents[1] / "docs" / "comparing.md").read_text(encoding="utf-8")
+    assert (
+        "```{literalinclude} ../examples/gru.py\n:language: python\n:start-at: import torch\n"
+        in page
+    )
     source = EXAMPLE.read_text(encoding="utf-8")
-    assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
-    assert "trilat compare examples/gru.py:factory --out out/" in readme
+    assert source.count("import torch\n") == 1 and "class GRU" in source
+    assert "trilat compare examples/gru.py:factory --out out/" in page
+
+
+PAPER_EXAMPLE = EXAMPLE.parent / "disentangleres.py"
+
+
+@pytest.fixture(scope="module")
+def paper_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small network of ``examples/disentangleres.py`` trained here on the paper's protocol
+    (N = 2, 16 units, 300 batches of 16), saved as the paper's ``train.py`` saves it:
+    ``{'state_dict', 'encoder', 'loss_hist'}`` (a numpy array), and the readout apart."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+
+    import numpy as np
+
+    import trilat
+    from trilat.experiments import train
+
+    spec = importlib.util.spec_from_file_location("disentangleres_example", PAPER_EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(
+        torch.nn.Linear(2, 100),
+        torch.nn.ReLU(),
+        torch.nn.Linear(100, 100),
+        torch.nn.ReLU(),
+        torch.nn.Linear(100, 40),
+    )
+    rnn, head = example.RNN(41, 16, 2), torch.nn.Linear(16, 2)
+    trained = train(
+        example.Network(rnn, head),
+        trilat.Task.paper_units(2),
+        protocol=trilat.TrialProtocol.paper(),
+        mixing=trilat.MixingMLP.from_state_dict(encoder.state_dict()),
+        steps=300,
+        lr=1e-2,
+        eval_every=300,
+        eval_trials=256,
+        rng=0,
+        progress=False,
+    )
+    folder = tmp_path_factory.mktemp("paper")
+    checkpoint, readout = folder / "net.pth", folder / "readout.pt"
+    history = np.asarray(trained.history.train_loss)
+    state = {"state_dict": rnn.state_dict(), "encoder": encoder.state_dict(), "loss_hist": history}
+    torch.save(state, checkpoint)
+    torch.save(torch.nn.Sequential(head, torch.nn.Sigmoid()).state_dict(), readout)
+    return checkpoint, readout
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_the_papers_checkpoint_in_one_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], paper_checkpoint: tuple[Path, Path]
+) -> None:
+    checkpoint, readout = paper_checkpoint
+    args = ["--factory-arg", f"checkpoint={checkpoint}", "--factory-arg", f"readout={readout}"]
+    argv = ["compare", f"{PAPER_EXAMPLE}:factory", *args, "--factory-arg", "n_tasks=2"]
+    assert main([*argv, "--n-trials", "300", "--no-figures"]) == 0
+    captured = capsys.readouterr()
+    report = captured.out
+    assert "rec_to_out ignored: never trained" in report
+    assert "Trial: 22 steps (fixation 0, stimulus 1..20, decision 21)" in report
+    rows = [line for line in report.splitlines() if re.match(r"\| -?\d+ \| \d+ \|", line)]
+    assert len(rows) == 1 and rows[0].startswith("| 21 | 20 | 0.0447 |")  # the decision step
+    assert "### Latent code at step 21 (t = 20)" in report
+    # (a few hundred batches leave a network near chance: the guard may say so in a warning)
+
+    # without its readout: the latent code alone; with N = 1 the estimate is not identifiable
+    latent_only = ["--factory-arg", f"checkpoint={checkpoint}", "--factory-arg", "n_tasks=1"]
+    assert main(["compare", f"{PAPER_EXAMPLE}:factory", *latent_only, "--n-trials", "300"]) == 0
+    report = capsys.readouterr().out
+    assert "No outputs: the network gave latents only" in report
+    assert "not identifiable (rank C = 1 < D = 2, N = 1)" in report
+
+
+def test_factory_arguments_are_literals_or_strings() -> None:
+    from trilat.compare._cli import FactoryError, factory_kwargs
+
+    got = factory_kwargs(["checkpoint=net.pth", "n_tasks=6", "scale=0.5", "name='a=b'", "x=None"])
+    assert got == {"checkpoint": "net.pth", "n_tasks": 6, "scale": 0.5, "name": "a=b", "x": None}
+    with pytest.raises(FactoryError, match="must be NAME=VALUE"):
+        factory_kwargs(["6"])
+    with pytest.raises(FactoryError, match="given twice"):
+        factory_kwargs(["a=1", "a=2"])
+
+
+def test_a_permutation_is_named_on_the_terminal_and_in_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _factory(
+        tmp_path,
+        """
+        PAPER = trilat.TrialProtocol.paper()
+
+        def permuted():
+            # the Bayes-optimal answers of the paper's units, on the paper's trial, read
+            # from identity-mixed inputs; paired with trilat's evenly spaced rows
+            task = trilat.Task.paper_units(6)
+
+            def fn(x):
+                seen = np.minimum(np.arange(22), 20)
+                mean = np.cumsum(x[..., :2] * (x[..., 2:] > 0), axis=1)  # stimulus steps only
+                mean = mean / np.maximum(seen, 1)[None, :, None]
+                z = trilat.predict_logits(task, mean, std=0.2 / np.sqrt(np.maximum(seen, 1)))
+                return mean, z
+
+            network = trilat.from_callable(fn, obs_dim=3)
+            return network, trilat.Task.evenly_spaced(6), lambda e: e, PAPER
+        """,
+    )
+    argv = ["compare", f"{path}:permuted", "--n-trials", "300", "--no-figures"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    expected = (
+        "unit 0 -> row 3, unit 1 -> row 4, unit 2 -> row 5, unit 3 -> row 0, unit 4 -> row 1, "
+        "unit 5 -> row 2"
+    )
+    warning = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and warning[0].startswith("trilat compare: warning: the network's")
+    assert expected in warning[0] and "the matching task is Task.paper_units(6)" in warning[0]
+    assert "### Warning: output units against task rows (step 21)" in captured.out
+    assert expected in captured.out
+
+
+def test_the_docs_show_the_papers_example_from_its_file() -> None:
+    """docs/comparing.md includes examples/disentangleres.py from ``import torch`` on."""
+    page = (EXAMPLE.parents[1] / "docs" / "comparing.md").read_text(encoding="utf-8")
+    include = (
+        "```{literalinclude} ../examples/disentangleres.py\n:language: python\n"
+        ":start-at: import torch\n"
+    )
+    assert include in page
+    source = PAPER_EXAMPLE.read_text(encoding="utf-8")
+    assert source.count("import torch\n") == 1 and "class RNN" in source
+    command = (
+        "trilat compare examples/disentangleres.py:factory --factory-arg checkpoint=net.pth "
+        "--factory-arg readout=readout.pt --factory-arg n_tasks=6"
+    )
+    assert command in page
+    # the GRU stays the first example
+    assert page.index("examples/gru.py") < page.index("examples/disentangleres.py")
+
+
+def test_alpha_fixes_the_penalty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _factory(
+        tmp_path,
+        """
+        def optimal():
+            return trilat.OptimalNetwork(trilat.Task.evenly_spaced(3), latent="logits")
+        """,
+    )
+    out = tmp_path / "out"
+    argv = ["compare", f"{path}:optimal", "--n-trials", "300", "--n-steps", "3", "--no-figures"]
+    assert main([*argv, "--alpha", "0.003", "--out", str(out)]) == 0
+    assert "fixed: alpha = 0.003" in capsys.readouterr().out
+    saved = json.loads((out / "comparison.json").read_text())
+    assert saved["alpha"] == 0.003 and saved["latent_alpha"] == [0.003] * 3
+    assert saved["code"]["generalization"]["fold_alphas"] == [[0.003, 0.003]] * 4
+    assert main(argv) == 0
+    assert "chosen by leave-one-out CV" in capsys.readouterr().out
+    _fails(capsys, [f"{path}:optimal", "--alpha", "-1"], "alpha must be")

@@ -6,6 +6,7 @@ Monte Carlo kernels and ``trilat.metrics`` for representation metrics.
 """
 
 from trilat._checks import NotIdentifiableError
+from trilat._version import __version__
 from trilat.adapters import (
     Network,
     NetworkOutput,
@@ -13,6 +14,7 @@ from trilat.adapters import (
     from_callable,
     from_torch,
     load_state_dict,
+    read_weights,
 )
 from trilat.compare import Comparison, compare
 from trilat.linearization import AffineMap, linear_decoder, linearization_constant
@@ -29,6 +31,7 @@ from trilat.metrics import (
     participation_ratio,
     regression_generalization,
 )
+from trilat.mixing import MixingMLP
 from trilat.oracle import (
     Posterior,
     bayes_decodability,
@@ -40,21 +43,19 @@ from trilat.oracle import (
     oracle_gap,
     posterior,
     posterior_mean,
+    posterior_std,
     predict,
     predict_logits,
     recover,
 )
+from trilat.protocol import TrialProtocol
 from trilat.task import (
     Gaussian,
-    MixingMLP,
     Task,
     Trials,
     Uniform,
-    posterior_std,
     simulate,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CCGP",
@@ -72,6 +73,7 @@ __all__ = [
     "Parallelism",
     "Posterior",
     "Task",
+    "TrialProtocol",
     "Trials",
     "Uniform",
     "__version__",
@@ -98,6 +100,7 @@ __all__ = [
     "posterior_std",
     "predict",
     "predict_logits",
+    "read_weights",
     "recover",
     "regression_generalization",
     "simulate",

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
-from trilat.task import MixingMLP, Task, simulate
+from trilat.mixing import MixingMLP
+from trilat.protocol import TrialProtocol
+from trilat.task import Task, check_task, simulate
 
 __all__ = ["LOSSES", "Batch", "make_batch", "schedule_targets"]
 
@@ -47,7 +49,8 @@ class Batch:
     Attributes
     ----------
     observations : ndarray, shape (n, T, obs_dim)
-        ``f(X(t))``, what the network sees.
+        ``f(X(t))``, what the network sees (``(n, S, obs_dim [+ 1])`` with a
+        protocol).
     targets : ndarray, shape (n, T, N)
         Targets in ``{0, 1/2, 1}`` laid out by the loss schedule.
     labels : ndarray of bool, shape (n, N)
@@ -106,12 +109,13 @@ def make_batch(
     mixing: MixingMLP,
     n_trials: int,
     n_steps: int = 20,
-    rng: Any = None,
+    rng: Any = 0,
     *,
     first_trial: int = 0,
     loss: str = "every_step",
+    protocol: TrialProtocol | None = None,
 ) -> Batch:
-    """Trials ``first_trial .. first_trial + n - 1`` of a seed, observed through ``f``.
+    """Trials ``first_trial`` to ``first_trial + n - 1`` of a seed, observed through ``f``.
 
     ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, observations ``f(X(t))``,
     targets :func:`schedule_targets` of ``y = 1[C x* > b]``.
@@ -123,18 +127,23 @@ def make_batch(
         The frozen ``f``; its input dimension must be ``task.dim``.
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int or SeedSequence
+    rng : int, SeedSequence or None, default 0
         The seed of the trial stream (see :func:`trilat.simulate`).
     first_trial : int
         Index of the first trial in the stream.
     loss : {"every_step", "decision"}
+        Ignored with a ``protocol`` (whose ``scored`` says the same).
+    protocol : TrialProtocol, optional
+        The trial around the evidence (:class:`trilat.protocol.TrialProtocol`):
+        then ``observations`` are :meth:`~TrialProtocol.inputs` ``(n, S,
+        obs_dim [+ 1])`` and ``targets`` :meth:`~TrialProtocol.targets`
+        ``(n, S, N)``; ``n_steps`` must be its ``stimulus``.
 
     Returns
     -------
     Batch
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     if not isinstance(mixing, MixingMLP):
         raise ValueError(f"mixing must be a trilat.MixingMLP, got {type(mixing).__name__}")
     if mixing.in_dim != task.dim:
@@ -143,6 +152,18 @@ def make_batch(
         )
     trials = simulate(task, n_trials, n_steps, rng, first_trial=first_trial)
     labels = task.labels(trials.x_star)
+    if protocol is not None:
+        if protocol.stimulus != n_steps:
+            raise ValueError(
+                f"n_steps = {n_steps} but the protocol has {protocol.stimulus} stimulus steps"
+            )
+        return Batch(
+            observations=protocol.inputs(trials.evidence, mixing),
+            targets=protocol.targets(labels),
+            labels=labels,
+            x_star=trials.x_star,
+            evidence=trials.evidence,
+        )
     return Batch(
         observations=mixing(trials.evidence),
         targets=schedule_targets(labels, n_steps, loss),

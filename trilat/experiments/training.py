@@ -21,12 +21,15 @@ import torch
 from torch import nn
 
 from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat._progress import progress as progress_block
 from trilat.adapters import NetworkOutput, from_torch
-from trilat.experiments._runtime import bar, show_progress, torch_threads
+from trilat.experiments._runtime import torch_threads
 from trilat.experiments.data import VALIDATION_FIRST_TRIAL, check_loss, make_batch
 from trilat.experiments.models import ARCHITECTURES, build
+from trilat.mixing import MixingMLP
 from trilat.oracle import posterior, predict_logits
-from trilat.task import MixingMLP, Task
+from trilat.protocol import TrialProtocol
+from trilat.task import Task, check_task
 
 __all__ = ["History", "TrainedNetwork", "load", "train"]
 
@@ -106,6 +109,9 @@ class TrainedNetwork:
     module : torch.nn.Module
     task : Task
     mixing : MixingMLP
+    protocol : TrialProtocol or None
+        The trial it was trained on (``None``: the evidence alone, ``T``
+        steps); :func:`trilat.compare` reads it.
     arch : str
     config : dict
         The training configuration (plain values).
@@ -130,13 +136,17 @@ class TrainedNetwork:
         self.arch = arch
         self.config = dict(config)
         self.history = history
+        protocol = self.config.get("protocol")
+        self.protocol = None if protocol is None else TrialProtocol.from_dict(protocol)
         self._network = from_torch(
-            module, latent="latent", obs_dim=mixing.out_dim, n_tasks=task.n_tasks
+            module, latent="latent", obs_dim=self.obs_dim, n_tasks=task.n_tasks
         )
 
     @property
     def obs_dim(self) -> int:
-        return self.mixing.out_dim
+        """Input width: the mixing's, plus the protocol's extra channels."""
+        extra = 0 if self.protocol is None else self.protocol.extra_channels()
+        return self.mixing.out_dim + extra
 
     @property
     def n_tasks(self) -> int:
@@ -278,10 +288,22 @@ def _check_schedule(schedule: str) -> str:
     return schedule
 
 
-def _oracle_logits(task: Task, evidence: np.ndarray, loss: str) -> np.ndarray:
-    """The flat-prior oracle's logits, laid out like the targets of ``loss``."""
+def _oracle_logits(
+    task: Task, evidence: np.ndarray, loss: str, protocol: TrialProtocol | None = None
+) -> np.ndarray:
+    """The flat-prior oracle's logits, laid out like the targets of ``loss`` (or ``protocol``).
+
+    With a protocol: the oracle at each step's time (:meth:`TrialProtocol.oracle_times`),
+    0 at steps without evidence (the prior's answer for boundaries through the
+    prior's centre) and at steps whose target is ``1/2``.
+    """
     post = posterior(task, evidence)
     z = predict_logits(task, post.mean, std=post.std)
+    if protocol is not None:
+        z = protocol.expand(z, before=0.0)
+        if protocol.scored == "decision":
+            z[:, ~protocol.scored_steps()] = 0.0
+        return z
     if loss == "decision":
         z[:, :-1, :] = 0.0  # the optimal answer to a target of 1/2
     return z
@@ -295,12 +317,13 @@ def train(
     batch_size: int = 16,
     lr: float = 1e-3,
     schedule: str = "constant",
-    n_steps: int = 20,
+    n_steps: int | None = None,
     hidden: int = 64,
     heads: int = 8,
-    loss: str = "every_step",
+    loss: str | None = None,
+    protocol: TrialProtocol | None = None,
     mixing: MixingMLP | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
     patience: int | None = 10,
     min_delta: float = 1e-4,
@@ -337,18 +360,27 @@ def train(
         ``"constant"`` (the paper's) or cosine decay from ``lr`` to 0 over
         ``steps``, ``lr(k) = lr (1 + cos(pi k / steps)) / 2``, which removes
         most of the gradient noise of small batches by the end of a short run.
-    n_steps : int
-        ``T``, evidence samples per trial (paper: 20).
+    n_steps : int, optional
+        ``T``, evidence samples per trial (paper: 20); default 20, or the
+        protocol's ``stimulus``.
     hidden, heads : int
         Units (transformer: width) and attention heads.
     loss : {"every_step", "decision"}
         The target schedule (see :mod:`trilat.experiments.data`):
         ``"every_step"`` trains the outputs towards the Bayes-optimal answer
         at every ``t``; ``"decision"`` is the paper's (labels at ``t = T``,
-        ``1/2`` before).
+        ``1/2`` before). Default ``"every_step"``, or the protocol's ``scored``.
+    protocol : TrialProtocol, optional
+        The trial around the evidence (:class:`trilat.protocol.TrialProtocol`):
+        the network reads :meth:`~TrialProtocol.inputs` (``S`` steps, the
+        mixed channels then any fixation channel) and is trained with BCE at
+        every step towards :meth:`~TrialProtocol.targets` (for
+        ``TrialProtocol.paper()``: ``1/2`` on steps 0..20 and the label at the
+        decision step 21, as the paper's code). Saved with the network;
+        :func:`trilat.compare` uses it.
     mixing : MixingMLP, optional
         The frozen ``f``; default ``MixingMLP(D)`` seeded from ``rng``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seeds the initial weights (through a scoped ``torch.manual_seed``
         that leaves torch's global generator as it was), the data stream and
         the default mixing.
@@ -380,16 +412,27 @@ def train(
     TrainedNetwork
         With the best weights, in eval mode.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     custom = isinstance(arch, nn.Module)
     if not custom and arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES} or a torch.nn.Module, got {arch!r}")
     steps = positive_int(steps, "steps")
     batch_size = positive_int(batch_size, "batch_size")
     lr = positive_scalar(lr, "lr")
-    n_steps = positive_int(n_steps, "n_steps")
-    loss = check_loss(loss)
+    if protocol is not None:
+        if not isinstance(protocol, TrialProtocol):
+            raise ValueError(f"protocol must be a trilat.TrialProtocol, got {protocol!r}")
+        if n_steps is not None and n_steps != protocol.stimulus:
+            raise ValueError(
+                f"n_steps = {n_steps} but the protocol has stimulus = {protocol.stimulus} steps"
+            )
+        if loss is not None and loss != protocol.scored:
+            raise ValueError(
+                f"loss = {loss!r} but the protocol scores {protocol.scored!r}; leave loss unset"
+            )
+        n_steps, loss = protocol.stimulus, protocol.scored
+    n_steps = positive_int(20 if n_steps is None else n_steps, "n_steps")
+    loss = check_loss("every_step" if loss is None else loss)
     eval_every = positive_int(eval_every, "eval_every")
     eval_trials = positive_int(eval_trials, "eval_trials")
     if patience is not None:
@@ -406,7 +449,7 @@ def train(
         )
     arch_name = type(arch).__name__ if custom else arch
     config = {
-        "obs_dim": mixing.out_dim,
+        "obs_dim": mixing.out_dim + (0 if protocol is None else protocol.extra_channels()),
         "n_tasks": task.n_tasks,
         "hidden": int(getattr(arch, "hidden", hidden)) if custom else hidden,
         "heads": heads,
@@ -416,6 +459,7 @@ def train(
         "schedule": _check_schedule(schedule),
         "n_steps": n_steps,
         "loss": loss,
+        "protocol": None if protocol is None else protocol.to_dict(),
         "patience": patience,
         "min_delta": float(min_delta),
         "eval_every": eval_every,
@@ -429,9 +473,9 @@ def train(
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(init_seed)
-                module = build(arch, mixing.out_dim, task.n_tasks, hidden=hidden, heads=heads)
+                module = build(arch, config["obs_dim"], task.n_tasks, hidden=hidden, heads=heads)
         run = _Run(module, task, mixing, config, arch_name, checkpoint)
-        run.fit(show_progress(progress))
+        run.fit(progress)
     module.eval()
     return TrainedNetwork(module, task, mixing, arch=arch_name, config=config, history=run.history)
 
@@ -464,6 +508,8 @@ class _Run:
         self.bad_evals = 0
         self.reference = math.inf
         self._chunk: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        protocol = config.get("protocol")
+        self.protocol = None if protocol is None else TrialProtocol.from_dict(protocol)
         val = make_batch(
             task,
             mixing,
@@ -472,10 +518,11 @@ class _Run:
             config["data_seed"],
             first_trial=VALIDATION_FIRST_TRIAL,
             loss=config["loss"],
+            protocol=self.protocol,
         )
         self.val_x = self._tensor(val.observations)
         self.val_y = self._tensor(val.targets)
-        oracle = _oracle_logits(task, val.evidence, config["loss"])
+        oracle = _oracle_logits(task, val.evidence, config["loss"], self.protocol)
         self.history.oracle_loss = float(
             self.criterion(torch.from_numpy(oracle), torch.from_numpy(val.targets))
         )
@@ -499,6 +546,7 @@ class _Run:
                 self.config["data_seed"],
                 first_trial=first * b,
                 loss=self.config["loss"],
+                protocol=self.protocol,
             )
             self._chunk = (first, self._tensor(data.observations), self._tensor(data.targets))
         _, x, y = self._chunk
@@ -520,12 +568,14 @@ class _Run:
         self.module.train()
         return val
 
-    def fit(self, show: bool) -> None:
+    def fit(self, progress: bool | None) -> None:
         cfg = self.config
         steps, every, patience = cfg["steps"], cfg["eval_every"], cfg["patience"]
         self.module.train()
         running, count = 0.0, 0
-        with bar(total=steps, initial=self.step, enabled=show, desc=f"train {self.arch}") as pbar:
+        with progress_block(
+            steps, f"train {self.arch}", progress, unit="step", initial=self.step
+        ) as pbar:
             while self.step < steps and not self.history.stopped_early:
                 x, y = self._batch(self.step)
                 loss = self.criterion(self.module(x), y)
