@@ -75,8 +75,8 @@ from trilat.verify._result import (
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
 
 LINEAR_U = 2.0  # |u| below which Phi^-1(sigmoid(z)) ~ alpha z is accurate
-GAP_TRIALS = 500  # trials of the prior-gap part (the exact box outputs cost ~0.3 ms each)
-ROUND_TRIP_TRIALS = 20  # trials whose every t goes through the box-prior round trip
+GAP_TRIALS = 200  # trials of the prior-gap part (the exact box outputs cost ~0.5 ms each)
+ROUND_TRIP_TRIALS = 10  # trials whose every t goes through the box-prior round trip
 PART2_N = 6  # the paper's N for part 2 (else the identifiable N closest to it)
 EPS = float(np.finfo(np.float64).eps)
 
