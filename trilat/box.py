@@ -427,15 +427,16 @@ class BoxResult:
     (``(..., N, D)``), and the QMC relative standard error of the smaller of
     ``P``, ``1 - P`` (0 where quadrature or the closed form was used)."""
 
-    __slots__ = ("flat", "jacobian", "log_p", "log_q", "qmc_rel_se", "z_flat")
+    __slots__ = ("flat", "jacobian", "log_p", "log_q", "p_flat", "qmc_rel_se", "z_flat")
 
-    def __init__(self, log_p, log_q, jacobian, qmc_rel_se, flat, z_flat):
+    def __init__(self, log_p, log_q, jacobian, qmc_rel_se, flat, z_flat, p_flat):
         self.log_p = log_p
         self.log_q = log_q
         self.jacobian = jacobian
         self.qmc_rel_se = qmc_rel_se
         self.flat = flat  # where every coordinate was untruncated: the flat formula
         self.z_flat = z_flat
+        self.p_flat = p_flat
 
     @property
     def logits(self) -> np.ndarray:
@@ -445,7 +446,8 @@ class BoxResult:
     @property
     def probabilities(self) -> np.ndarray:
         """``P``, taken as ``1 - (1 - P)`` where ``1 - P`` is the smaller, to keep its digits."""
-        return np.where(self.log_p < self.log_q, np.exp(self.log_p), -np.expm1(self.log_q))
+        p = np.where(self.log_p < self.log_q, np.exp(self.log_p), -np.expm1(self.log_q))
+        return np.where(self.flat, self.p_flat, p)
 
 
 def box_log_probabilities(
@@ -573,5 +575,6 @@ def box_log_probabilities(
         rel_se.reshape(*batch, n_tasks),
         flat_both.reshape(*batch, n_tasks),
         z_flat.reshape(*batch, n_tasks),
+        special.ndtr(uf).reshape(*batch, n_tasks),
     )
     return res
