@@ -6,9 +6,10 @@ Imported by :mod:`trilat.adapters` only when one of them is called, so that
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from trilat._checks import as_float_array
 from trilat.adapters import NetworkOutput
 
-__all__ = ["TorchNetwork", "load_weights", "warn_sequence_first"]
+__all__ = ["TorchNetwork", "load_weights", "on_device", "warn_sequence_first"]
 
 
 def _first_tensor(value: Any, what: str) -> Any:
@@ -222,3 +223,32 @@ def load_weights(
             stacklevel=3,
         )
     return module
+
+
+@contextlib.contextmanager
+def on_device(network: Any, device: Any) -> Iterator[None]:
+    """Run ``network`` (a ``from_torch`` network or one with a ``module``) on ``device``.
+
+    Moves the torch module there for the block and back to where it was after
+    (``Module.to`` is in place); inputs are moved by :class:`TorchNetwork`.
+    """
+    module = getattr(network, "module", None)
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(
+            f"device= needs a torch network (trilat.from_torch or a trained network with a "
+            f"module), got {type(network).__name__}"
+        )
+    target = torch.device(device)
+    params = list(module.parameters())
+    before = params[0].device if params else torch.device("cpu")
+    adapters = [a for a in (network, getattr(network, "_network", None)) if hasattr(a, "device")]
+    saved = [a.device for a in adapters]
+    module.to(target)
+    for a in adapters:
+        a.device = target
+    try:
+        yield
+    finally:
+        module.to(before)
+        for a, d in zip(adapters, saved, strict=True):
+            a.device = d
