@@ -8,6 +8,9 @@
 - :data:`RECIPES` names optimiser settings: ``"paper"`` (``train.py``'s)
   and ``"trilat"``; :func:`save_paper_checkpoint` writes a ``"paper_rnn"``
   network in the paper's checkpoint format;
+- :func:`reference_generalization` runs the paper's out-of-distribution
+  analysis (``generalize.py``'s Adam decoder), as its code does
+  (``faithful=True``, with its test-set flaw) or corrected;
 - :func:`load` reads a saved network back (``weights_only=True``);
 - :func:`fixed_points` finds the fixed points of a trained RNN's recurrent
   map and the dimension of its attractor; :func:`slow_points` the sheet of
@@ -23,6 +26,13 @@ from trilat.experiments.dynamics import (
     fixation_input,
     fixed_points,
     slow_points,
+)
+from trilat.experiments.generalization import (
+    ReferenceGeneralization,
+    orthant_index,
+    orthants,
+    paper_decoder_batches,
+    reference_generalization,
 )
 from trilat.experiments.models import (
     ARCHITECTURES,
@@ -55,12 +65,17 @@ __all__ = [
     "PaperRNN",
     "Recipe",
     "RecurrentNetwork",
+    "ReferenceGeneralization",
     "TrainedNetwork",
     "build",
     "fixation_input",
     "fixed_points",
     "load",
     "make_batch",
+    "orthant_index",
+    "orthants",
+    "paper_decoder_batches",
+    "reference_generalization",
     "save_paper_checkpoint",
     "schedule_targets",
     "slow_points",
