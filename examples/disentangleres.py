@@ -3,8 +3,8 @@
 ``trilat compare examples/disentangleres.py:factory --factory-arg checkpoint=net.pth
 --factory-arg readout=readout.pt --factory-arg n_tasks=6``. The checkpoint is
 ``train.py``'s ``{'state_dict', 'encoder', 'loss_hist'}``; the readout is the
-state dict of its ``Sequential(Linear(64, N), Sigmoid())``. The README's
-section "Comparing your own network" shows this file verbatim.
+state dict of its ``Sequential(Linear(64, N), Sigmoid())``. The page
+docs/comparing.md includes this file.
 """
 
 import torch

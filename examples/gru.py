@@ -1,8 +1,8 @@
 """A small PyTorch GRU for ``trilat compare examples/gru.py:factory --out out/``.
 
 Untrained, so the report shows how far a random network is from the
-Bayes-optimal estimator; load your trained weights where marked. The README's
-section "Comparing your own network" shows this file verbatim.
+Bayes-optimal estimator; load your trained weights where marked. The page
+docs/comparing.md includes this file, and plot_compare_gru.py runs it.
 """
 
 import torch

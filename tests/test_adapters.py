@@ -6,8 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
-from gru_reference import gru_module as _gru_module
-from gru_reference import numpy_gru as _numpy_gru
+from _support.gru_reference import gru_module as _gru_module
+from _support.gru_reference import numpy_gru as _numpy_gru
 from scipy import special
 
 import trilat
@@ -108,6 +108,8 @@ def test_from_callable_wraps_numpy_functions() -> None:
 # --- torch -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_from_torch_matches_the_gru_equations_in_numpy() -> None:
     torch = pytest.importorskip("torch")
     module = _gru_module(torch, 40, 16, 6, torch.float64)
@@ -125,6 +127,7 @@ def test_from_torch_matches_the_gru_equations_in_numpy() -> None:
     np.testing.assert_array_equal(by_fn.latents, out.logits)
 
 
+@pytest.mark.torch
 def test_from_torch_float32_module_runs_in_its_dtype() -> None:
     torch = pytest.importorskip("torch")
     module = _gru_module(torch, 40, 16, 6, torch.float32)
@@ -139,6 +142,7 @@ def test_from_torch_float32_module_runs_in_its_dtype() -> None:
     np.testing.assert_allclose(out.logits, logits, rtol=0, atol=1e-5)
 
 
+@pytest.mark.torch
 def test_from_torch_errors_name_what_was_expected() -> None:
     torch = pytest.importorskip("torch")
     module = _gru_module(torch, 40, 16, 6, torch.float32)
@@ -159,6 +163,7 @@ def test_from_torch_errors_name_what_was_expected() -> None:
         from_torch(torch.nn.GRU(40, 16), latent=lambda out: out[0])
 
 
+@pytest.mark.torch
 def test_load_state_dict_round_trips_weights(tmp_path) -> None:
     torch = pytest.importorskip("torch")
     source = _gru_module(torch, 40, 16, 6, torch.float32)
@@ -192,6 +197,7 @@ class _Payload:
         return "pwned"
 
 
+@pytest.mark.torch
 def test_load_state_dict_refuses_pickled_objects(tmp_path) -> None:
     torch = pytest.importorskip("torch")
     module = _gru_module(torch, 40, 16, 6, torch.float32)

@@ -58,6 +58,8 @@ def test_report_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "| 5 | 0.0894 |" in captured.out and "| 6 |" not in captured.out
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_the_readme_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
@@ -125,6 +127,7 @@ def test_shape_mismatches_and_nan(tmp_path: Path, capsys: pytest.CaptureFixture[
     _fails(capsys, [f"{path}:wrong_width"], "(n, T, 30), but the mixing f(X(t)) gives")
 
 
+@pytest.mark.torch
 def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     path = _factory(
@@ -139,14 +142,16 @@ def test_bare_torch_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     _fails(capsys, [f"{path}:factory"], "wrap it with trilat.from_torch(module, latent=NAME)")
 
 
-def test_the_readme_shows_the_example_verbatim() -> None:
-    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
-    shown = [b for b in blocks if "class GRU" in b]
-    assert len(shown) == 1
+def test_the_docs_show_the_example_from_its_file() -> None:
+    """docs/comparing.md includes examples/gru.py from ``import torch`` on (no copy to drift)."""
+    page = (EXAMPLE.parents[1] / "docs" / "comparing.md").read_text(encoding="utf-8")
+    assert (
+        "```{literalinclude} ../examples/gru.py\n:language: python\n:start-at: import torch\n"
+        in page
+    )
     source = EXAMPLE.read_text(encoding="utf-8")
-    assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
-    assert "trilat compare examples/gru.py:factory --out out/" in readme
+    assert source.count("import torch\n") == 1 and "class GRU" in source
+    assert "trilat compare examples/gru.py:factory --out out/" in page
 
 
 PAPER_EXAMPLE = EXAMPLE.parent / "disentangleres.py"
@@ -225,7 +230,7 @@ def test_the_papers_checkpoint_in_one_command(
 
 
 def test_factory_arguments_are_literals_or_strings() -> None:
-    from trilat._compare_cli import FactoryError, factory_kwargs
+    from trilat.compare._cli import FactoryError, factory_kwargs
 
     got = factory_kwargs(["checkpoint=net.pth", "n_tasks=6", "scale=0.5", "name='a=b'", "x=None"])
     assert got == {"checkpoint": "net.pth", "n_tasks": 6, "scale": 0.5, "name": "a=b", "x": None}
@@ -273,17 +278,40 @@ def test_a_permutation_is_named_on_the_terminal_and_in_the_report(
     assert expected in captured.out
 
 
-def test_the_readme_shows_the_papers_example_verbatim() -> None:
-    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
-    shown = [b for b in blocks if "class RNN" in b]
-    assert len(shown) == 1
+def test_the_docs_show_the_papers_example_from_its_file() -> None:
+    """docs/comparing.md includes examples/disentangleres.py from ``import torch`` on."""
+    page = (EXAMPLE.parents[1] / "docs" / "comparing.md").read_text(encoding="utf-8")
+    include = (
+        "```{literalinclude} ../examples/disentangleres.py\n:language: python\n"
+        ":start-at: import torch\n"
+    )
+    assert include in page
     source = PAPER_EXAMPLE.read_text(encoding="utf-8")
-    assert source.endswith(shown[0]) and "import torch" not in source[: -len(shown[0])]
+    assert source.count("import torch\n") == 1 and "class RNN" in source
     command = (
         "trilat compare examples/disentangleres.py:factory --factory-arg checkpoint=net.pth "
         "--factory-arg readout=readout.pt --factory-arg n_tasks=6"
     )
-    assert command in readme
+    assert command in page
     # the GRU stays the first example
-    assert readme.index("class GRU") < readme.index("class RNN")
+    assert page.index("examples/gru.py") < page.index("examples/disentangleres.py")
+
+
+def test_alpha_fixes_the_penalty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _factory(
+        tmp_path,
+        """
+        def optimal():
+            return trilat.OptimalNetwork(trilat.Task.evenly_spaced(3), latent="logits")
+        """,
+    )
+    out = tmp_path / "out"
+    argv = ["compare", f"{path}:optimal", "--n-trials", "300", "--n-steps", "3", "--no-figures"]
+    assert main([*argv, "--alpha", "0.003", "--out", str(out)]) == 0
+    assert "fixed: alpha = 0.003" in capsys.readouterr().out
+    saved = json.loads((out / "comparison.json").read_text())
+    assert saved["alpha"] == 0.003 and saved["latent_alpha"] == [0.003] * 3
+    assert saved["code"]["generalization"]["fold_alphas"] == [[0.003, 0.003]] * 4
+    assert main(argv) == 0
+    assert "chosen by leave-one-out CV" in capsys.readouterr().out
+    _fails(capsys, [f"{path}:optimal", "--alpha", "-1"], "alpha must be")

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy as sp
 
 import trilat
 from trilat import Gaussian, Task
 
 DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
+# Every test runs the sympy scripts (seconds each) or starts a process.
+pytestmark = pytest.mark.slow
+
 SCRIPTS = ("posterior", "recovery", "linearization", "ceiling")
 EPS = float(np.finfo(np.float64).eps)
 
@@ -57,6 +59,7 @@ def test_script_runs_and_prints_checked_results(run_script, name):
     assert sum(step.kind in ("=", "ok") for step in d.steps) >= 10
 
 
+@pytest.mark.integration
 def test_script_runs_as_a_command_from_another_directory(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(DERIVATIONS / "posterior.py")],
@@ -70,6 +73,7 @@ def test_script_runs_as_a_command_from_another_directory(tmp_path):
 
 
 def test_a_false_step_fails_loudly(run_script):
+    sp = pytest.importorskip("sympy")
     run_script("posterior")  # puts derivations/ on sys.path
     from _steps import Derivation
 
@@ -81,6 +85,7 @@ def test_a_false_step_fails_loudly(run_script):
         d.holds("undecided", "sympy cannot tell", sp.Symbol("y").is_positive)
 
 
+@pytest.mark.integration
 def test_import_trilat_does_not_import_sympy():
     code = "import sys, trilat; assert 'sympy' not in sys.modules, 'sympy imported by trilat'"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -139,6 +144,7 @@ TASKS = {
 def test_linear_decoder_is_the_derived_affine_map(
     run_script, task_name, activation, method, half_width
 ):
+    sp = pytest.importorskip("sympy")
     lin, _ = run_script("linearization")
     task = TASKS[task_name]()
     t = np.array([1.0, 4.0, 20.0])
@@ -160,6 +166,7 @@ def test_linear_decoder_is_the_derived_affine_map(
 
 def test_poster_offset_is_wrong_exactly_when_b_is_not_orthogonal_to_C(run_script):
     """The poster's s alpha C^+ (z + b) minus the correct map is (s alpha - 1) C^+ b."""
+    sp = pytest.importorskip("sympy")
     lin, _ = run_script("linearization")
     n_, dim = sp.symbols("N D", integer=True, positive=True)
     Cp, b = sp.MatrixSymbol("C^+", dim, n_), sp.MatrixSymbol("b", n_, 1)
@@ -205,6 +212,7 @@ def test_decoder_error_bound_holds_and_is_below_the_uniform_bound(run_script):
 
 
 def test_posterior_matches_the_derived_conjugate_update(run_script):
+    sp = pytest.importorskip("sympy")
     post, _ = run_script("posterior")
     task = Task.random(2, 3, sigma=0.3, rng=2)
     prior = Gaussian(mean=0.1, std=0.4)
@@ -236,6 +244,7 @@ def test_outputs_and_distances_match_the_derived_formulas(run_script):
     """Yhat = Phi(k/s) and k = s Phi^-1(Yhat), evaluated from the derived sympy expressions
     at 30 digits; trilat's predict/distances are good to a few ulp (conditioning of Phi at
     |u| <= 3 is <= 1 + u^2, so 32 eps relative covers it)."""
+    sp = pytest.importorskip("sympy")
     post, _ = run_script("posterior")
     r = post["derive"]().results
     task = Task.evenly_spaced(4, sigma=0.25)
@@ -297,6 +306,7 @@ def test_eq7_is_the_r2_of_the_posterior_mean_under_simulation(run_script):
 
     1 - mean((x* - mu)^2)/V with V exact has standard error sd((x* - mu)^2)/(sqrt(n) V);
     allow 4 (false-failure probability 6e-5 per time step, 3e-4 over the five)."""
+    sp = pytest.importorskip("sympy")
     ceil, _ = run_script("ceiling")
     r2 = ceil["derive"]().results["r2_eq7"]
     task = Task.evenly_spaced(6, sigma=0.2)
@@ -317,6 +327,7 @@ def test_eq7_is_the_r2_of_the_posterior_mean_under_simulation(run_script):
 
 
 def test_gaussian_prior_r2_is_the_shrinkage_weight(run_script):
+    sp = pytest.importorskip("sympy")
     ceil, _ = run_script("ceiling")
     post, _ = run_script("posterior")
     r2_g = ceil["derive"]().results["r2_gaussian"]
@@ -335,6 +346,7 @@ def test_decodability_ceiling_is_the_derived_eq7(run_script):
     uniform prior (eq. 7) and, through the conjugate std, a Gaussian one (r^2_G). 1 - s^2/V
     takes four roundings of O(1) numbers, each <= eps/2 relative to s^2/V: the absolute error
     is <= 2 eps (1 + s^2/V)."""
+    sp = pytest.importorskip("sympy")
     ceil, _ = run_script("ceiling")
     results = ceil["derive"]().results
     steps = [1, 2, 3, 7, 20, 1000]

@@ -3,30 +3,49 @@ fixed points, and a smoke test of the paper's claims (slow)."""
 
 from __future__ import annotations
 
+import importlib
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
-import trilat  # noqa: E402
-from trilat.experiments import (  # noqa: E402
-    ARCHITECTURES,
-    History,
-    TrainedNetwork,
-    build,
-    fixed_points,
-    load,
-    make_batch,
-    schedule_targets,
-    slow_points,
-    train,
-    training,
-)
-from trilat.experiments.training import _oracle_logits  # noqa: E402
+import trilat
 
 pytestmark = pytest.mark.torch
+
+# torch and trilat.experiments (which needs it) are imported when the first test of this
+# file runs, by _torch_and_experiments, not when pytest collects the file: importing
+# torch takes seconds, and most test runs select no test of this file.
+ARCHITECTURES = ("rnn", "gru", "lstm", "transformer", "paper_rnn", "gpt2")  # checked below
+torch: Any = None
+History: Any = None
+TrainedNetwork: Any = None
+build: Any = None
+fixed_points: Any = None
+load: Any = None
+make_batch: Any = None
+schedule_targets: Any = None
+slow_points: Any = None
+train: Any = None
+training: Any = None
+_oracle_logits: Any = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_and_experiments():
+    global torch, History, TrainedNetwork, build, fixed_points, load, make_batch
+    global schedule_targets, slow_points, train, training, _oracle_logits
+    torch = pytest.importorskip("torch")
+    ex = importlib.import_module("trilat.experiments")
+    assert ex.ARCHITECTURES == ARCHITECTURES
+    History, TrainedNetwork, build, fixed_points = (
+        ex.History, ex.TrainedNetwork, ex.build, ex.fixed_points
+    )  # fmt: skip
+    load, make_batch, schedule_targets = ex.load, ex.make_batch, ex.schedule_targets
+    slow_points, train, training = ex.slow_points, ex.train, ex.training
+    _oracle_logits = ex.training._oracle_logits
+
 
 TASK = trilat.Task.evenly_spaced(3)
 MIXING = trilat.MixingMLP(2, rng=5)
@@ -139,6 +158,7 @@ def test_the_oracle_beats_a_perturbed_oracle_on_the_every_step_loss():
 # --------------------------------------------------------------------------- models
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_models_are_causal_and_read_out_linearly_from_the_latent(arch):
     torch.manual_seed(0)
@@ -210,6 +230,7 @@ def _assert_same_weights(a, b):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_training_is_seeded_and_leaves_torch_global_rng_alone():
     state = torch.random.get_rng_state()
     a = _tiny()
@@ -220,6 +241,7 @@ def test_training_is_seeded_and_leaves_torch_global_rng_alone():
     assert not torch.equal(c.module.readout.weight, a.module.readout.weight)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss_and_records_its_history():
     net = _tiny(steps=200, batch_size=16, hidden=16, eval_every=50, eval_trials=256, lr=3e-3)
     h = net.history
@@ -233,6 +255,7 @@ def test_training_lowers_the_validation_loss_and_records_its_history():
     assert h.best_val_loss < 0.45
 
 
+@pytest.mark.slow
 def test_early_stopping_on_a_plateau():
     """With min_delta larger than any possible gain, the second evaluation is a plateau."""
     net = _tiny(steps=100, patience=1, min_delta=10.0)
@@ -240,6 +263,7 @@ def test_early_stopping_on_a_plateau():
     assert net.history.step == [10, 20]
 
 
+@pytest.mark.slow
 def test_trained_network_plugs_into_the_network_protocol():
     net = _tiny()
     assert isinstance(net, trilat.adapters.Network)
@@ -251,6 +275,7 @@ def test_trained_network_plugs_into_the_network_protocol():
     assert net.obs_dim == 40 and net.n_tasks == 3
 
 
+@pytest.mark.slow
 def test_trained_network_plugs_straight_into_compare():
     """compare reads the network's own mixing: the same numbers as passing it explicitly."""
     net = _tiny()
@@ -263,6 +288,7 @@ def test_trained_network_plugs_straight_into_compare():
     assert np.all(c.excess_cross_entropy > 0)
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip_with_weights_only(tmp_path):
     net = _tiny("gru")
     path = net.save(tmp_path / "net.pt")
@@ -280,6 +306,7 @@ def test_save_and_load_round_trip_with_weights_only(tmp_path):
     assert again.history.to_dict() == net.history.to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_training_resumed_after_an_interruption_is_identical(tmp_path, monkeypatch, schedule):
     path = tmp_path / "ckpt.pt"
@@ -303,6 +330,7 @@ def test_training_resumed_after_an_interruption_is_identical(tmp_path, monkeypat
     _assert_same_weights(load(path).module.state_dict(), straight.module.state_dict())
 
 
+@pytest.mark.slow
 def test_a_constant_rate_run_can_be_extended(tmp_path):
     path = tmp_path / "ckpt.pt"
     straight = _tiny(steps=40)
@@ -369,39 +397,44 @@ def test_history_round_trips_through_a_dict():
 # --------------------------------------------------------------------------- fixed points
 
 
-class _LinearRNN(torch.nn.Module):
-    """``h(t) = A h(t-1) + B u(t)``, ``A = Q diag(1 (d times), lambda_rest) Q^T``.
+def _linear_rnn(size: int, obs_dim: int, d: int, seed: int) -> Any:
+    """A ``_LinearRNN``: the class is made here, when torch has been imported."""
 
-    Under the input ``u = 0`` every point of the eigenspace of ``lambda = 1`` is a
-    fixed point: a ``d``-dimensional continuous attractor with exactly ``d``
-    eigenvalues equal to 1 and the others (drawn in [-0.5, 0.6]) at least 0.4 away.
-    """
+    class LinearRNN(torch.nn.Module):
+        """``h(t) = A h(t-1) + B u(t)``, ``A = Q diag(1 (d times), lambda_rest) Q^T``.
 
-    def __init__(self, size: int, obs_dim: int, d: int, seed: int) -> None:
-        super().__init__()
-        gen = np.random.default_rng(seed)
-        q, _ = np.linalg.qr(gen.standard_normal((size, size)))
-        lam = np.r_[np.ones(d), gen.uniform(-0.5, 0.6, size - d)]
-        self.A = torch.nn.Parameter(torch.tensor(q @ np.diag(lam) @ q.T))
-        self.B = torch.nn.Parameter(torch.tensor(gen.standard_normal((size, obs_dim)) / 7.0))
-        self.state_size = size
-        self.basis = q[:, :d]
+        Under the input ``u = 0`` every point of the eigenspace of ``lambda = 1`` is a
+        fixed point: a ``d``-dimensional continuous attractor with exactly ``d``
+        eigenvalues equal to 1 and the others (drawn in [-0.5, 0.6]) at least 0.4 away.
+        """
 
-    def step(self, h, u):
-        return h @ self.A.T + (u @ self.B.T if u.ndim > 1 else self.B @ u)
+        def __init__(self, size: int, obs_dim: int, d: int, seed: int) -> None:
+            super().__init__()
+            gen = np.random.default_rng(seed)
+            q, _ = np.linalg.qr(gen.standard_normal((size, size)))
+            lam = np.r_[np.ones(d), gen.uniform(-0.5, 0.6, size - d)]
+            self.A = torch.nn.Parameter(torch.tensor(q @ np.diag(lam) @ q.T))
+            self.B = torch.nn.Parameter(torch.tensor(gen.standard_normal((size, obs_dim)) / 7.0))
+            self.state_size = size
+            self.basis = q[:, :d]
 
-    def states(self, obs):
-        h = obs.new_zeros(obs.shape[0], self.state_size)
-        out = []
-        for t in range(obs.shape[1]):
-            h = self.step(h, obs[:, t])
-            out.append(h)
-        return torch.stack(out, 1)
+        def step(self, h, u):
+            return h @ self.A.T + (u @ self.B.T if u.ndim > 1 else self.B @ u)
+
+        def states(self, obs):
+            h = obs.new_zeros(obs.shape[0], self.state_size)
+            out = []
+            for t in range(obs.shape[1]):
+                h = self.step(h, obs[:, t])
+                out.append(h)
+            return torch.stack(out, 1)
+
+    return LinearRNN(size, obs_dim, d, seed)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_fixed_points_of_a_linear_rnn_have_the_attractor_dimension(d):
-    rnn = _LinearRNN(12, 40, d, seed=d)
+    rnn = _linear_rnn(12, 40, d, seed=d)
     fp = fixed_points(
         rnn, TASK, mixing=MIXING, fixation="zero", n_initial=64, iterations=300, rng=0
     )
@@ -419,12 +452,13 @@ def test_fixed_points_of_a_linear_rnn_have_the_attractor_dimension(d):
     assert str(d) in fp.summary()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_slow_points_of_a_linear_rnn_span_its_attractor(d):
     """On an exact attractor q = 0 along the manifold: the descent only removes the
     off-manifold part (contracted by |lambda| <= 0.6 per step), so the points keep
     their spread inside the d-dimensional eigenspace and none outside it."""
-    rnn = _LinearRNN(12, 40, d, seed=d)
+    rnn = _linear_rnn(12, 40, d, seed=d)
     sp = slow_points(
         rnn, TASK, mixing=MIXING, fixation="zero", n_initial=64, iterations=1000, rng=0
     )
@@ -454,7 +488,7 @@ def test_fixed_points_restore_the_module():
 @pytest.mark.parametrize(("fixation", "message"), [("origin", "fixation must be one of")])
 def test_fixed_points_reject_an_unknown_fixation(fixation, message):
     with pytest.raises(ValueError, match=message):
-        fixed_points(_LinearRNN(4, 40, 1, 0), TASK, mixing=MIXING, fixation=fixation)
+        fixed_points(_linear_rnn(4, 40, 1, 0), TASK, mixing=MIXING, fixation=fixation)
 
 
 # --------------------------------------------------------------------------- smoke test

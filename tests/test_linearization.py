@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
-import mp_reference as ref
 import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from _support import mp_reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression

@@ -11,10 +11,16 @@ import math
 
 import numpy as np
 import pytest
-from quadrant_reference import least_squares_quadrant_r2
+from _support.quadrant_reference import least_squares_quadrant_r2
 from scipy import stats
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
+from sklearn.linear_model import (
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    RidgeClassifierCV,
+    RidgeCV,
+)
 from sklearn.metrics import balanced_accuracy_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold
 
@@ -56,6 +62,23 @@ def random_rotation(width: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
+def penalty_unit(h: np.ndarray) -> float:
+    """``tr(H_c^T H_c) / H`` of training latents, ``H`` the units that are not constant: the
+    absolute penalty of a relative alpha of 1."""
+    live = np.ptp(h, axis=0) > 0
+    hc = h[:, live] - h[:, live].mean(axis=0)
+    return float(np.sum(hc**2) / np.count_nonzero(live))
+
+
+def sk_ridge(h: np.ndarray, y: np.ndarray, alpha: float | None):
+    """scikit-learn's ridge at the relative penalty ``alpha`` (``None``: ``RidgeCV`` on the
+    relative grid, leave-one-out, one penalty per target), fitted on ``(h, y)``."""
+    if alpha is None:
+        grid = metrics.RIDGE_ALPHAS * penalty_unit(h)
+        return RidgeCV(alphas=grid, alpha_per_target=True).fit(h, y)
+    return Ridge(alpha=alpha * penalty_unit(h)).fit(h, y)
+
+
 # ---------------------------------------------------------------- scikit-learn references
 #
 # Tolerance 1e-8 for the ridge-based references: both sides solve the same
@@ -83,7 +106,7 @@ def ridge_cases():
 @pytest.mark.parametrize("solver", ["svd", "cholesky"])
 def test_ridge_matches_sklearn(name, h, y, alpha, solver):
     weight, offset = ridge(h, y, alpha)
-    ref = Ridge(alpha=alpha, solver=solver).fit(h, y)
+    ref = Ridge(alpha=alpha * penalty_unit(h), solver=solver).fit(h, y)
     scale = np.max(np.abs(ref.coef_))
     np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=RIDGE_RTOL * scale)
     # offsets compared through the predictions, which is what the metrics use
@@ -146,13 +169,13 @@ def test_decodability_matches_sklearn_kfold(cv, shuffle):
     hs, xs = h[order], x[order]
     ref, per_target = [], []
     for train, test in KFold(n_splits=cv).split(hs):
-        model = Ridge(alpha=1e-2).fit(hs[train], xs[train])
+        model = sk_ridge(hs[train], xs[train], 1e-2)
         ref.append(r2_score(xs[test], model.predict(hs[test]), multioutput="uniform_average"))
         per_target.append(r2_score(xs[test], model.predict(hs[test]), multioutput="raw_values"))
     np.testing.assert_allclose(res.scores, ref, rtol=0, atol=RIDGE_RTOL)
     assert res.score == pytest.approx(np.mean(ref), abs=RIDGE_RTOL)
     np.testing.assert_allclose(res.per_target, np.mean(per_target, axis=0), atol=RIDGE_RTOL)
-    full = Ridge(alpha=1e-2).fit(h, x)
+    full = sk_ridge(h, x, 1e-2)
     scale = np.max(np.abs(full.coef_))
     np.testing.assert_allclose(res.weight, full.coef_, atol=RIDGE_RTOL * scale)
     # offset = mean(x) - W mean(h): each weight's error (<= RIDGE_RTOL scale) enters
@@ -170,7 +193,7 @@ def test_quadrant_matches_sklearn(dim):
     ref = []
     for pattern in itertools.product([False, True], repeat=dim):
         test = np.all(signs == np.array(pattern[::-1]), axis=1)  # code bit k = factor k
-        model = Ridge(alpha=1e-3).fit(h[~test], x[~test])
+        model = sk_ridge(h[~test], x[~test], 1e-3)
         mse = mean_squared_error(x[test], model.predict(h[test]))  # averaged over factors
         ref.append(1 - mse / (1 / 12))
     # orthant codes enumerate patterns with factor 0 as the lowest bit
@@ -180,7 +203,7 @@ def test_quadrant_matches_sklearn(dim):
     assert res.scores.shape == (2**dim,)
     np.testing.assert_array_equal(np.abs(res.splits), 1)
     # the all-sample decoder, the one factor_angles reads
-    full = Ridge(alpha=1e-3).fit(h, x)
+    full = sk_ridge(h, x, 1e-3)
     scale = np.max(np.abs(full.coef_))
     np.testing.assert_allclose(res.weight, full.coef_.reshape(dim, -1), atol=RIDGE_RTOL * scale)
     # the intercept is unpenalised: the fit passes through the means, up to the roundings
@@ -201,11 +224,13 @@ def test_halfspace_matches_sklearn():
     res = metrics.regression_generalization(h, x, "halfspace", n_splits=7, rng=3)
     assert res.splits.shape == (7, 3)
     np.testing.assert_allclose(np.linalg.norm(res.splits, axis=1), 1.0, atol=1e-15)
-    ref = []
+    ref, chosen = [], []
     for v in res.splits:
         train = x @ v > 0
-        model = Ridge(alpha=1e-3).fit(h[train], x[train])
+        model = sk_ridge(h[train], x[train], None)  # RidgeCV on the training half only
         ref.append(r2_score(x[~train], model.predict(h[~train]), multioutput="uniform_average"))
+        chosen.append(model.alpha_ / penalty_unit(h[train]))
+    np.testing.assert_allclose(res.fold_alphas, chosen, rtol=1e-12)
     np.testing.assert_allclose(res.scores, ref, rtol=0, atol=RIDGE_RTOL)
 
 
@@ -231,7 +256,8 @@ def test_ccgp_least_squares_matches_ridge_classifier(dim):
     h = fourier_code(x, 30, seed=dim, cycles=0.6)
 
     def classify(h_train, y_train, h_test):
-        return RidgeClassifier(alpha=1e-3).fit(h_train, y_train).predict(h_test)
+        model = RidgeClassifier(alpha=1e-3 * penalty_unit(h_train))
+        return model.fit(h_train, y_train).predict(h_test)
 
     res = metrics.ccgp(h, x, classifier="least_squares", alpha=1e-3)
     # balanced accuracies are ratios of counts: identical unless a decision value
@@ -239,6 +265,7 @@ def test_ccgp_least_squares_matches_ridge_classifier(dim):
     np.testing.assert_allclose(res.scores, _ccgp_reference(h, x, classify), rtol=0, atol=1e-12)
     assert res.chance == 0.5
     assert res.fold_scores.shape == (dim, 2 ** (dim - 1))
+    np.testing.assert_array_equal(res.alphas, 1e-3)
 
 
 def test_ccgp_halfspace_matches_ridge_classifier():
@@ -255,36 +282,46 @@ def test_ccgp_halfspace_matches_ridge_classifier():
             v = np.zeros(dim)
             v[others] = gen.standard_normal(dim - 1)
             train = x @ (v / np.linalg.norm(v)) > 0
-            model = RidgeClassifier(alpha=1e-3).fit(h[train], x[train, j] > 0)
+            # the penalty chosen by leave-one-out on the training half only
+            grid = metrics.RIDGE_ALPHAS * penalty_unit(h[train])
+            model = RidgeClassifierCV(alphas=grid).fit(h[train], x[train, j] > 0)
+            assert res.alphas[j, k] == pytest.approx(model.alpha_ / penalty_unit(h[train]))
             expected = balanced_accuracy_score(x[~train, j] > 0, model.predict(h[~train]))
             # counts of correct decisions: equal unless a decision value is within rounding of 0
             assert res.fold_scores[j, k] == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_ccgp_logistic_matches_logistic_regression():
     x = uniform_factors(900, 2, seed=21)
     h = fourier_code(x, 12, seed=4, cycles=0.6)
 
     def classify(h_train, y_train, h_test):
+        # on the training latents standardised by their mean and root-mean-square variance
+        mean, rms = h_train.mean(axis=0), math.sqrt(penalty_unit(h_train) / len(h_train))
         model = LogisticRegression(C=1.0, tol=1e-12, max_iter=100_000)
-        return model.fit(h_train, y_train).predict(h_test)
+        return model.fit((h_train - mean) / rms, y_train).predict((h_test - mean) / rms)
 
     res = metrics.ccgp(h, x, classifier="logistic", C=1.0)
     np.testing.assert_allclose(res.scores, _ccgp_reference(h, x, classify), rtol=0, atol=1e-12)
+    assert np.all(np.isnan(res.alphas))
 
 
 @pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
 def test_logistic_fit_matches_sklearn(C):
     gen = np.random.default_rng(1)
-    h = gen.standard_normal((500, 6))
+    h = gen.standard_normal((500, 6)) * 3.0 + 2.0
     y = h @ gen.standard_normal(6) + 0.5 * gen.standard_normal(500) > 0
-    w, b = fit_classifier(h, y, "logistic", alpha=0.0, C=C)
-    ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(h, y)
+    w, b, alpha = fit_classifier(h, y, "logistic", alpha=0.0, C=C)
+    assert math.isnan(alpha)
+    # scikit-learn on the standardised latents h' = (h - mean) / s, s^2 = tr(H_c^T H_c) / (n H)
+    mean, s = h.mean(axis=0), math.sqrt(penalty_unit(h) / len(h))
+    ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit((h - mean) / s, y)
     # Both stop at a gradient norm g <~ 1e-10 * |objective|; the objective's
-    # Hessian is >= I in w (the penalty) and >= C sum p(1-p) ~ 10 C in b, so each
-    # solution is within g / lambda_min <~ 1e-8 of the optimum.
-    np.testing.assert_allclose(w, ref.coef_[0], rtol=0, atol=1e-7)
-    assert b == pytest.approx(ref.intercept_[0], abs=1e-7)
+    # Hessian is >= I in w' (the penalty) and >= C sum p(1-p) ~ 10 C in b', so each
+    # solution is within g / lambda_min <~ 1e-8 of the optimum: w = w' / s.
+    np.testing.assert_allclose(w * s, ref.coef_[0], rtol=0, atol=1e-7)
+    assert b + mean @ w == pytest.approx(ref.intercept_[0], abs=1e-7)
 
 
 @pytest.mark.parametrize("n, width", [(500, 8), (30, 80)])
@@ -312,12 +349,14 @@ def test_parallelism_cosine_matches_sklearn():
     x = uniform_factors(700, 3, seed=8)
     h = fourier_code(x, 20, seed=8, cycles=0.7)
     res = metrics.parallelism(h, x, n_splits=5, rng=1)
-    ref = []
+    ref, chosen = [], []
     for v in res.normals:
         a = x @ v > 0
-        wa = Ridge(alpha=1e-3).fit(h[a], x[a]).coef_
-        wb = Ridge(alpha=1e-3).fit(h[~a], x[~a]).coef_
+        model_a, model_b = sk_ridge(h[a], x[a], None), sk_ridge(h[~a], x[~a], None)
+        wa, wb = model_a.coef_, model_b.coef_
         ref.append(np.sum(wa * wb, 1) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1))
+        chosen.append([model_a.alpha_ / penalty_unit(h[a]), model_b.alpha_ / penalty_unit(h[~a])])
+    np.testing.assert_allclose(res.alphas, chosen, rtol=1e-12)
     np.testing.assert_allclose(res.cosines, ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(res.cosine, np.mean(ref, axis=0), atol=1e-8)
 
@@ -410,6 +449,7 @@ def gapped(x: np.ndarray, gap: float = 0.1) -> np.ndarray:
     return np.sign(x) * (gap + (0.5 - gap) * np.abs(x) / 0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dim, width", [(2, 8), (3, 12)])
 def test_linear_disentangled_code_scores_at_the_ceiling(dim, width):
     n = 4000
@@ -519,6 +559,7 @@ def test_random_rotation_of_the_latent_space_changes_no_metric():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nonlinear_entangled_code_fails_generalisation(seed):
     """Random Fourier features: decodable in distribution, abstract nowhere.
@@ -648,6 +689,215 @@ def test_ccgp_halfspace_split_is_orthogonal_to_the_factor():
     res = metrics.ccgp(h, x, split="halfspace", n_splits=4, rng=0)
     assert res.fold_scores.shape == (2, 4)
     np.testing.assert_array_equal(res.fold_scores, 1.0)
+
+
+# ---------------------------------------------------------------- scale-free penalties
+
+
+def relu_code(n: int, seed: int, dead: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy ReLU layer on ``x*`` (D = 2) with ``dead`` all-zero units and many units that fire
+    on few samples: a rank-deficient, nonlinear code like a trained ReLU network's."""
+    gen = np.random.default_rng(seed)
+    x = gen.uniform(-0.5, 0.5, (n, 2))
+    pre = x @ gen.standard_normal((2, 40)) + gen.uniform(-1.0, 0.3, 40)
+    h = np.maximum(pre + 0.05 * gen.standard_normal((n, 40)), 0.0)
+    return np.hstack([h, np.zeros((n, dead))]), x
+
+
+def rank_deficient_code(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's kind of code: a noisy 2-D affine code in R^6 (rank 2), plus a dead unit."""
+    x = uniform_factors(n, 2, seed)
+    task = trilat.Task.evenly_spaced(6)
+    mu = x + 0.04 * np.random.default_rng(seed + 1).standard_normal(x.shape)
+    return np.hstack([mu @ task.C.T - 0.1, np.zeros((n, 1))]), x
+
+
+CODES = {"relu_dead_units": relu_code(1200, 0), "rank_deficient": rank_deficient_code(1200, 1)}
+TRANSFORMS = {"x1e-4": (1e-4, 0.0), "x1e4": (1e4, 0.0), "+7": (1.0, 7.0)}
+
+
+def _scores(name, h, x):
+    """Every score of one metric (and the penalties it chose), as a dict of arrays."""
+    if name == "decodability":
+        r = metrics.decodability(h, x, rng=0)
+        return {"scores": r.scores, "per_target": r.per_target, "alphas": r.fold_alphas}
+    if name.startswith("generalization"):
+        scheme = name.split("_")[1]
+        r = metrics.regression_generalization(h, x, scheme, n_splits=6, rng=0)
+        angles = metrics.factor_angles(r.weight, n_null=0).angles
+        return {"scores": r.scores, "alphas": r.fold_alphas, "angles": angles}
+    if name.startswith("ccgp"):
+        _, split, classifier = name.split("_", 2)
+        r = metrics.ccgp(h, x, split=split, classifier=classifier, n_splits=4, rng=0)
+        return {"scores": r.fold_scores, "alphas": np.nan_to_num(r.alphas)}
+    if name == "parallelism":
+        r = metrics.parallelism(h, x, n_splits=6, rng=0)
+        return {"cosines": r.cosines, "score": r.score, "alphas": r.alphas}
+    return {"pr": np.array([metrics.participation_ratio(h)])}
+
+
+METRICS = [
+    "decodability",
+    "generalization_quadrant",
+    "generalization_halfspace",
+    "ccgp_conditions_least_squares",
+    "ccgp_halfspace_least_squares",
+    "ccgp_conditions_logistic",
+    "parallelism",
+    "participation_ratio",
+]
+
+
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+@pytest.mark.parametrize("code", list(CODES))
+@pytest.mark.parametrize("name", METRICS)
+def test_metrics_do_not_depend_on_the_scale_or_offset_of_the_latents(name, code, transform):
+    """Latents c h + d score as h: the penalty is relative to the training latents' scale.
+
+    In exact arithmetic every score is the same; in floating point c h + d
+    perturbs each latent by a rounding (~eps |d| / |h_c| relative, ~1e-15
+    here), which backward-stable fits pass on amplified by their condition
+    number (<= 1e9 at the smallest penalty of the grid). The chosen penalties
+    are grid values and come out identical. Before the penalty was relative,
+    the same comparison failed by up to 1 (decodability 1.00 against 0.04).
+    """
+    h, x = CODES[code]
+    c, d = TRANSFORMS[transform]
+    base, moved = _scores(name, h, x), _scores(name, c * h + d, x)
+    for key in base:
+        if key == "alphas":
+            np.testing.assert_array_equal(moved[key], base[key])
+        else:
+            np.testing.assert_allclose(moved[key], base[key], rtol=1e-9, atol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("code", list(CODES))
+def test_dead_units_change_nothing(code):
+    """Appending all-zero (or constant) units changes neither the penalty nor any prediction."""
+    h, x = CODES[code]
+    padded = np.hstack([h, np.zeros((len(h), 7)), np.full((len(h), 2), 3.5)])
+    a, b = metrics.decodability(h, x, rng=0), metrics.decodability(padded, x, rng=0)
+    np.testing.assert_array_equal(b.fold_alphas, a.fold_alphas)
+    np.testing.assert_allclose(b.scores, a.scores, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(b.weight[:, h.shape[1] :], 0.0)
+
+
+def test_constant_latents_decode_the_mean():
+    x = uniform_factors(100, 2, seed=3)
+    weight, offset = ridge(np.full((100, 4), 2.0), x)
+    np.testing.assert_array_equal(weight, 0.0)
+    np.testing.assert_allclose(offset, x.mean(axis=0), rtol=1e-15)
+    assert metrics.decodability(np.zeros((100, 3)), x, rng=0).score < 0.0
+
+
+def ridge_cv_cases():
+    # the noise-free rank-deficient case of ridge_cases is left out: its leave-one-out
+    # errors are all rounding errors (~1e-30), so which penalty "wins" is noise
+    for name, h, y, _ in ridge_cases():
+        if name != "rank_deficient":
+            yield name, h, y
+    for name, (h, x) in CODES.items():
+        yield name, h, x
+
+
+@pytest.mark.parametrize("name, h, y", list(ridge_cv_cases()), ids=lambda v: str(v)[:16])
+def test_ridge_alpha_matches_ridge_cv(name, h, y):
+    """The leave-one-out choice on the relative grid is scikit-learn's RidgeCV on the same grid
+    in absolute units (efficient leave-one-out, one penalty per target)."""
+    chosen = metrics.ridge_alpha(h, y)
+    ref = sk_ridge(h, y, None)
+    np.testing.assert_allclose(chosen * penalty_unit(h), ref.alpha_, rtol=1e-12)
+    weight, _ = ridge(h, y)
+    scale = np.max(np.abs(ref.coef_))
+    np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=RIDGE_RTOL * scale)
+
+
+def test_ridge_alpha_is_not_at_the_grid_edge_for_noisy_codes():
+    """The grid brackets the choice on a code that needs a penalty (a non-trivial test of CV)."""
+    h, x = relu_code(600, 4)
+    chosen = metrics.ridge_alpha(h + 0.3 * np.random.default_rng(0).standard_normal(h.shape), x)
+    assert np.all(chosen > metrics.RIDGE_ALPHAS[0]) and np.all(chosen < metrics.RIDGE_ALPHAS[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_decodability_default_penalty_is_ridge_cv_on_the_training_folds(shuffle):
+    h, x = relu_code(500, 2)
+    res = metrics.decodability(h, x, cv=5, shuffle=shuffle, rng=4)
+    order = np.random.default_rng(4).permutation(500) if shuffle else np.arange(500)
+    hs, xs = h[order], x[order]
+    scores, chosen = [], []
+    for train, test in KFold(n_splits=5).split(hs):
+        model = sk_ridge(hs[train], xs[train], None)  # RidgeCV sees the training folds only
+        scores.append(r2_score(xs[test], model.predict(hs[test])))
+        chosen.append(model.alpha_ / penalty_unit(hs[train]))
+    np.testing.assert_allclose(res.fold_alphas, chosen, rtol=1e-12)
+    np.testing.assert_allclose(res.scores, scores, rtol=0, atol=RIDGE_RTOL)
+    full = sk_ridge(h, x, None)
+    np.testing.assert_allclose(res.alpha, full.alpha_ / penalty_unit(h), rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_quadrant_default_penalty_is_ridge_cv_on_the_training_quadrants():
+    h, x = relu_code(800, 5)
+    res = metrics.regression_generalization(h, x, "quadrant")
+    for k, signs in enumerate(res.splits):
+        test = np.all(np.where(x > 0, 1, -1) == signs, axis=1)
+        model = sk_ridge(h[~test], x[~test], None)
+        np.testing.assert_allclose(res.fold_alphas[k], model.alpha_ / penalty_unit(h[~test]))
+        mse = mean_squared_error(x[test], model.predict(h[test]))
+        assert res.scores[k] == pytest.approx(1 - 12 * mse, abs=RIDGE_RTOL)
+
+
+def test_the_held_out_data_never_choose_the_penalty():
+    """Replacing a test fold's latents and targets by anything changes that fold's score, never
+    the penalty chosen for it; the other folds, which train on it, may choose differently."""
+    h, x = relu_code(500, 6)
+    res = metrics.decodability(h, x, cv=5, shuffle=False)
+    gen = np.random.default_rng(1)
+    for k in range(5):
+        fold = slice(100 * k, 100 * (k + 1))
+        h2, x2 = h.copy(), x.copy()
+        h2[fold] = 10.0 * gen.standard_normal((100, h.shape[1]))
+        x2[fold] = gen.uniform(-0.5, 0.5, (100, 2))
+        other = metrics.decodability(h2, x2, cv=5, shuffle=False)
+        np.testing.assert_array_equal(other.fold_alphas[k], res.fold_alphas[k])
+        assert other.scores[k] != res.scores[k]
+    # quadrants: the held-out quadrant's latents are free to change
+    quad = metrics.regression_generalization(h, x)
+    for k, signs in enumerate(quad.splits):
+        test = np.all(np.where(x > 0, 1, -1) == signs, axis=1)
+        h2 = h.copy()
+        h2[test] = 5.0 * gen.standard_normal((int(test.sum()), h.shape[1]))
+        other = metrics.regression_generalization(h2, x)
+        np.testing.assert_array_equal(other.fold_alphas[k], quad.fold_alphas[k])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-5, 0.3])
+def test_a_fixed_penalty_is_used_as_given(alpha):
+    h, x = relu_code(400, 7)
+    dec = metrics.decodability(h, x, alpha=alpha, rng=0)
+    np.testing.assert_array_equal(dec.fold_alphas, alpha)
+    np.testing.assert_array_equal(dec.alpha, alpha)
+    gen = metrics.regression_generalization(h, x, alpha=alpha)
+    np.testing.assert_array_equal(gen.fold_alphas, alpha)
+    np.testing.assert_array_equal(metrics.ccgp(h, x, alpha=alpha).alphas, alpha)
+    np.testing.assert_array_equal(metrics.parallelism(h, x, alpha=alpha, rng=0).alphas, alpha)
+    # and it is scikit-learn's Ridge at alpha tr(H_c^T H_c) / H
+    weight, _ = ridge(h, x, alpha)
+    ref = Ridge(alpha=alpha * penalty_unit(h), solver="svd").fit(h, x)
+    np.testing.assert_allclose(weight, ref.coef_, rtol=0, atol=1e-8 * np.max(np.abs(ref.coef_)))
+
+
+def test_ridge_takes_one_penalty_per_target():
+    h, x = relu_code(300, 8)
+    weight, _ = ridge(h, x, [1e-4, 0.1])
+    # the same solve, column by column: equal to rounding, relative to the largest weight
+    for j, alpha in enumerate([1e-4, 0.1]):
+        alone = ridge(h, x[:, j], alpha)[0][0]
+        np.testing.assert_allclose(weight[j], alone, rtol=0, atol=1e-12 * np.max(np.abs(alone)))
+    with pytest.raises(ValueError, match="alpha must be None, a number >= 0 or 2 of them"):
+        ridge(h, x, [1e-4, 0.1, 1.0])
 
 
 # ---------------------------------------------------------------- bad input

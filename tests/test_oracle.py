@@ -6,17 +6,18 @@ only selects and negates), and ``s(t) = sigma / sqrt(t)`` is a power of two
 (``sigma = 1/2``, ``t`` a power of 4), so ``u = (C mu - b) / s`` is the exact
 double the special function receives, and the mpmath reference is taken at
 that same double. Everything measured is then the error of the special
-function itself, bounded by its conditioning (see ``tests/mp_reference.py``).
+function itself, bounded by its conditioning (see ``tests/_support/mp_reference.py``).
 """
 
 from __future__ import annotations
 
 import warnings
 
-import mp_reference as ref
 import mpmath as mp
 import numpy as np
 import pytest
+from _support import mp_reference as ref
+from _support.theorem_bounds import C_STABLE
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special
@@ -24,20 +25,13 @@ from scipy import special
 import trilat
 from trilat import NotIdentifiableError, Task
 
-# Error constant of a backward-stable double evaluation, in units of eps (c in
-# c eps (1 + kappa)). scipy's ndtr/log_ndtr/ndtri/ndtri_exp perturb their
-# argument by at most two roundings (u/sqrt 2, and the square in exp(-x^2),
-# which is a relative perturbation of u^2/2 by eps/2): <= 1.25 kappa eps. The
-# rational approximations and the final operations add <= 2 eps. The
-# compositions in trilat._stable add at most two correctly rounded operations
-# (a division, log1p / the copysign is exact). Measured worst case over the
-# points below: 1.3 eps (1 + kappa). c = 4 leaves a factor 3.
-C_STABLE = 4.0
+# C_STABLE, the error constant of a backward-stable double evaluation (c in
+# c eps (1 + kappa)), is derived in _support.theorem_bounds; these tests check it.
 # Smallest positive normal double. scipy's ndtr flushes Phi(u) to 0 a little
 # before the true value leaves the subnormal range (u ~ -37.7); below this the
 # result is only good to an absolute TINY, which is what predict_logits is for.
 TINY = float(np.finfo(np.float64).tiny)
-# The issue's acceptance: relative error <= 1e-13 where the function is well
+# The oracle's specification: relative error <= 1e-13 where the function is well
 # conditioned; with C_STABLE that is kappa <= 1e-13 / (4 eps) - 1 ~ 111.
 WELL_CONDITIONED = 100.0
 ISSUE_REL_TOL = 1e-13
@@ -79,7 +73,7 @@ def expected_u(u: np.ndarray) -> np.ndarray:
 
 def check_against(got, points, f_ref, slope_ref, *, floor=0.0):
     """Assert ``|got - f(x)| <= C_STABLE eps (|f| + |x f'|) + floor`` at every point, and the
-    issue's relative 1e-13 wherever ``kappa <= WELL_CONDITIONED``; return the worst relative
+    specified relative 1e-13 wherever ``kappa <= WELL_CONDITIONED``; return the worst relative
     error among those well-conditioned points."""
     worst = 0.0
     for g, x in zip(np.ravel(got), np.ravel(points), strict=True):
@@ -110,6 +104,7 @@ def test_predict_matches_mpmath_at_exact_inputs():
     assert trilat.predict(task, [8.3 * SIGMA, 0.0], 1.0)[0] == 1.0
 
 
+@pytest.mark.slow
 def test_predict_logits_matches_mpmath_everywhere():
     """The logit of Phi is well conditioned for every u (kappa <= 2): 1e-13 holds throughout."""
     task, u = axis_task(), scaled_points()
@@ -158,6 +153,7 @@ def logits() -> np.ndarray:
     return z
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation,scale", [("sigmoid", 1.0), ("tanh", 2.0)])
 def test_distances_from_logits_match_mpmath_to_700(activation, scale):
     """``Phi^-1(sigmoid(z))`` is well conditioned for every z (kappa <= 1): 1e-13 throughout.

@@ -1,4 +1,4 @@
-"""trilat._progress: one progress bar for Monte Carlo, compare and sweeps."""
+"""trilat._progress: one progress bar for Monte Carlo, compare, sweeps and training."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from trilat._progress import progress_bar
+from trilat._progress import progress, progress_bar
 
 
 def test_no_bar_unless_asked_or_on_a_terminal(monkeypatch):
@@ -31,3 +31,16 @@ def test_asking_without_tqdm_names_the_extra(monkeypatch):
         progress_bar(10, "x", True)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert progress_bar(10, "x", None) is None  # not asked for: quietly none
+
+
+def test_the_block_form_closes_its_bar_and_stands_in_when_none_is_shown(capsys):
+    with progress(5, "quiet", False) as pbar:
+        pbar.update(2)  # a stand-in: no bar, no output, no error
+        pbar.set_postfix(loss=1.0)
+    assert capsys.readouterr().err == ""
+    pytest.importorskip("tqdm")
+    with pytest.raises(RuntimeError), progress(5, "loud", True, unit="step", initial=1) as pbar:
+        pbar.update(1)
+        shown = pbar
+        raise RuntimeError("the work failed")
+    assert shown.n == 2 and shown.disable  # closed on the way out of the failed block

@@ -154,6 +154,7 @@ def _protocol_oracle(task: trilat.Task, protocol: TrialProtocol, *, order=None, 
     return trilat.from_callable(fn, obs_dim=dim + protocol.extra_channels())
 
 
+@pytest.mark.slow
 def test_compare_scores_the_decision_step_only() -> None:
     task = trilat.Task.paper_units(6)
     net = _protocol_oracle(task, PAPER)
@@ -185,6 +186,7 @@ def test_compare_scores_the_decision_step_only() -> None:
         trilat.compare(net, task, mixing=_identity, protocol=PAPER, n_trials=50, n_steps=10)
 
 
+@pytest.mark.slow
 def test_a_permuted_network_is_named_with_the_matching_task() -> None:
     paper, even = trilat.Task.paper_units(6), trilat.Task.evenly_spaced(6)
     net = _protocol_oracle(paper, PAPER)
@@ -270,9 +272,18 @@ def test_factor_angles_of_the_fold_decoders_against_scikit_learn() -> None:
     h = fn(trials.evidence)[0][:, -1]
     sides = np.where(trials.x_star > 0, 1, -1)
     expected = []
-    for signs in c.code["generalization"]["splits"]:
+    gen = c.code["generalization"]
+    for signs, alphas in zip(gen["splits"], gen["fold_alphas"], strict=True):
         train = ~np.all(sides == np.asarray(signs), axis=1)
-        w = Ridge(alpha=1e-3).fit(h[train], trials.x_star[train]).coef_
+        # the penalty each fold chose, relative to tr(Hc^T Hc) / H of its training latents
+        hc = h[train] - h[train].mean(axis=0)
+        scale = np.sum(hc**2) / np.count_nonzero(np.ptp(h[train], axis=0))
+        w = np.array(
+            [
+                Ridge(alpha=a * scale).fit(h[train], trials.x_star[train, j]).coef_
+                for j, a in enumerate(alphas)
+            ]
+        )
         cos = w[0] @ w[1] / np.linalg.norm(w[0]) / np.linalg.norm(w[1])
         expected.append(math.degrees(math.acos(cos)))
     np.testing.assert_allclose(np.ravel(folds["per_fold"]), expected, rtol=0, atol=1e-6)
@@ -284,6 +295,7 @@ def test_factor_angles_of_the_fold_decoders_against_scikit_learn() -> None:
 # --- training on the paper's protocol ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_train_with_the_papers_protocol() -> None:
     pytest.importorskip("torch")

@@ -1,4 +1,4 @@
-"""The README's commands, its quick start, and ``.ci/run``: they must stay in step."""
+"""The README's commands, its quick start, its links, and ``.ci/run``: they must stay in step."""
 
 from __future__ import annotations
 
@@ -32,12 +32,15 @@ def test_readme_starts_with_the_two_commands():
     commands = [line for line in body.splitlines() if line.strip()]
     assert commands == [
         'pip install ".[plot]" && trilat verify',
-        'pip install -e ".[test,plot,dask]" torch==2.13.0 && python -m pytest',
+        'pip install -e ".[test,plot,dask,docs]" torch==2.13.0 && python -m pytest',
     ]
-    # the torch extra would pull a CUDA build; the README pins the CPU build instead
+    # the torch extra would pull the newest torch; the README pins the tested version
     assert "torch]" not in commands[1] and ",torch" not in commands[1]
+    # and says how to get the CPU wheel, since the PyPI default on Linux x86_64 is CUDA's
+    assert "--index-url https://download.pytorch.org/whl/cpu" in text
 
 
+@pytest.mark.integration
 def test_ci_runs_the_readmes_test_command():
     assert CI.stat().st_mode & stat.S_IXUSR, ".ci/run must be executable"
     out = subprocess.run(
@@ -57,6 +60,27 @@ def test_quick_start_runs_and_recovers_mu():
     with contextlib.redirect_stdout(printed):
         exec(compile(quick, "README quick start", "exec"), {})
     assert float(printed.getvalue().split()[-1]) < 1e-12
+
+
+def test_quick_start_is_the_gallery_example():
+    """The README's quick start is the marked part of examples/plot_quick_start.py, which
+    the docs build runs and the getting-started page includes."""
+    quick = next(
+        b for lang, b in code_blocks(README.read_text(encoding="utf-8")) if lang == "python"
+    )
+    example = (ROOT / "examples" / "plot_quick_start.py").read_text(encoding="utf-8")
+    marked = example.split("# quick start\n", 1)[1].split("# end of quick start", 1)[0]
+    assert quick == marked
+
+
+def test_readme_is_a_landing_page_whose_links_resolve():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 200
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#", 1)[0] for t in targets if "://" not in t]
+    assert local, "the README links into docs/"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
 
 
 def fake_project(tmp_path: Path, test_body: str | None) -> Path:
@@ -82,6 +106,7 @@ def run_ci(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "body,code,line",
     [

@@ -87,6 +87,7 @@ def test_shapes_and_dtype():
     assert empty.evidence.shape == (0, 3, 2)
 
 
+@pytest.mark.slow
 @given(st.integers(0, 2**63), st.integers(0, 60), st.integers(1, 20), st.integers(1, 9))
 def test_any_range_of_trials_is_the_slice_of_a_bigger_draw(seed, first, count, dim):
     task = Task.random(dim, 2, rng=1)

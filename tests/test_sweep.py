@@ -16,18 +16,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trilat._sweep_table import RESERVED_COLUMNS
-from trilat.sweep import SweepResult, canonical_json, expand_grid, read_sweep, sweep, unit_seed
-from trilat.sweeps import (
+from trilat.orthogonality import column_cosines, orthogonality_scale
+from trilat.sweep import (
     SWEEPS,
-    _truncated_normal_mean,
+    SweepResult,
+    canonical_json,
     ceiling,
-    column_cosines,
+    expand_grid,
     linearization,
     orthogonality,
-    orthogonality_scale,
+    read_sweep,
     recovery,
+    sweep,
+    unit_seed,
 )
+from trilat.sweep._builtin import _truncated_normal_mean
+from trilat.sweep._result import RESERVED_COLUMNS
 
 EPS = np.finfo(np.float64).eps
 # Small grids that still exercise simulation, the oracle and several configurations.
@@ -70,6 +74,7 @@ def test_unit_seed_is_a_function_of_the_configuration_not_its_key_order():
     assert len(states) == len(others) and tuple(a) not in states
 
 
+@pytest.mark.integration
 def test_unit_seed_is_the_same_in_every_process():
     # Python's hash() is salted per process; the seed must not depend on it.
     code = (
@@ -85,6 +90,7 @@ def test_unit_seed_is_the_same_in_every_process():
         assert json.loads(out.stdout) == here
 
 
+@pytest.mark.slow
 @settings(max_examples=100)  # a permutation property: 100 examples cover it; keeps CI < 45 s
 @given(
     st.dictionaries(
@@ -152,6 +158,7 @@ def serial_results():
     }
 
 
+@pytest.mark.integration
 def test_process_pool_gives_bit_identical_results(serial_results):
     # spawn, not fork: a forked child of a process with threads (pytest plugins, dask) can
     # deadlock, and spawn is what macOS and Windows do anyway
@@ -163,6 +170,7 @@ def test_process_pool_gives_bit_identical_results(serial_results):
     assert_same_numbers(ceil, serial_results["ceiling"])
 
 
+@pytest.mark.integration
 def test_dask_local_cluster_gives_bit_identical_results(serial_results):
     distributed = pytest.importorskip("distributed")
     # one worker process (units cross a process boundary, pickled by dask) with two threads
@@ -306,6 +314,7 @@ def test_a_failing_configuration_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert np.array_equal(retried.to_array()["y"][~failed], table["y"][~failed])
 
 
+@pytest.mark.integration
 def test_a_failure_inside_a_worker_process_is_recorded():
     # cond < 1 is refused by the recovery sweep inside the worker
     grid = [{"D": 2, "N": 4, "cond": 0.5}, {"D": 2, "N": 4, "cond": 10.0}]
@@ -412,6 +421,7 @@ def test_column_cosines_match_scikit_learn():
     np.testing.assert_allclose(column_cosines(C), expected, rtol=0, atol=(40 + 4) * EPS)
 
 
+@pytest.mark.slow
 def test_orthogonality_cosines_approach_the_derived_scale():
     # derivations/recovery.py: E[cos^2] = D/((D+2)N) + 2D(5D-4)/((D+2)^2 (D+4) N^2) + O(N^-3);
     # the leading term is orthogonality_scale^2. At N = 1024 the O(N^-3) remainder is ~1e-9
@@ -480,6 +490,7 @@ def test_linearization_best_affine_map_bounds_the_closed_form():
     assert sharp["r2_closed_form"] < 0 < blunt["r2_closed_form"]
 
 
+@pytest.mark.slow
 def test_ceiling_eq7_against_monte_carlo():
     grid = [{"t": t, "sigma": 0.3, "n_trials": 400} for t in (1, 9)]
     result = sweep(ceiling, grid, seeds=40)
@@ -506,7 +517,7 @@ def test_sweep_r2_scores_match_scikit_learn():
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
-    from trilat.sweeps import _best_affine_r2, _r2
+    from trilat.sweep._builtin import _best_affine_r2, _r2
 
     gen = np.random.default_rng(5)
     x = gen.normal(size=(200, 4))
@@ -545,16 +556,60 @@ def test_builtin_registry_runs_every_sweep_on_a_corner_of_its_grid(tmp_path):
         result = sweep(builtin.fn, corner, seeds=1, out=out)
         assert result.n_errors == 0, (name, result.errors)
         assert set(builtin.grid) <= set(builtin.parameters), name
-        # sweep files name the function by module: files written before a refactoring
-        # must resume, so the built-ins stay trilat.sweeps:NAME
-        assert json.loads(out.read_text().splitlines()[0])["fn"] == f"trilat.sweeps:{name}"
+        # sweep files name the function by module: the built-ins are recorded under their
+        # public home, whatever file holds them, so that files resume after a refactoring
+        assert json.loads(out.read_text().splitlines()[0])["fn"] == f"trilat.sweep:{name}"
+
+
+def _nonfinite(config, rng):
+    return {"x": math.nan, "y": -math.inf * config["a"]}
+
+
+def test_sweep_files_are_strict_json_and_files_with_bare_nan_still_read(tmp_path):
+    grid = {"a": [1.0, math.inf]}
+    out = tmp_path / "s.jsonl"
+    sweep(_nonfinite, grid, seeds=1, out=out)
+    lines = out.read_text().splitlines()
+    for line in lines:  # no NaN/Infinity literals: the strings "nan", "inf", "-inf"
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert '"a":"inf"' in lines[1] and '"x":"nan"' in lines[0] and '"y":"-inf"' in lines[0]
+    back = read_sweep(out)
+    assert back.stored[1]["config"]["a"] == math.inf and math.isnan(back.stored[0]["values"]["x"])
+    sweep(_nonfinite, grid, seeds=1, out=out)  # resumes: the configurations read back match
+    assert len(out.read_text().splitlines()) == 2
+    # a file written before the rule, with bare NaN/Infinity, reads the same
+    old = tmp_path / "old.jsonl"
+    old.write_text(
+        "".join(json.dumps({**r, "config": dict(r["config"])}) + "\n" for r in back.stored)
+    )
+    assert "NaN" in old.read_text() and "Infinity" in old.read_text()
+    assert_same_numbers(read_sweep(old), back)
+
+
+def test_a_file_naming_the_former_module_trilat_sweeps_resumes(tmp_path):
+    # sweep files written before the built-ins moved into trilat.sweep record
+    # "fn": "trilat.sweeps:NAME"; such a file, in the format of today, must resume
+    grid = {"N": [2, 8], "D": [2]}
+    out = tmp_path / "old.jsonl"
+    full = sweep(orthogonality, grid, seeds=2, out=out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["fn"] for r in records} == {"trilat.sweep:orthogonality"}
+    old = [{**r, "fn": "trilat.sweeps:orthogonality"} for r in records[:3]]  # a stopped run
+    old_file = tmp_path / "written_before.jsonl"
+    old_file.write_text("".join(json.dumps(r) + "\n" for r in old))
+    resumed = sweep(orthogonality, grid, seeds=2, out=old_file)
+    assert len(old_file.read_text().splitlines()) == 4  # ran only the unit the old file lacks
+    assert [r["values"] for r in resumed.stored] == [r["values"] for r in full.stored]
+    # another function, or another former name, is still refused
+    with pytest.raises(ValueError, match=r"trilat\.sweeps:orthogonality"):
+        sweep(recovery, {"N": [2]}, seeds=1, out=old_file)
 
 
 # --- the command line ---------------------------------------------------------------------
 
 
 def test_parse_grid_types_and_errors():
-    from trilat._sweep_cli import parse_grid
+    from trilat.sweep._cli import parse_grid
 
     grid = parse_grid(["N=2,4", "cond=1e3,inf", "flag=true", "prior=uniform"])
     assert grid == {"N": [2, 4], "cond": [1e3, math.inf], "flag": [True], "prior": ["uniform"]}
@@ -563,10 +618,11 @@ def test_parse_grid_types_and_errors():
             parse_grid(bad)
 
 
+@pytest.mark.slow
 def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from trilat._mpl import pyplot
-    from trilat._sweep_cli import main
+    from trilat.sweep._cli import main
 
     out, png = tmp_path / "ortho.jsonl", tmp_path / "ortho.png"
     argv = ["orthogonality", "--grid", "N=4,16", "--grid", "D=2,3", "--seeds", "2"]
@@ -589,9 +645,10 @@ def test_command_line_sweep_resumes_plots_and_reports(tmp_path, capsys):
     assert "no parameter(s) ['x']" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_command_line_starts_a_local_dask_cluster(tmp_path, capsys):
     pytest.importorskip("distributed")
-    from trilat._sweep_cli import main
+    from trilat.sweep._cli import main
 
     out = tmp_path / "o.jsonl"
     argv = [

@@ -294,7 +294,7 @@ def test_conjugate_posterior_std_and_precision():
     5 eps. The flat prior's t/sigma^2: <= eps. posterior() reports exactly this std."""
     from fractions import Fraction
 
-    from trilat.task import posterior_precision
+    from trilat.oracle import posterior_precision
 
     task = Task.evenly_spaced(3, sigma=0.4)
     prior = Gaussian(0.1, 0.3)

@@ -30,6 +30,7 @@ def test_full_rank_tasks_meet_the_condition_bound(task):
     assert 0.01 <= task.sigma <= 2.0
 
 
+@pytest.mark.slow
 @given(tt.boundaries(full_rank=False))
 def test_rank_deficient_boundaries_have_rank_below_dim(pair):
     C, b = pair
@@ -45,12 +46,14 @@ def test_dim_and_n_tasks_take_ints_or_strategies(pair):
     assert np.all(b == 0)
 
 
+@pytest.mark.slow
 def test_reaching_the_condition_bound():
     """The construction fills the range up to max_condition (it is not stuck near 1)."""
     task = find(tt.tasks(dim=2, n_tasks=2, max_condition=50.0), lambda t: t.condition_number > 45)
     assert task.condition_number <= 50.0
 
 
+@pytest.mark.slow
 def test_shrinks_to_identity_blocks():
     task = find(tt.tasks(), lambda t: t.dim == 2 and t.n_tasks == 3)
     np.testing.assert_array_equal(task.C, [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
@@ -66,6 +69,7 @@ def test_orthogonal_matrices_are_orthogonal(q):
     np.testing.assert_allclose(q.T @ q, np.eye(q.shape[0]), atol=8 * q.shape[0] * EPS)
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_latents_times_probabilities_logits(data):
     task = data.draw(tt.tasks())
@@ -82,6 +86,7 @@ def test_latents_times_probabilities_logits(data):
     assert np.all(np.isfinite(trilat.distances_from_logits(task, z, t)))
 
 
+@pytest.mark.slow
 @given(tt.cases(dim=2, max_condition=10.0))
 def test_cases_compose_with_the_oracle(case):
     task, mu, t = case
@@ -91,6 +96,7 @@ def test_cases_compose_with_the_oracle(case):
     assert np.all(np.isfinite(mu_hat))
 
 
+@pytest.mark.slow
 def test_falsifying_tasks_print_as_code():
     """A falsifying task prints as ``task_from(boundaries=(C, b), ...)``, which rebuilds it."""
 
@@ -138,6 +144,7 @@ def test_missing_hypothesis_names_the_test_extra(monkeypatch):
         importlib.import_module("trilat.testing")
 
 
+@pytest.mark.integration
 def test_import_trilat_does_not_import_hypothesis():
     code = "import sys, trilat; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -153,9 +160,10 @@ def run_example(code: str) -> list[str]:
     return names
 
 
-def test_readme_example_runs():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Testing your own estimator", 1)[1]
+@pytest.mark.slow
+def test_docs_example_runs():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text()
+    section = page.split("# Testing your own estimator", 1)[1]
     code = section.split("```python", 1)[1].split("```", 1)[0]
     assert len(run_example(code)) == 2
 

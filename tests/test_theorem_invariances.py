@@ -4,16 +4,17 @@ Each property builds an equivalent task ``task2`` (and latent ``mu2``) by a
 transformation, then checks the three things that must not change: the labels
 (wherever the latent is further from a boundary than rounding can move it),
 the optimal logits, and ``mu`` recovered from the same distances, which must
-come back transformed. Tolerances are ``theorem_bounds.equivalent_task_bounds``,
+come back transformed. Tolerances are ``_support.theorem_bounds.equivalent_task_bounds``,
 from per-row perturbation bounds derived next to each transformation.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from _support.theorem_bounds import EPS, SUBNORMAL, equivalent_task_bounds, renormalisation_ulps
 from hypothesis import example, given
 from hypothesis import strategies as st
-from theorem_bounds import EPS, SUBNORMAL, equivalent_task_bounds, renormalisation_ulps
 
 import trilat
 from trilat import testing as tt
@@ -58,6 +59,7 @@ def renormalised(dim):
     return renormalisation_ulps(dim) * EPS
 
 
+@pytest.mark.slow
 @given(
     TASKS.flatmap(
         lambda task: st.tuples(
@@ -138,6 +140,7 @@ def test_permuting_the_tasks(case):
     assert np.all(np.linalg.norm(mu_hat2 - mu_hat, axis=-1) <= tol)
 
 
+@pytest.mark.slow
 @given(
     TASKS.flatmap(
         lambda task: st.tuples(
@@ -184,6 +187,7 @@ def test_scaling_a_boundary_by_a_positive_number(case):
     assert np.all(np.linalg.norm(mu_hat2 - mu_hat, axis=-1) <= tol)
 
 
+@pytest.mark.slow
 @given(
     TASKS.flatmap(
         lambda task: st.tuples(

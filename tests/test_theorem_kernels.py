@@ -3,16 +3,14 @@
 ``trilat.kernels`` reimplements the oracle's pipeline per trial-step; these
 properties hold it to ``trilat.oracle`` on the cases of :mod:`trilat.testing`:
 the same draws and posterior means bit for bit, and outputs, distances and
-recovered latents within the rounding bounds of ``theorem_bounds.py``.
+recovered latents within the rounding bounds of ``tests/_support/theorem_bounds.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
-from theorem_bounds import (
+from _support.theorem_bounds import (
     C_STABLE,
     EPS,
     LOGIT_ROUND_TRIP_ULPS,
@@ -21,6 +19,8 @@ from theorem_bounds import (
     logit_path_bound,
     upper_mills,
 )
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import trilat
 from trilat import testing as tt
@@ -39,6 +39,7 @@ def cases(draw, max_t=1000):
     return task, draw(tt.latents(task, shape=st.integers(1, 4))), draw(tt.times(max_value=max_t))
 
 
+@pytest.mark.slow
 @given(TASKS, st.integers(0, 6), st.integers(1, 5), SEEDS, st.integers(0, 2**40))
 def test_kernel_simulate_is_trilat_simulate(task, n_trials, n_steps, seed, first_trial):
     """For every task (either prior), seed and range of trials: ``kernels.simulate`` draws
@@ -49,6 +50,7 @@ def test_kernel_simulate_is_trilat_simulate(task, n_trials, n_steps, seed, first
     np.testing.assert_array_equal(ours.evidence, ref.evidence)
 
 
+@pytest.mark.slow
 @given(cases())
 @example((trilat.Task([[1.0]], [0.0], 1e-3), np.array([[1.0]]), 1))  # u = 1000: log space
 @example((trilat.Task([[1.0]], [0.0], 0.1), np.array([[0.83]]), 1))  # u = 8.3: Phi rounds to 1
@@ -90,6 +92,7 @@ def test_kernel_outputs_and_distances_match_the_oracle(case):
     assert np.all(np.abs(k - k_ref) <= tol_k)
 
 
+@pytest.mark.slow
 @given(cases(), st.data())
 def test_kernel_recover_matches_the_oracle(case, data):
     """For every full-rank task and distances ``k``: ``kernels.recover`` is ``C^+ (k + b)``
@@ -111,6 +114,7 @@ def test_kernels_refuse_what_is_not_identifiable(task):
         kernels.roundtrip(task, 2, 2, rng=0)
 
 
+@pytest.mark.slow
 @given(TASKS, st.integers(1, 5), st.integers(1, 6), SEEDS, st.sampled_from(["flat", "gaussian"]))
 def test_kernel_roundtrip_is_the_oracle_on_the_same_noise(task, n_trials, n_steps, seed, prior):
     """For every full-rank task, seed, T and posterior (flat or the conjugate Gaussian): the

@@ -1,7 +1,7 @@
 """Theorem 3.1 part 1, identifiability: the optimal outputs determine ``mu(t)`` iff ``rank C = D``.
 
 Every property quantifies over the cases of :mod:`trilat.testing`; each
-tolerance is the rounding-error bound derived in ``theorem_bounds.py`` from the
+tolerance is the rounding-error bound derived in ``tests/_support/theorem_bounds.py`` from the
 condition number of ``C`` and the conditioning of the maps involved.
 """
 
@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from _support.theorem_bounds import logit_path_bound, probability_path_bound
 from hypothesis import example, given
 from hypothesis import strategies as st
-from theorem_bounds import logit_path_bound, probability_path_bound
 
 import trilat
 from trilat import testing as tt
@@ -46,7 +46,7 @@ def paper_task(n_tasks):
 def test_logit_round_trip_recovers_mu(case):
     """For every full-rank C (N >= D), sigma, t and mu:
     ``recover(distances_from_logits(predict_logits(mu, t), t)) = mu`` to within the
-    rounding bound (``theorem_bounds.logit_path_bound``: the per-output error of
+    rounding bound (``_support.theorem_bounds.logit_path_bound``: the per-output error of
     the logit -> distance map, ~20 ulps, times ``||C^+||``, plus the QR solve,
     ``~ N D eps cond(C) ||C^+|| ||C mu||``), even where ``Phi(u)`` rounds to 0 or 1."""
     task, mu, t = case
@@ -78,13 +78,14 @@ def test_logit_round_trip_with_time_axis_and_readouts(case, activation):
 
 # sigma >= 0.3 and t <= 16 keep most draws unsaturated (|u| <= 3 sqrt(16) / 0.3 = 40,
 # typically a few); the rest check that saturation is reported.
+@pytest.mark.slow
 @given(identifiable_cases(tt.tasks(sigma=st.floats(0.3, 2.0), max_condition=1000.0), max_t=16))
 @example((paper_task(6), np.array([[0.3, -0.2]]), 1))
 @example((trilat.Task([[1.0]], [0.0], 0.3), np.array([[0.5]]), 9))  # u = 5: 1 - Phi ~ 3e-7
 def test_probability_round_trip_recovers_mu_where_not_saturated(case):
     """For every full-rank C, sigma, t and mu whose outputs are not saturated (``0 < Yhat < 1``
     in double): ``recover(distances(predict(mu, t), t)) = mu`` within
-    ``theorem_bounds.probability_path_bound``, whose per-output term is the
+    ``_support.theorem_bounds.probability_path_bound``, whose per-output term is the
     conditioning of ``Phi^-1`` at ``p``, ``Phi(u)/phi(u)``: it grows like ``1/phi(u)``
     towards saturation. Where outputs are saturated, ``distances`` says how many
     and returns ``+-inf`` (the sign of ``u``) for them instead of a wrong finite number."""
@@ -108,6 +109,7 @@ def test_probability_round_trip_recovers_mu_where_not_saturated(case):
         assert np.all(np.isfinite(k[~saturated]))
 
 
+@pytest.mark.slow
 @given(tt.tasks(full_rank=False), st.data())
 @example(trilat.Task([[1.0, 0.0]], [0.0], 0.2), None)  # N = 1 < D = 2
 @example(trilat.Task([[1.0, 0.0], [-1.0, 0.0]], [0.1, 0.2], 0.2), None)  # N = D, rank 1

@@ -48,6 +48,7 @@ Priors. The oracle is Bayes-optimal under the prior its posterior assumes.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import stats
@@ -121,6 +122,7 @@ def unit_direction(v: np.ndarray) -> np.ndarray:
     return v / norm
 
 
+@pytest.mark.slow
 @given(
     ANY_TASK,
     st.floats(-0.5, 0.5),
@@ -145,6 +147,7 @@ def test_oracle_is_optimal_under_the_gaussian_prior(task, m0, s0, t, seed, data)
     check_not_better(task, mu, s, task.labels(x_star), unit_direction(direction))
 
 
+@pytest.mark.slow
 @given(ANY_TASK, st.integers(1, 8), st.integers(0, 2**32 - 1), st.data())
 @example(trilat.Task.evenly_spaced(6, sigma=0.2), 4, 0, None)
 def test_flat_prior_oracle_is_optimal_on_the_uniform_box(task, t, seed, data):

@@ -16,9 +16,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
+from _support.theorem_bounds import decoder_rounding
 from hypothesis import example, given
 from hypothesis import strategies as st
-from theorem_bounds import decoder_rounding
 
 import trilat
 from trilat import testing as tt
@@ -54,6 +55,7 @@ def linear_cases(draw):
     return task, mu, draw(tt.times(max_value=MAX_T))
 
 
+@pytest.mark.slow
 @given(linear_cases(), st.sampled_from(["sigmoid", "tanh"]))
 @example((trilat.Task.evenly_spaced(6, sigma=0.3), np.array([[0.1, -0.05]]), 1), "sigmoid")
 @example((trilat.Task([[1.0]], [0.0], 0.3), np.array([[1.0]]), 9), "sigmoid")  # u = 10, z ~ 53
@@ -63,7 +65,7 @@ def test_linear_decoder_error_within_derived_bound(case, activation):
     ``linear_decoder(task, t, activation)`` applied to the optimal outputs' logits
     errs by at most ``s(t) ||C^+||_2 sqrt(N) E(a)`` for any ``a >= max_i |z_i|``, the bound
     derived in derivations/linearization.py (``uniform_decoder_error_bound``), plus
-    rounding (``theorem_bounds.decoder_rounding``)."""
+    rounding (``_support.theorem_bounds.decoder_rounding``)."""
     task, mu, t = case
     scale = 2.0 if activation == "tanh" else 1.0
     z = trilat.predict_logits(task, mu, t) / scale  # the readout's own logit

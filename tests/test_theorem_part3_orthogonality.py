@@ -66,6 +66,7 @@ def sampled(request):
     return dim, {size * dim: cosines(dim, size * dim) for size in SIZES}
 
 
+@pytest.mark.slow
 def test_rms_cosine_is_the_derived_scale(sampled):
     """For rows uniform on the sphere, the mean square cosine between factor directions is
     ``E[cos^2] = D/((D+2) N) + 2 D (5D - 4)/((D+2)^2 (D+4) N^2)``: the typical cosine is
@@ -81,6 +82,7 @@ def test_rms_cosine_is_the_derived_scale(sampled):
         assert abs(per_task.mean() - 1.0 / n_tasks) > allowed
 
 
+@pytest.mark.slow
 def test_largest_cosine_falls_on_the_scale(sampled):
     """For rows uniform on the sphere, the largest ``|cos|`` between factor directions
     falls as N grows, and stays on the scale ``sqrt(D/((D+2) N))``: with ``m = D(D-1)/2``

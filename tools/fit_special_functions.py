@@ -1,8 +1,8 @@
-"""Fit the coefficients of the vectorised Phi and Phi^-1 in ``trilat/_special.py``.
+"""Fit the coefficients of the vectorised Phi and Phi^-1 in ``trilat/kernels/_special.py``.
 
 Run ``python tools/fit_special_functions.py > coefficients.txt`` (a few
 minutes; needs mpmath) and paste the printed block over the one in
-``trilat/_special.py``. Every fit is near-minimax (Lawson's iteratively
+``trilat/kernels/_special.py``. Every fit is near-minimax (Lawson's iteratively
 reweighted least squares; Loeb's linearisation for rationals) at 60 digits,
 and is checked after rounding its coefficients to doubles, on a grid four
 times denser than the fit, including both ends of its interval.

@@ -6,6 +6,7 @@ Monte Carlo kernels and ``trilat.metrics`` for representation metrics.
 """
 
 from trilat._checks import NotIdentifiableError
+from trilat._version import __version__
 from trilat.adapters import (
     Network,
     NetworkOutput,
@@ -30,6 +31,7 @@ from trilat.metrics import (
     participation_ratio,
     regression_generalization,
 )
+from trilat.mixing import MixingMLP
 from trilat.oracle import (
     Posterior,
     decodability_ceiling,
@@ -37,6 +39,7 @@ from trilat.oracle import (
     distances_from_logits,
     estimate,
     posterior,
+    posterior_std,
     predict,
     predict_logits,
     recover,
@@ -44,15 +47,11 @@ from trilat.oracle import (
 from trilat.protocol import TrialProtocol
 from trilat.task import (
     Gaussian,
-    MixingMLP,
     Task,
     Trials,
     Uniform,
-    posterior_std,
     simulate,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CCGP",

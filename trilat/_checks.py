@@ -29,12 +29,15 @@ def describe(x: Any) -> str:
 
 
 def as_float_array(
-    x: Any, name: str, *, ndim: int | None = None, finite: bool = True
+    x: Any, name: str, *, ndim: int | None = None, finite: bool = True, allow_inf: bool = False
 ) -> np.ndarray:
     """Return ``x`` as a float64 array, rejecting what cannot be one.
 
     Integers and float32 are promoted to float64 (never computed in float32);
-    complex, object and string input raise ``ValueError``.
+    complex, object and string input raise ``ValueError``. NaN is refused
+    unless ``finite=False`` (the caller then checks the values itself);
+    ``+-inf`` too, unless ``allow_inf=True`` (arguments where an infinity means
+    something, e.g. the distance of a saturated output).
     """
     try:
         arr = np.asarray(x)
@@ -47,7 +50,13 @@ def as_float_array(
     arr = arr.astype(np.float64, copy=False)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got {describe(arr)}")
-    if finite and not np.all(np.isfinite(arr)):
+    if finite and allow_inf:
+        if np.any(np.isnan(arr)):
+            raise ValueError(
+                f"{name} must not contain NaN, got {int(np.count_nonzero(np.isnan(arr)))} NaN "
+                f"entries in {describe(arr)}"
+            )
+    elif finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(
             f"{name} must be finite, got {bad} NaN or infinite entries in {describe(arr)}"
@@ -55,21 +64,40 @@ def as_float_array(
     return arr
 
 
-def last_axis(x: Any, name: str, size: int, what: str, *, finite: bool = True) -> np.ndarray:
+def last_axis(
+    x: Any, name: str, size: int, what: str, *, finite: bool = True, allow_inf: bool = False
+) -> np.ndarray:
     """``x`` as a float64 array of shape ``(..., size)``; ``what`` names the axis in the message."""
-    arr = as_float_array(x, name, finite=finite)
+    arr = as_float_array(x, name, finite=finite, allow_inf=allow_inf)
     if arr.ndim == 0 or arr.shape[-1] != size:
         raise ValueError(f"{name} must have shape (..., {size}) ({what}), got {describe(arr)}")
     return arr
 
 
+def real_scalar(x: Any, name: str) -> float:
+    """A finite real number as a float: ints, floats, numpy reals and 0-d real arrays.
+
+    Strings (``"0.2"``), booleans and complex numbers are refused: ``float()``
+    would accept the first two, hiding a mistake.
+    """
+    value = x.item() if isinstance(x, np.ndarray) and x.ndim == 0 else x
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(f"{name} must be a finite real number, got {x!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {x!r}")
+    return value
+
+
 def _finite_scalar(x: Any, name: str, *, zero_allowed: bool) -> float:
     expected = f"{name} must be a finite number {'>=' if zero_allowed else '>'} 0, got {x!r}"
     try:
-        value = float(x)
-    except (TypeError, ValueError) as exc:
+        value = real_scalar(x, name)
+    except ValueError as exc:
         raise ValueError(expected) from exc
-    if not np.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+    if value < 0 or (value == 0 and not zero_allowed):
         raise ValueError(expected)
     return value
 
@@ -108,12 +136,35 @@ def times(t: Any, name: str = "t") -> np.ndarray:
     return arr
 
 
-def as_rng(rng: Any) -> np.random.Generator:
-    """``None``, an int seed, a ``SeedSequence`` or a ``Generator`` -> ``Generator``."""
-    if isinstance(rng, np.random.Generator):
+def seed(rng: Any, name: str = "rng") -> Any:
+    """Validate a seed: an int ``>= 0`` (not a bool), a ``SeedSequence`` or a ``Generator``.
+
+    ``None`` (fresh entropy) is accepted where a caller passes it on purpose;
+    every public function defaults to a fixed seed instead. Returns ``rng``.
+    """
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence)):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
-        return np.random.default_rng(rng)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)) and rng >= 0:
+        return rng
     raise ValueError(
-        f"rng must be None, an int seed, a SeedSequence or a numpy.random.Generator, got {rng!r}"
+        f"{name} must be an int seed >= 0, a SeedSequence or a numpy.random.Generator "
+        f"(or None for fresh entropy), got {rng!r}"
     )
+
+
+def as_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """An int seed ``>= 0``, a ``SeedSequence``, a ``Generator`` or ``None`` -> ``Generator``."""
+    rng = seed(rng, name)
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def trial_range(first_trial: Any, n_trials: int) -> int:
+    """``first_trial`` as an int such that trials ``first_trial .. + n_trials - 1`` fit in
+    the 64-bit trial counter (``< 2^64``): a counter that wraps would silently repeat trials."""
+    first = positive_int(first_trial, "first_trial", minimum=0)
+    if first + n_trials > 2**64:
+        raise ValueError(
+            f"first_trial + n_trials must be <= 2**64 (the trial counter is 64-bit), got "
+            f"first_trial={first} and n_trials={n_trials}"
+        )
+    return first

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from trilat._checks import seed
+
 # Philox4x64 multipliers and Weyl key increments (Random123, numpy).
 M0 = np.uint64(0xD2E7470EE14C6C93)
 M1 = np.uint64(0xCA5A826395121157)
@@ -75,15 +77,12 @@ def key_from_rng(rng: Any) -> np.ndarray:
     ``None``, an int or a ``SeedSequence`` are expanded by ``SeedSequence``;
     a ``Generator`` gives two draws from itself (so it advances).
     """
+    rng = seed(rng)
     if isinstance(rng, np.random.Generator):
         return rng.integers(0, np.iinfo(np.uint64).max, size=2, dtype=np.uint64, endpoint=True)
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if not isinstance(rng, np.random.SeedSequence):
         rng = np.random.SeedSequence(rng)
-    if isinstance(rng, np.random.SeedSequence):
-        return rng.generate_state(2, np.uint64)
-    raise ValueError(
-        f"rng must be None, an int seed, a SeedSequence or a numpy.random.Generator, got {rng!r}"
-    )
+    return rng.generate_state(2, np.uint64)
 
 
 def uniforms(key: np.ndarray, trials: np.ndarray, steps: np.ndarray, dim: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The progress bar of long-running work (Monte Carlo, compare, sweeps): tqdm, on stderr.
+"""The progress bar of long-running work (Monte Carlo, compare, sweeps, training): tqdm, on stderr.
 
 Shown when asked for (``progress=True``) or, by default (``None``), when stderr
 is a terminal; never in logs or pipes unless asked. tqdm is the ``progress``
@@ -7,10 +7,12 @@ extra: asking for a bar without it is an error naming the extra.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["progress_bar"]
+__all__ = ["progress", "progress_bar"]
 
 
 def progress_bar(
@@ -48,3 +50,27 @@ def progress_bar(
             ) from None
         return None
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=False, file=sys.stderr)
+
+
+class _NoBar:
+    """Stands in for a tqdm bar that is not shown: every method does nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress(
+    total: int, desc: str, show: bool | None, *, unit: str = "it", initial: int = 0
+) -> Iterator[Any]:
+    """:func:`progress_bar` as a block: yields the bar (or a stand-in that does nothing when
+    none is shown) and closes it on leaving, also on an error."""
+    pbar = progress_bar(total, desc, show, unit=unit, initial=initial)
+    try:
+        yield _NoBar() if pbar is None else pbar
+    finally:
+        if pbar is not None:
+            pbar.close()

@@ -1,7 +1,9 @@
 """The torch side of :func:`trilat.from_torch` and :func:`trilat.load_state_dict`.
 
 Imported by :mod:`trilat.adapters` only when one of them is called, so that
-``import trilat`` never imports torch (the ``torch`` extra).
+``import trilat`` never imports torch (the ``torch`` extra). It returns numpy
+arrays and never imports :mod:`trilat.adapters` back: the network object and
+its :class:`trilat.NetworkOutput` are built there.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import numpy as np
 import torch
 
 from trilat._checks import as_float_array
-from trilat.adapters import NetworkOutput
 
-__all__ = ["TorchNetwork", "load_weights", "on_device", "warn_sequence_first"]
+__all__ = ["load_weights", "on_device", "run_module", "warn_sequence_first"]
 
 
 def _first_tensor(value: Any, what: str) -> Any:
@@ -30,92 +31,73 @@ def _first_tensor(value: Any, what: str) -> Any:
     return value
 
 
-class TorchNetwork:
-    """A ``torch.nn.Module`` as a :class:`Network` (see :func:`from_torch`)."""
+def _placement(module: Any, device: Any) -> tuple[Any, Any]:
+    """The device (``device``, else the parameters') and the floating dtype of the module."""
+    params = list(module.parameters())
+    dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32
+    if device is not None:
+        return torch.device(device), dtype
+    return (params[0].device if params else torch.device("cpu")), dtype
 
-    def __init__(
-        self,
-        module: Any,
-        latent: str | Callable[[Any], Any],
-        output: str,
-        batch_size: int,
-        device: Any,
-        obs_dim: int | None,
-        n_tasks: int | None,
-        input_kind: str,
-    ) -> None:
-        self.module = module
-        self.latent = latent
-        self.output = output
-        self.batch_size = batch_size
-        self.device = device
-        self.obs_dim = obs_dim
-        self.n_tasks = n_tasks
-        self.input_kind = input_kind
 
-    def _placement(self) -> tuple[Any, Any]:
-        params = list(self.module.parameters())
-        dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32
-        if self.device is not None:
-            return torch.device(self.device), dtype
-        return (params[0].device if params else torch.device("cpu")), dtype
+def run_module(
+    module: Any,
+    inputs: np.ndarray,
+    *,
+    latent: str | Callable[[Any], Any],
+    output: str,
+    batch_size: int,
+    device: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latents ``(n, T, H)`` and outputs ``(n, T, N)`` of ``module`` on ``inputs (n, T, in_dim)``.
 
-    def __call__(self, inputs: np.ndarray) -> NetworkOutput:
-        x = as_float_array(inputs, "inputs", ndim=3)
-        device, dtype = self._placement()
-        captured: list[Any] = []
-        handle = None
-        if isinstance(self.latent, str):
-            modules = dict(self.module.named_modules())
-            handle = modules[self.latent].register_forward_hook(
-                lambda _m, _i, out: captured.append(_first_tensor(out, f"{self.latent!r} output"))
-            )
-        was_training = self.module.training
-        latents, outputs = [], []
-        try:
-            self.module.eval()
-            with torch.no_grad():
-                for start in range(0, x.shape[0], self.batch_size):
-                    batch = torch.as_tensor(x[start : start + self.batch_size])
-                    try:
-                        result = self.module(batch.to(device=device, dtype=dtype))
-                    except RuntimeError as exc:
-                        raise ValueError(
-                            f"{type(self.module).__name__} failed on inputs of shape "
-                            f"{tuple(batch.shape)}{_input_width_hint(self.module)}: {exc}"
-                        ) from exc
-                    if isinstance(self.latent, str):
-                        if len(captured) != 1:
-                            raise ValueError(
-                                f"submodule {self.latent!r} ran {len(captured)} times in one "
-                                f"forward pass; name a submodule that runs once, or pass "
-                                f"latent= a function of the module's output"
-                            )
-                        hidden = captured.pop()
-                    else:
-                        hidden = _first_tensor(self.latent(result), "latent(output)")
-                    logits = _first_tensor(result, "the module's output")
-                    latents.append(_to_numpy(hidden, "latents", batch.shape))
-                    outputs.append(_to_numpy(logits, self.output, batch.shape))
-        finally:
-            if handle is not None:
-                handle.remove()
-            self.module.train(was_training)
-        latents_np = np.concatenate(latents) if latents else np.zeros((0, x.shape[1], 0))
-        outputs_np = np.concatenate(outputs) if outputs else np.zeros((0, x.shape[1], 0))
-        if self.output == "probability":
-            return NetworkOutput.from_probabilities(latents_np, outputs_np)
-        return NetworkOutput(latents=latents_np, logits=outputs_np)
-
-    name: str | None = None
-
-    def __repr__(self) -> str:
-        if self.name is not None:
-            return self.name
-        return (
-            f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
-            f"output={self.output!r})"
+    The forward passes of :func:`trilat.from_torch`'s network, as float64 numpy
+    arrays (``output`` names what the outputs are, for messages); the network
+    wraps them in a :class:`trilat.NetworkOutput`.
+    """
+    x = as_float_array(inputs, "inputs", ndim=3)
+    device, dtype = _placement(module, device)
+    captured: list[Any] = []
+    handle = None
+    if isinstance(latent, str):
+        modules = dict(module.named_modules())
+        handle = modules[latent].register_forward_hook(
+            lambda _m, _i, out: captured.append(_first_tensor(out, f"{latent!r} output"))
         )
+    was_training = module.training
+    latents, outputs = [], []
+    try:
+        module.eval()
+        with torch.no_grad():
+            for start in range(0, x.shape[0], batch_size):
+                batch = torch.as_tensor(x[start : start + batch_size])
+                try:
+                    result = module(batch.to(device=device, dtype=dtype))
+                except RuntimeError as exc:
+                    raise ValueError(
+                        f"{type(module).__name__} failed on inputs of shape "
+                        f"{tuple(batch.shape)}{_input_width_hint(module)}: {exc}"
+                    ) from exc
+                if isinstance(latent, str):
+                    if len(captured) != 1:
+                        raise ValueError(
+                            f"submodule {latent!r} ran {len(captured)} times in one "
+                            f"forward pass; name a submodule that runs once, or pass "
+                            f"latent= a function of the module's output"
+                        )
+                    hidden = captured.pop()
+                else:
+                    hidden = _first_tensor(latent(result), "latent(output)")
+                logits = _first_tensor(result, "the module's output")
+                latents.append(_to_numpy(hidden, "latents", batch.shape))
+                outputs.append(_to_numpy(logits, output, batch.shape))
+    finally:
+        if handle is not None:
+            handle.remove()
+        module.train(was_training)
+    latents_np = np.concatenate(latents) if latents else np.zeros((0, x.shape[1], 0))
+    outputs_np = np.concatenate(outputs) if outputs else np.zeros((0, x.shape[1], 0))
+    return latents_np, outputs_np
 
 
 def _input_width_hint(module: Any) -> str:
@@ -179,6 +161,11 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
             f"{path} holds objects other than tensors; trilat loads weights with "
             f"weights_only=True and never unpickles arbitrary objects. Save "
             f"module.state_dict() instead. ({first})"
+        ) from None
+    except EOFError:  # an empty or truncated file: not a weights file at all
+        raise ValueError(
+            f"{path} is empty or truncated: it holds no saved state dict "
+            "(save one with torch.save(module.state_dict(), path))"
         ) from None
     if key is not None:
         if not isinstance(state, Mapping) or key not in state:

@@ -61,6 +61,14 @@ class NetworkOutput:
         The probabilities exactly as the network gave them (``output=
         "probability"``), kept so that nothing is recomputed from the
         logits; ``None`` for a network that gives logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> out = trilat.NetworkOutput.from_probabilities(np.zeros((2, 3, 4)), np.full((2, 3, 6), 0.5))
+    >>> out.shape, out.logits[0, 0]  # (n, T); probability 1/2 is logit 0
+    ((2, 3), array([0., 0., 0., 0., 0., 0.]))
     """
 
     latents: np.ndarray
@@ -68,6 +76,8 @@ class NetworkOutput:
     probabilities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        # NaN / inf in latents and logits are refused by compare, which names the trial
+        # and step of the first one (tests/test_compare.py); here only their type
         latents = as_float_array(self.latents, "latents", finite=False)
         logits = as_float_array(self.logits, "logits", finite=False)
         for name, arr, axis in (("latents", latents, "H"), ("logits", logits, "N")):
@@ -84,7 +94,7 @@ class NetworkOutput:
         object.__setattr__(self, "latents", latents)
         object.__setattr__(self, "logits", logits)
         if self.probabilities is not None:
-            p = as_float_array(self.probabilities, "probabilities", finite=False)
+            p = as_float_array(self.probabilities, "probabilities")
             if p.shape != logits.shape:
                 raise ValueError(
                     f"network probabilities must have the logits' shape {logits.shape}, got "
@@ -195,6 +205,16 @@ class OptimalNetwork:
     ----------
     task : Task
     latent : {"distances", "posterior_mean", "logits"}
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = trilat.simulate(task, n_trials=5, n_steps=20, rng=0)
+    >>> network = trilat.OptimalNetwork(task)  # latent="distances": k = C mu(t) - b
+    >>> out = network(trials.evidence)  # reads the evidence X(t) itself
+    >>> out.latents.shape, out.logits.shape
+    ((5, 20, 6), (5, 20, 6))
     """
 
     input_kind = "evidence"
@@ -292,6 +312,17 @@ def from_callable(
     Returns
     -------
     Network
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> def fn(observations):  # (n, T, 40) -> latents (n, T, 8), logits (n, T, 6)
+    ...     return observations[..., :8], observations[..., :6]
+    >>> network = trilat.from_callable(fn)
+    >>> out = network(np.zeros((3, 20, 40)))
+    >>> out.latents.shape, out.logits.shape
+    ((3, 20, 8), (3, 20, 6))
     """
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {type(fn).__name__}")
@@ -302,6 +333,55 @@ def from_callable(
         _optional_int(n_tasks, "n_tasks"),
         _check_input_kind(input_kind),
     )
+
+
+class _TorchNetwork:
+    """A ``torch.nn.Module`` as a :class:`Network` (see :func:`from_torch`)."""
+
+    def __init__(
+        self,
+        module: Any,
+        latent: str | Callable[[Any], Any],
+        output: str,
+        batch_size: int,
+        device: Any,
+        obs_dim: int | None,
+        n_tasks: int | None,
+        input_kind: str,
+    ) -> None:
+        self.module = module
+        self.latent = latent
+        self.output = output
+        self.batch_size = batch_size
+        self.device = device
+        self.obs_dim = obs_dim
+        self.n_tasks = n_tasks
+        self.input_kind = input_kind
+
+    def __call__(self, inputs: np.ndarray) -> NetworkOutput:
+        from trilat._torch import run_module
+
+        latents, outputs = run_module(
+            self.module,
+            inputs,
+            latent=self.latent,
+            output=self.output,
+            batch_size=self.batch_size,
+            device=self.device,
+        )
+        if self.output == "probability":
+            return NetworkOutput.from_probabilities(latents, outputs)
+        return NetworkOutput(latents=latents, logits=outputs)
+
+    name: str | None = None
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return self.name
+        return (
+            f"from_torch({type(self.module).__name__}, latent={self.latent!r}, "
+            f"output={self.output!r})"
+        )
 
 
 def from_torch(
@@ -351,6 +431,24 @@ def from_torch(
     Returns
     -------
     Network
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import numpy as np
+    >>> import trilat
+    >>> class GRU(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.gru = torch.nn.GRU(40, 16, batch_first=True)
+    ...         self.readout = torch.nn.Linear(16, 6)
+    ...     def forward(self, x):  # (batch, T, 40) -> logits (batch, T, 6)
+    ...         return self.readout(self.gru(x)[0])
+    >>> network = trilat.from_torch(GRU(), latent="gru")  # the GRU's output is the latent state
+    >>> out = network(np.zeros((3, 20, 40)))
+    >>> out.latents.shape, out.logits.shape, out.logits.dtype
+    ((3, 20, 16), (3, 20, 6), dtype('float64'))
     """
     if not (callable(module) and hasattr(module, "named_modules")):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -365,10 +463,10 @@ def from_torch(
         raise ValueError(
             f"latent must be a submodule name or a function of the output, got {latent!r}"
         )
-    from trilat._torch import TorchNetwork, warn_sequence_first
+    from trilat._torch import warn_sequence_first
 
     warn_sequence_first(module)
-    network = TorchNetwork(
+    network = _TorchNetwork(
         module,
         latent,
         _check_output_kind(output),
@@ -423,6 +521,19 @@ def load_state_dict(
     ValueError
         The file holds anything but tensors in plain containers, or its names
         do not match the module's (with ``strict=True``).
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import os, tempfile
+    >>> import trilat
+    >>> module = torch.nn.Linear(4, 2)
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
+    >>> torch.save(module.state_dict(), path)
+    >>> fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
+    >>> bool(torch.equal(fresh.weight, module.weight))
+    True
     """
     from trilat._torch import load_weights
 

@@ -40,8 +40,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-import trilat
-from trilat.task import Task
+from trilat import oracle
+from trilat._text import table
+from trilat.task import Task, simulate
 
 __all__ = ["ElementRow", "PipelineRow", "main", "run_elementwise", "run_pipelines"]
 
@@ -109,21 +110,21 @@ def memory_bandwidth(nbytes: int = 2**28, repeats: int = 5) -> float:
 
 def staged_probabilities(task: Task, n: int, T: int, seed: int) -> np.ndarray:
     """The oracle pipeline as users write it: it saturates (infinite distances beyond |u| ~ 8.3)."""
-    trials = trilat.simulate(task, n, T, rng=seed)
-    post = trilat.posterior(task, trials.evidence)
-    yhat = trilat.predict(task, post.mean, post.t)
+    trials = simulate(task, n, T, rng=seed)
+    post = oracle.posterior(task, trials.evidence)
+    yhat = oracle.predict(task, post.mean, post.t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the saturated outputs, reported
-        k = trilat.distances(task, yhat, post.t)
-    return trilat.recover(task, k)
+        k = oracle.distances(task, yhat, post.t)
+    return oracle.recover(task, k)
 
 
 def staged_logits(task: Task, n: int, T: int, seed: int) -> np.ndarray:
     """The exact oracle pipeline through logits."""
-    trials = trilat.simulate(task, n, T, rng=seed)
-    post = trilat.posterior(task, trials.evidence)
-    z = trilat.predict_logits(task, post.mean, post.t)
-    return trilat.recover(task, trilat.distances_from_logits(task, z, post.t))
+    trials = simulate(task, n, T, rng=seed)
+    post = oracle.posterior(task, trials.evidence)
+    z = oracle.predict_logits(task, post.mean, post.t)
+    return oracle.recover(task, oracle.distances_from_logits(task, z, post.t))
 
 
 def fused(task: Task, n: int, T: int, seed: int) -> np.ndarray:
@@ -233,21 +234,6 @@ def run_elementwise(
 # ----------------------------------------------------------------- report
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns aligned: text left, numbers right."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            numeric = i > 0 and bool(re.match(r"^[-+0-9.]", cell))
-            out.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
 def format_pipelines(rows: Sequence[PipelineRow], bandwidth: float, n_steps: int = 100) -> str:
     base = {r.dim: r.rate for r in rows if r.name == "numpy/scipy, probabilities"}
     body = [
@@ -267,7 +253,7 @@ def format_pipelines(rows: Sequence[PipelineRow], bandwidth: float, n_steps: int
               "peak RSS MB", "of bandwidth"]  # fmt: skip
     return (
         f"Round trip, N = 64, T = {n_steps}; memory bandwidth {bandwidth / 1e9:.1f} GB/s "
-        f"(numpy copy, read + write)\n" + _table(header, body)
+        f"(numpy copy, read + write)\n" + "\n".join(table(header, body, left=(0,)))
     )
 
 
@@ -289,7 +275,7 @@ def format_elementwise(rows: Sequence[ElementRow]) -> str:
     ]
     return (
         "Element throughput on 10^7 doubles (wall clock; then per CPU-second, all threads)\n"
-        + _table(header, body)
+        + "\n".join(table(header, body, left=(0, 1)))
     )
 
 

@@ -10,6 +10,7 @@ inside that function, so that ``trilat --help`` stays light.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,38 +18,39 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 
 def _verify(subparsers: Any) -> None:
-    from trilat import _verify_cli, verify
+    from trilat import verify
+    from trilat.verify import _cli as verify_cli
 
     parser = subparsers.add_parser(
         "verify",
         help="check Theorem 3.1 end to end by Monte Carlo (the paper's defaults)",
         description=verify.__doc__.split("\n\n")[0],
     )
-    _verify_cli.add_arguments(parser)
-    parser.set_defaults(run=_verify_cli.run)
+    verify_cli.add_arguments(parser)
+    parser.set_defaults(run=verify_cli.run)
 
 
 def _sweep(subparsers: Any) -> None:
-    from trilat import _sweep_cli
+    from trilat.sweep import _cli as sweep_cli
 
     parser = subparsers.add_parser(
         "sweep",
         help="run a built-in parameter sweep serially, on a process pool or on a Dask cluster",
     )
-    _sweep_cli.add_arguments(parser)
-    parser.set_defaults(run=_sweep_cli.run)
+    sweep_cli.add_arguments(parser)
+    parser.set_defaults(run=sweep_cli.run)
 
 
 def _compare(subparsers: Any) -> None:
-    from trilat import _compare_cli
+    from trilat.compare import _cli as compare_cli
 
     parser = subparsers.add_parser(
         "compare",
         help="measure your network (MODULE:FACTORY) against the Bayes-optimal estimator",
-        description=_compare_cli.__doc__.split("\n\n")[0],
+        description=compare_cli.__doc__.split("\n\n")[0],
     )
-    _compare_cli.add_arguments(parser)
-    parser.set_defaults(run=_compare_cli.run)
+    compare_cli.add_arguments(parser)
+    parser.set_defaults(run=compare_cli.run)
 
 
 def _bench(subparsers: Any) -> None:
@@ -58,6 +60,7 @@ def _bench(subparsers: Any) -> None:
         "bench",
         help="time the numba kernels against the numpy/scipy pipelines (two tables)",
         description=bench.__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,  # its options state no default
     )
     bench.add_arguments(parser)
     parser.set_defaults(run=bench.run)
@@ -65,10 +68,30 @@ def _bench(subparsers: Any) -> None:
 
 SUBCOMMANDS: list[Callable[[Any], None]] = [_verify, _sweep, _compare, _bench]
 
+# reStructuredText roles and literals in docstrings, shown as plain text in a terminal
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+
+
+def plain_text(text: str | None) -> str | None:
+    """``text`` without reStructuredText markup: ````x```` and ``:func:`x``` become ``x``."""
+    if not text:
+        return text
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip reStructuredText from a parser's texts (descriptions come from docstrings)."""
+    parser.description = plain_text(parser.description)
+    parser.epilog = plain_text(parser.epilog)
+    for action in parser._actions:
+        if action.help not in (None, argparse.SUPPRESS):
+            action.help = plain_text(action.help)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``trilat`` parser with every subcommand of ``SUBCOMMANDS``."""
-    from trilat import __version__
+    from trilat._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="trilat",
@@ -79,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)
+    for subparser in subparsers.choices.values():
+        _plain_help(subparser)
     return parser
 
 

@@ -14,32 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import integrate
 
-from trilat._checks import last_axis, positive_scalar
+from trilat._checks import as_float_array, last_axis, positive_scalar
 from trilat._stable import probit_expit
-from trilat.task import Task, check_task, posterior_std
+from trilat.oracle import logit_scale, posterior_std
+from trilat.task import Task, check_task
 
 __all__ = ["AffineMap", "linear_decoder", "linearization_constant"]
 
-ACTIVATIONS = ("sigmoid", "tanh")
 METHODS = ("moment", "taylor", "lsq")
-# A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
-_LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
 # sqrt(2 pi)/4 correctly rounded (derivations/linearization.py); the expression
 # math.sqrt(2 * math.pi) / 4 rounds twice and lands one ulp low.
 _SQRT_2PI_OVER_4 = 0.6266570686577502
-
-
-def logit_scale(activation: str) -> float:
-    """The logit a readout carries per unit of ``z``: 1 for ``sigmoid(z)``, 2 for ``tanh(z)``.
-
-    ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
-    Raises ``ValueError`` for any other activation.
-    """
-    if activation not in _LOGIT_SCALE:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    return _LOGIT_SCALE[activation]
 
 
 def linearization_constant(
@@ -68,6 +54,16 @@ def linearization_constant(
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import trilat
+    >>> print(f"{trilat.linearization_constant():.6f}")  # sqrt(3)/pi, moment matching
+    0.551329
+    >>> print(f"{trilat.linearization_constant('tanh'):.6f}")  # 2 sqrt(3)/pi, the poster's
+    1.102658
+    >>> print(f"{trilat.linearization_constant(method='taylor'):.6f}")  # sqrt(2 pi)/4
+    0.626657
     """
     scale = logit_scale(activation)
     if method not in METHODS:
@@ -83,6 +79,8 @@ def linearization_constant(
             "method='lsq' needs half_width=a, the half-width of the fitted range [-a, a]"
         )
     a = positive_scalar(half_width, "half_width")
+    from scipy import integrate  # only here: import trilat must not load scipy.integrate
+
     moment, _ = integrate.quad(
         lambda z: z * float(probit_expit(scale * z)), 0.0, a, epsabs=0.0, epsrel=1e-13, limit=200
     )
@@ -91,10 +89,23 @@ def linearization_constant(
 
 @dataclass(frozen=True)
 class AffineMap:
-    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``."""
+    """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> decoder = trilat.linear_decoder(trilat.Task.evenly_spaced(6), t=1)  # an AffineMap
+    >>> decoder(np.zeros((4, 6))).shape  # logits (..., N) -> estimates (..., D)
+    (4, 2)
+    """
 
     weight: np.ndarray
     offset: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", as_float_array(self.weight, "weight"))
+        object.__setattr__(self, "offset", as_float_array(self.offset, "offset"))
 
     def __call__(self, z: Any) -> np.ndarray:
         """Apply to logits ``z`` of shape ``(..., N)``; returns ``(..., D)``.
@@ -102,7 +113,7 @@ class AffineMap:
         A time-dependent ``weight`` of shape ``(T, D, N)`` pairs with the time
         axis of ``z`` of shape ``(..., T, N)``.
         """
-        z = last_axis(z, "z", self.weight.shape[-1], "N, the number of tasks", finite=False)
+        z = last_axis(z, "z", self.weight.shape[-1], "N, the number of tasks")
         return (self.weight @ z[..., None])[..., 0] + self.offset
 
 
@@ -144,6 +155,19 @@ def linear_decoder(
     -------
     AffineMap
         ``weight`` of shape ``t.shape + (D, N)``, ``offset`` of shape ``(D,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)  # D = 2, N = 6
+    >>> decoder = trilat.linear_decoder(task, t=[1, 20])  # one map per t
+    >>> decoder.weight.shape, decoder.offset.shape
+    ((2, 2, 6), (2,))
+    >>> mu = np.array([0.05, -0.02])
+    >>> z = trilat.predict_logits(task, mu, 1)  # optimal logits, shape (N,)
+    >>> np.round(trilat.linear_decoder(task, 1)(z), 3)  # near mu, not equal to it
+    array([ 0.044, -0.018])
     """
     task = check_task(task)
     alpha = linearization_constant(activation, method, half_width=half_width)

@@ -38,13 +38,21 @@ class MixingMLP:
         Input dimension D.
     widths : tuple of int
         Layer widths; the last is the observation dimension.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> f = trilat.MixingMLP(2, rng=0)  # D = 2 -> 100 -> 100 -> 40
+    >>> f.out_dim, [w.shape for w in f.weights]
+    (40, [(2, 100), (100, 100), (100, 40)])
+    >>> f(np.zeros((5, 20, 2))).shape  # observations f(X(t)), shape (n, T, 40)
+    (5, 20, 40)
     """
 
-    def __init__(
-        self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = None
-    ) -> None:
+    def __init__(self, dim: int, widths: tuple[int, ...] = (100, 100, 40), rng: Any = 0) -> None:
         dim = positive_int(dim, "dim")
         widths = tuple(positive_int(w, "widths[i]") for w in widths)
         if not widths:

@@ -25,22 +25,135 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat._checks import describe, last_axis
+from trilat._checks import as_float_array, describe, last_axis, times
 from trilat._stable import logit_ndtr, probit_expit
-from trilat.linearization import logit_scale
-from trilat.task import Gaussian, Task, check_task, posterior_precision, posterior_std
+from trilat.task import Gaussian, Task, check_task
 
 __all__ = [
+    "ACTIVATIONS",
     "Posterior",
     "decodability_ceiling",
     "distances",
     "distances_from_logits",
     "estimate",
+    "logit_scale",
     "posterior",
+    "posterior_precision",
+    "posterior_std",
     "predict",
     "predict_logits",
     "recover",
 ]
+
+
+ACTIVATIONS = ("sigmoid", "tanh")
+# A tanh readout tanh(z) = 2 sigmoid(2z) - 1 carries the logit 2z.
+_LOGIT_SCALE = {"sigmoid": 1.0, "tanh": 2.0}
+
+
+def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> np.ndarray:
+    """``1 / s(t)^2``: ``t / sigma^2``, plus ``1 / s0^2`` for a Gaussian prior ``N(m0, s0^2 I)``.
+
+    The conjugate update's precision after ``t`` samples, the one formula
+    behind :func:`posterior_std` and the conjugate mean of
+    :func:`trilat.posterior` (``mean = (m0/s0^2 + sum X / sigma^2) / precision``).
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` is used.
+    t : float or array_like
+        Samples seen, finite and ``> 0``.
+    prior : "flat" or Gaussian
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> from trilat.oracle import posterior_precision
+    >>> posterior_precision(task, [1, 4])  # t / sigma^2
+    array([ 25., 100.])
+    >>> posterior_precision(task, [1, 4], trilat.Gaussian(0.0, 0.5))  # + 1 / s0^2
+    array([ 29., 104.])
+    """
+    t = times(t)
+    if isinstance(prior, str) and prior == "flat":
+        return t / task.sigma**2
+    if isinstance(prior, Gaussian):
+        return t / task.sigma**2 + 1.0 / prior.variance
+    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
+
+
+def posterior_std(
+    task: Task, t: Any, std: Any = None, *, prior: str | Gaussian = "flat"
+) -> np.ndarray:
+    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
+
+    Exactly one of ``t`` and ``std`` must be given; every oracle function that
+    takes ``t`` reads ``s(t)`` through here. With a Gaussian ``prior``, the
+    conjugate ``s(t) = 1 / sqrt(t / sigma^2 + 1 / s0^2)`` (:func:`posterior_precision`).
+
+    Parameters
+    ----------
+    task : Task
+        Its ``sigma`` is used.
+    t : float or array_like, or None
+        Samples seen, finite and ``> 0`` (fractional allowed).
+    std : float or array_like, optional
+        The posterior std of another prior, finite and ``> 0``, returned as is.
+    prior : "flat" or Gaussian
+        The prior ``s(t)`` is the posterior std of (with ``t``).
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t`` (or ``std``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.posterior_std(task, [1, 4])  # sigma / sqrt(t)
+    array([0.2, 0.1])
+    >>> trilat.posterior_std(task, None, std=0.15)  # another prior's s(t), checked
+    array(0.15)
+    """
+    if std is not None:
+        if t is not None:
+            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
+        s = as_float_array(std, "std", finite=False)
+        if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
+        return s
+    if t is None:
+        raise ValueError("t is required (or std=, the posterior std of another prior)")
+    if isinstance(prior, str) and prior == "flat":
+        return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
+    return 1.0 / np.sqrt(posterior_precision(task, t, prior))
+
+
+def logit_scale(activation: str) -> float:
+    """The logit a readout carries per unit of ``z``: 1 for ``sigmoid(z)``, 2 for ``tanh(z)``.
+
+    ``(1 + tanh z) / 2 = sigmoid(2z)``, so a tanh output is a sigmoid of ``2z``.
+    Raises ``ValueError`` for any other activation.
+
+    Examples
+    --------
+    >>> from trilat.oracle import logit_scale
+    >>> logit_scale("sigmoid"), logit_scale("tanh")
+    (1.0, 2.0)
+    """
+    if activation not in _LOGIT_SCALE:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return _LOGIT_SCALE[activation]
 
 
 @dataclass(frozen=True)
@@ -74,6 +187,19 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     -------
     Posterior
         ``mean`` of shape ``(..., T, D)``, ``std`` and ``t`` of shape ``(T,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> evidence = np.array([[0.1, 0.3], [0.3, -0.1]])  # X(1), X(2) of one trial
+    >>> post = trilat.posterior(task, evidence)
+    >>> post.mean  # running mean
+    array([[0.1, 0.3],
+           [0.2, 0.1]])
+    >>> post.std.round(4), post.t
+    (array([0.2   , 0.1414]), array([1., 2.]))
     """
     task = check_task(task)
     x = last_axis(evidence, "evidence", task.dim, "time, then D")
@@ -116,6 +242,14 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarra
     ndarray, shape (..., N)
         Probabilities. ``Phi(u)`` rounds to 1 for ``u >~ 8.3``; use
         :func:`predict_logits` to keep every digit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.predict(task, [0.1, 0.2], t=4).round(4)  # Phi((C mu - b) / s(4))
+    array([0.969 , 0.9772, 0.5533])
     """
     return special.ndtr(_scaled_distance(task, mu, t, std))
 
@@ -137,6 +271,19 @@ def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np
     -------
     ndarray, shape (..., N)
         Logits ``z`` with ``Yhat = sigmoid(z)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.predict_logits(task, [0.1, 0.2], t=4).round(4)
+    array([3.4416, 3.7602, 0.214 ])
+    >>> mu = [0.0, 50.0]  # u = 500 for the second line
+    >>> float(trilat.predict(task, mu, t=4)[1])  # the probability rounds to 1 ...
+    1.0
+    >>> round(float(trilat.predict_logits(task, mu, t=4)[1]))  # ... its logit does not
+    125007
     """
     return logit_ndtr(_scaled_distance(task, mu, t, std))
 
@@ -161,6 +308,15 @@ def distances(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nd
     ------
     ValueError
         NaN or values outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> yhat = trilat.predict(task, [0.1, 0.2], t=4)
+    >>> trilat.distances(task, yhat, t=4).round(4)  # k = C mu - b
+    array([0.1866, 0.2   , 0.0134])
     """
     task = check_task(task)
     p = last_axis(yhat, "yhat", task.n_tasks, "N, the number of tasks", finite=False)
@@ -205,6 +361,15 @@ def distances_from_logits(
     Returns
     -------
     ndarray, shape (..., N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> z = trilat.predict_logits(task, [0.1, 0.2], t=4)
+    >>> trilat.distances_from_logits(task, z, t=4).round(4)
+    array([0.1866, 0.2   , 0.0134])
     """
     task = check_task(task)
     scale = logit_scale(activation)
@@ -234,9 +399,18 @@ def recover(task: Task, k: Any) -> np.ndarray:
     ------
     NotIdentifiableError
         ``rank(C) < D`` (including ``N < D``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> k = task.C @ [0.1, 0.2] - task.b  # signed distances to the three lines
+    >>> trilat.recover(task, k).round(12)  # mu = C^+ (k + b)
+    array([0.1, 0.2])
     """
     task = check_task(task)
-    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", finite=False)
+    k = last_axis(k, "k", task.n_tasks, "N, the number of tasks", allow_inf=True)
     pinv = task.pinv
     # saturated outputs (infinite k) were already reported by distances()
     with np.errstate(invalid="ignore"):
@@ -267,6 +441,15 @@ def estimate(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nda
     ------
     NotIdentifiableError
         ``rank(C) < D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> yhat = trilat.predict(task, [0.1, 0.2], t=4)
+    >>> trilat.estimate(task, yhat, t=4).round(12)  # the round trip is exact
+    array([0.1, 0.2])
     """
     task = check_task(task, identifiable=True)
     return recover(task, distances(task, yhat, t, std=std))
@@ -300,6 +483,14 @@ def decodability_ceiling(task: Task, t: Any = None, *, std: Any = None) -> np.nd
     -------
     ndarray
         Shape of ``t`` (or ``std``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(3, sigma=0.2)  # D = 2, N = 3 lines through 0
+    >>> trilat.decodability_ceiling(task, [1, 4, 20])  # Var(x*) = 1/12
+    array([0.52 , 0.88 , 0.976])
     """
     task = check_task(task)
     return 1.0 - posterior_std(task, t, std) ** 2 / task.prior.variance

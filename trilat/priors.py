@@ -7,13 +7,14 @@ counter-based uniforms) and ``sample(n, dim, rng)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.special
 
-from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat._checks import as_rng, positive_int, positive_scalar, real_scalar
 
 __all__ = ["Gaussian", "Prior", "Uniform"]
 
@@ -29,14 +30,27 @@ class Uniform:
     ----------
     low, high : float
         Finite, ``low < high``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> prior = trilat.Uniform()  # the paper's U[-0.5, 0.5]^D
+    >>> prior.mean, round(prior.variance, 6)  # (low + high) / 2, (high - low)^2 / 12
+    (0.0, 0.083333)
+    >>> prior.sample(3, 2, rng=0).shape  # (n, D)
+    (3, 2)
+    >>> task = trilat.Task.evenly_spaced(6, prior=trilat.Uniform(-1.0, 1.0))
     """
 
     low: float = -0.5
     high: float = 0.5
 
     def __post_init__(self) -> None:
-        low, high = float(self.low), float(self.high)
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        try:
+            low, high = real_scalar(self.low, "low"), real_scalar(self.high, "high")
+        except ValueError:
+            low, high = math.nan, math.nan
+        if not low < high:
             raise ValueError(
                 f"Uniform needs finite low < high, got low={self.low!r}, high={self.high!r}"
             )
@@ -57,7 +71,7 @@ class Uniform:
         """Map uniforms on (0, 1) to draws: ``low + (high - low) u``."""
         return self.low + (self.high - self.low) * u
 
-    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+    def sample(self, n: int, dim: int, rng: Any = 0) -> np.ndarray:
         """``n`` draws of ``x*``, shape ``(n, dim)``."""
         return self.quantile(
             as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))
@@ -74,15 +88,21 @@ class Gaussian:
         Per-coordinate mean, finite.
     std : float
         Per-coordinate standard deviation, ``> 0``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> prior = trilat.Gaussian(0.0, 0.3)
+    >>> round(prior.variance, 6), prior.sample(3, 2, rng=0).shape
+    (0.09, (3, 2))
+    >>> task = trilat.Task.evenly_spaced(6, prior=prior)  # simulate draws x* from it
     """
 
     mean: float = 0.0
     std: float = 1.0
 
     def __post_init__(self) -> None:
-        mean = float(self.mean)
-        if not np.isfinite(mean):
-            raise ValueError(f"Gaussian mean must be finite, got {self.mean!r}")
+        mean = real_scalar(self.mean, "Gaussian mean")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", positive_scalar(self.std, "Gaussian std"))
 
@@ -95,7 +115,7 @@ class Gaussian:
         """Map uniforms on (0, 1) to draws: ``mean + std Phi^-1(u)``."""
         return self.mean + self.std * scipy.special.ndtri(u)
 
-    def sample(self, n: int, dim: int, rng: Any = None) -> np.ndarray:
+    def sample(self, n: int, dim: int, rng: Any = 0) -> np.ndarray:
         """``n`` draws of ``x*``, shape ``(n, dim)``."""
         return self.quantile(
             as_rng(rng).random((positive_int(n, "n", minimum=0), positive_int(dim, "dim")))

@@ -24,23 +24,24 @@ from trilat._checks import (
     nonnegative_scalar,
     positive_int,
     positive_scalar,
-    times,
+    trial_range,
 )
-from trilat.mixing import MixingMLP
 from trilat.priors import Gaussian, Prior, Uniform
 
 _EPS = float(np.finfo(np.float64).eps)
+# Rows whose largest |entry| is in (1e-140, 1e140) have a sum of squares in the
+# normal range of float64: their norm is taken directly.
+_SAFE_LOW, _SAFE_HIGH = 1e-140, 1e140
+# Temporaries of one chunk of simulate(), in bytes (see simulate)
+SIMULATE_CHUNK_BYTES = 32 * 2**20
 
 __all__ = [
     "Gaussian",
-    "MixingMLP",
     "NotIdentifiableError",
     "Task",
     "Trials",
     "Uniform",
     "check_task",
-    "posterior_precision",
-    "posterior_std",
     "simulate",
 ]
 
@@ -69,6 +70,21 @@ class Task:
     pinv : ndarray, shape (D, N)
         ``C^+``, from a QR factorisation made once; raises
         :class:`NotIdentifiableError` when ``rank(C) < D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task([[3.0, 4.0], [0.0, 2.0]], [1.0, 0.0], sigma=0.2)
+    >>> task.C, task.b  # each row scaled to unit norm, b with it
+    (array([[0.6, 0.8],
+           [0. , 1. ]]), array([0.2, 0. ]))
+    >>> task.labels([[1.0, 0.0], [0.0, 1.0]])  # y_i = 1[c_i^T x > b_i], shape (n, N)
+    array([[ True, False],
+           [ True,  True]])
+    >>> paper = trilat.Task.evenly_spaced(6)
+    >>> np.allclose(paper.C.T @ paper.C, 3 * np.eye(2))  # C^T C = (N/2) I
+    True
     """
 
     __slots__ = ("_C", "_b", "_cond", "_pinv", "_prior", "_rank", "_sigma")
@@ -80,11 +96,21 @@ class Task:
         b = as_float_array(b, "b")
         if b.shape != (C.shape[0],):
             raise ValueError(f"b must have shape ({C.shape[0]},) to match C, got {describe(b)}")
-        norms = np.linalg.norm(C, axis=1)
-        if np.any(norms == 0):
+        # Each row is scaled by its largest |entry| before its norm is taken, so that
+        # sum c^2 neither overflows (entries ~1e200) nor loses digits to subnormals
+        # (~1e-160). Rows in the safe range take the plain path, bit for bit as before.
+        scale = np.max(np.abs(C), axis=1)
+        if np.any(scale == 0):
             raise ValueError(
-                f"C has zero rows {np.flatnonzero(norms == 0).tolist()}; a boundary needs a normal"
+                f"C has zero rows {np.flatnonzero(scale == 0).tolist()}; a boundary needs a normal"
             )
+        safe = (scale > _SAFE_LOW) & (scale < _SAFE_HIGH)
+        rescale = np.where(safe, 1.0, scale)
+        with np.errstate(over="ignore"):  # an infinite b / |c| is refused below
+            C_scaled = C / rescale[:, None]
+            b_scaled = b / rescale
+        norms = np.linalg.norm(C_scaled, axis=1)
+        C, b = C_scaled, b_scaled
         prior = Uniform() if prior is None else prior
         if not isinstance(prior, (Uniform, Gaussian)):
             raise ValueError(f"prior must be trilat.Uniform or trilat.Gaussian, got {prior!r}")
@@ -92,7 +118,13 @@ class Task:
         # canonicalisation is idempotent: Task(task.C, task.b, ...) == task.
         norms = np.where(np.abs(norms - 1.0) <= (C.shape[1] + 2) * _EPS, 1.0, norms)
         C = C / norms[:, None]
-        b = b / norms
+        with np.errstate(over="ignore"):
+            b = b / norms
+        if not np.all(np.isfinite(b)):
+            raise ValueError(
+                f"b / |c| must be finite, got {describe(b)} with rows "
+                f"{np.flatnonzero(~np.isfinite(b)).tolist()} infinite after normalisation"
+            )
         C.setflags(write=False)
         b.setflags(write=False)
         s = np.linalg.svd(C, compute_uv=False)
@@ -170,7 +202,7 @@ class Task:
         dim: int,
         n_tasks: int,
         sigma: float = 0.2,
-        rng: Any = None,
+        rng: Any = 0,
         offset_scale: float = 0.0,
         prior: Prior | None = None,
     ) -> Task:
@@ -187,7 +219,7 @@ class Task:
             ``N >= 1``.
         sigma : float
             Noise std per evidence sample, ``> 0``.
-        rng : None, int, SeedSequence or Generator
+        rng : int, SeedSequence, Generator or None, default 0
             Seed of ``C`` and ``b``.
         offset_scale : float
             Standard deviation of the offsets, ``>= 0``.
@@ -197,6 +229,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.random(3, 8, rng=0)  # D = 3, N = 8
+        >>> task.C.shape, np.allclose(np.linalg.norm(task.C, axis=1), 1), bool(task.b.any())
+        ((8, 3), True, False)
         """
         dim = positive_int(dim, "dim")
         n_tasks = positive_int(n_tasks, "n_tasks")
@@ -232,6 +272,14 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import trilat
+        >>> task = trilat.Task.evenly_spaced(4)  # normals at (k + 1/2) pi / N
+        >>> np.degrees(np.arctan2(task.C[:, 1], task.C[:, 0]))
+        array([ 22.5,  67.5, 112.5, 157.5])
         """
         n_tasks = positive_int(n_tasks, "n_tasks")
         angles = (np.arange(n_tasks) + 0.5) * np.pi / n_tasks
@@ -284,7 +332,7 @@ class Task:
         dim: int,
         n_tasks: int,
         sigma: float = 0.2,
-        rng: Any = None,
+        rng: Any = 0,
         prior: Prior | None = None,
     ) -> Task:
         """The paper's task family: :meth:`evenly_spaced` for ``D = 2``, else :meth:`random`.
@@ -301,7 +349,7 @@ class Task:
             ``N >= 1``.
         sigma : float
             Noise std per evidence sample, ``> 0``.
-        rng : None, int, SeedSequence or Generator
+        rng : int, SeedSequence, Generator or None, default 0
             Seed of ``C`` when ``D != 2``.
         prior : Uniform or Gaussian, optional
             Default ``Uniform(-0.5, 0.5)``.
@@ -309,6 +357,12 @@ class Task:
         Returns
         -------
         Task
+
+        Examples
+        --------
+        >>> import trilat
+        >>> trilat.Task.paper(2, 6).C.shape, trilat.Task.paper(3, 5, rng=0).C.shape  # (N, D)
+        ((6, 2), (5, 3))
         """
         if positive_int(dim, "dim") == 2:
             return cls.evenly_spaced(n_tasks, sigma, prior)
@@ -380,7 +434,7 @@ class Trials:
 
 
 def simulate(
-    task: Task, n_trials: int, n_steps: int, rng: Any = None, *, first_trial: int = 0
+    task: Task, n_trials: int, n_steps: int, rng: Any = 0, *, first_trial: int = 0
 ) -> Trials:
     """Draw trials: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, ``t = 1..T``.
 
@@ -397,7 +451,7 @@ def simulate(
         ``n``, number of trials.
     n_steps : int
         ``T``, evidence samples per trial.
-    rng : None, int, SeedSequence or Generator
+    rng : int, SeedSequence, Generator or None, default 0
         The seed. A ``Generator`` is advanced by two draws (the key).
     first_trial : int
         Index of the first trial, to draw any range of a seed's trials.
@@ -406,82 +460,40 @@ def simulate(
     -------
     Trials
         ``x_star`` of shape ``(n, D)``, ``evidence`` of shape ``(n, T, D)``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = trilat.simulate(task, n_trials=5, n_steps=20, rng=0)
+    >>> trials.x_star.shape, trials.evidence.shape  # (n, D), (n, T, D)
+    ((5, 2), (5, 20, 2))
+    >>> later = trilat.simulate(task, n_trials=2, n_steps=20, rng=0, first_trial=3)
+    >>> bool((later.evidence == trials.evidence[3:]).all())  # trials 3 and 4 again
+    True
     """
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
-    first_trial = positive_int(first_trial, "first_trial", minimum=0)
+    first_trial = trial_range(first_trial, n_trials)
     key = _philox.key_from_rng(rng)
-    trials = np.arange(first_trial, first_trial + n_trials, dtype=np.uint64)
     steps = np.arange(n_steps + 1, dtype=np.uint64)
-    u = _philox.uniforms(key, trials, steps, task.dim)
-    x_star = task.prior.quantile(u[:, 0, :])
-    evidence = x_star[:, None, :] + task.sigma * scipy.special.ndtri(u[:, 1:, :])
+    x_star = np.empty((n_trials, task.dim))
+    evidence = np.empty((n_trials, n_steps, task.dim))
+    # Draw in chunks of trials: Philox's temporaries are ~20 words per uniform, so
+    # one pass over all trials peaked at ~8x the output; chunks of at most 1/16 of
+    # the trials (and SIMULATE_CHUNK_BYTES of temporaries) keep the peak within
+    # ~1.5x. Each number depends only on (seed, trial, step, d): bit-identical.
+    per_trial = 8 * 24 * (n_steps + 1) * 4 * (-(-task.dim // 4))
+    chunk = max(1, min(-(-n_trials // 16), SIMULATE_CHUNK_BYTES // per_trial))
+    for lo in range(0, n_trials, chunk):
+        hi = min(n_trials, lo + chunk)
+        trials = np.arange(first_trial + lo, first_trial + hi, dtype=np.uint64)
+        u = _philox.uniforms(key, trials, steps, task.dim)
+        x_star[lo:hi] = task.prior.quantile(u[:, 0, :])
+        np.add(
+            x_star[lo:hi, None, :],
+            task.sigma * scipy.special.ndtri(u[:, 1:, :]),
+            out=evidence[lo:hi],
+        )
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
-
-
-def posterior_precision(task: Task, t: Any, prior: str | Gaussian = "flat") -> np.ndarray:
-    """``1 / s(t)^2``: ``t / sigma^2``, plus ``1 / s0^2`` for a Gaussian prior ``N(m0, s0^2 I)``.
-
-    The conjugate update's precision after ``t`` samples, the one formula
-    behind :func:`posterior_std` and the conjugate mean of
-    :func:`trilat.posterior` (``mean = (m0/s0^2 + sum X / sigma^2) / precision``).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like
-        Samples seen, finite and ``> 0``.
-    prior : "flat" or Gaussian
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t``.
-    """
-    t = times(t)
-    if isinstance(prior, str) and prior == "flat":
-        return t / task.sigma**2
-    if isinstance(prior, Gaussian):
-        return t / task.sigma**2 + 1.0 / prior.variance
-    raise ValueError(f"prior must be 'flat' or a trilat.Gaussian, got {prior!r}")
-
-
-def posterior_std(
-    task: Task, t: Any, std: Any = None, *, prior: str | Gaussian = "flat"
-) -> np.ndarray:
-    """``s(t) = sigma / sqrt(t)``, the flat-prior posterior std, or the given ``std`` validated.
-
-    Exactly one of ``t`` and ``std`` must be given; every oracle function that
-    takes ``t`` reads ``s(t)`` through here. With a Gaussian ``prior``, the
-    conjugate ``s(t) = 1 / sqrt(t / sigma^2 + 1 / s0^2)`` (:func:`posterior_precision`).
-
-    Parameters
-    ----------
-    task : Task
-        Its ``sigma`` is used.
-    t : float or array_like, or None
-        Samples seen, finite and ``> 0`` (fractional allowed).
-    std : float or array_like, optional
-        The posterior std of another prior, finite and ``> 0``, returned as is.
-    prior : "flat" or Gaussian
-        The prior ``s(t)`` is the posterior std of (with ``t``).
-
-    Returns
-    -------
-    ndarray
-        Shape of ``t`` (or ``std``).
-    """
-    if std is not None:
-        if t is not None:
-            raise ValueError("give either t (flat prior, s = sigma/sqrt(t)) or std, not both")
-        s = as_float_array(std, "std", finite=False)
-        if not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError(f"std must be finite and > 0, got {describe(s)}")
-        return s
-    if t is None:
-        raise ValueError("t is required (or std=, the posterior std of another prior)")
-    if isinstance(prior, str) and prior == "flat":
-        return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
-    return 1.0 / np.sqrt(posterior_precision(task, t, prior))

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -481,11 +482,34 @@ def cases(
     -------
     strategy of (Task, ndarray of shape (D,), int)
     """
-    task_strategy = tasks(dim, n_tasks, max_condition=max_condition, **task_options)
+    dims = _ints(dim, "dim", st.integers(1, MAX_DIM), 1)
 
-    @st.composite
-    def draw_case(draw: Callable) -> tuple[Task, np.ndarray, int]:
-        task = draw(task_strategy)
-        return task, draw(latents(task, max_abs=max_abs)), draw(times(max_value=max_t))
+    def cases_of_dim(d: int) -> Strategy:
+        task_strategy = tasks(d, n_tasks, max_condition=max_condition, **task_options)
+        parts = st.tuples(task_strategy, latents(d, max_abs=max_abs), times(max_value=max_t))
+        return parts.map(lambda case: Case(case))
 
-    return draw_case()
+    return dims.flatmap(cases_of_dim)
+
+
+class Case(tuple):
+    """``(task, mu, t)`` that prints as code: ``(task_from(boundaries=(array([...]), ...),
+    sigma=..., prior=...), array([...]), t)``, every float to the digit that round-trips.
+
+    hypothesis prints a falsifying value through ``_repr_pretty_``; a Task's own
+    repr is a summary that cannot be pasted back.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        task, mu, t = self
+        with np.printoptions(floatmode="unique", threshold=sys.maxsize):
+            source = (
+                f"task_from(boundaries=({task.C!r}, {task.b!r}), sigma={task.sigma!r}, "
+                f"prior={task.prior!r})"
+            )
+            return f"({source}, {np.asarray(mu)!r}, {t!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))

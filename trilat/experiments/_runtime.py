@@ -1,43 +1,13 @@
-"""Run-time helpers: torch's thread count for a block, and an optional tqdm progress bar."""
+"""Run-time helper: torch's thread count for a block (progress bars: :mod:`trilat._progress`)."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 
 from trilat._checks import positive_int
-
-
-class _Silent:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-
-def show_progress(progress: bool | None) -> bool:
-    """``progress``, or when it is ``None``, whether stderr is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
-
-
-@contextlib.contextmanager
-def bar(*, total: int, initial: int = 0, enabled: bool, desc: str) -> Iterator[Any]:
-    """``tqdm(total=..., initial=...)`` on stderr when ``enabled`` and tqdm is installed."""
-    if enabled:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            enabled = False
-    if not enabled:
-        yield _Silent()
-        return
-    with tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True) as pbar:
-        yield pbar
 
 
 @contextlib.contextmanager

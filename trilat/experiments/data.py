@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from trilat._checks import positive_int
+from trilat.mixing import MixingMLP
 from trilat.protocol import TrialProtocol
-from trilat.task import MixingMLP, Task, simulate
+from trilat.task import Task, check_task, simulate
 
 __all__ = ["LOSSES", "Batch", "make_batch", "schedule_targets"]
 
@@ -108,13 +109,13 @@ def make_batch(
     mixing: MixingMLP,
     n_trials: int,
     n_steps: int = 20,
-    rng: Any = None,
+    rng: Any = 0,
     *,
     first_trial: int = 0,
     loss: str = "every_step",
     protocol: TrialProtocol | None = None,
 ) -> Batch:
-    """Trials ``first_trial .. first_trial + n - 1`` of a seed, observed through ``f``.
+    """Trials ``first_trial`` to ``first_trial + n - 1`` of a seed, observed through ``f``.
 
     ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, observations ``f(X(t))``,
     targets :func:`schedule_targets` of ``y = 1[C x* > b]``.
@@ -126,7 +127,7 @@ def make_batch(
         The frozen ``f``; its input dimension must be ``task.dim``.
     n_trials, n_steps : int
         ``n`` and ``T``.
-    rng : None, int or SeedSequence
+    rng : int, SeedSequence or None, default 0
         The seed of the trial stream (see :func:`trilat.simulate`).
     first_trial : int
         Index of the first trial in the stream.
@@ -142,8 +143,7 @@ def make_batch(
     -------
     Batch
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     if not isinstance(mixing, MixingMLP):
         raise ValueError(f"mixing must be a trilat.MixingMLP, got {type(mixing).__name__}")
     if mixing.in_dim != task.dim:

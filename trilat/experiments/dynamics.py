@@ -42,9 +42,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from trilat._checks import as_float_array, as_rng, describe, positive_int, positive_scalar
-from trilat.experiments._runtime import bar, show_progress, torch_threads
-from trilat.task import Gaussian, MixingMLP, Task, simulate
+from trilat._checks import (
+    as_float_array,
+    as_rng,
+    describe,
+    nonnegative_scalar,
+    positive_int,
+    positive_scalar,
+)
+from trilat._progress import progress as progress_block
+from trilat.experiments._runtime import torch_threads
+from trilat.mixing import MixingMLP
+from trilat.task import Gaussian, Task, simulate
 
 __all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points", "slow_points"]
 
@@ -148,7 +157,7 @@ def _center(task: Task) -> np.ndarray:
 
 
 def fixation_input(
-    fixation: Any, task: Task, mixing: MixingMLP, *, n_steps: int = 20, rng: Any = None
+    fixation: Any, task: Task, mixing: MixingMLP, *, n_steps: int = 20, rng: Any = 0
 ) -> tuple[str, np.ndarray]:
     """The constant input ``u`` of the fixed-point analysis, shape ``(obs_dim,)``.
 
@@ -186,7 +195,7 @@ def fixed_points(
     refine: int = 10,
     speed_tol: float = 1e-5,
     tol: float | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
     threads: int | None = 1,
 ) -> FixedPoints:
@@ -236,7 +245,7 @@ def fixed_points(
         network's other modes decay within a few steps; an exact continuous
         attractor has ``|lambda - 1| = 0``. :attr:`FixedPoints.eigenvalues`
         holds the spectrum for any other threshold.)
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seeds the trials, the choice of initial states and their noise.
     progress : bool, optional
         Progress bar; default: when stderr is a terminal.
@@ -275,9 +284,7 @@ def fixed_points(
     refine = positive_int(refine, "refine", minimum=0)
     lr = positive_scalar(lr, "lr")
     speed_tol = positive_scalar(speed_tol, "speed_tol")
-    noise = float(noise)
-    if not (math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = nonnegative_scalar(noise, "noise")
     tol = 1.0 - math.exp(-2.0 / steps) if tol is None else positive_scalar(tol, "tol")
     gen = as_rng(rng)
     trial_seed = int(gen.integers(0, 2**63 - 1))
@@ -405,10 +412,9 @@ def _search(
     progress: bool | None,
 ) -> torch.Tensor:
     """Minimise ``sum_k 1/2 ||F(h_k) - h_k||^2``: Adam, then Levenberg-Marquardt per point."""
-    show = show_progress(progress)
     h = h0.clone().requires_grad_(True)
     opt = torch.optim.Adam([h], lr=lr * scale / math.sqrt(h.shape[1]))
-    with bar(total=iterations + refine, enabled=show, desc="fixed points") as pbar:
+    with progress_block(iterations + refine, "fixed points", progress) as pbar:
         for _ in range(iterations):
             q = 0.5 * ((module.step(h, u) - h) ** 2).sum()
             opt.zero_grad(set_to_none=True)

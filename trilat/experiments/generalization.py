@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat._checks import as_float_array, as_rng, positive_int, positive_scalar
 from trilat.experiments._runtime import torch_threads
 from trilat.protocol import TrialProtocol
 from trilat.task import Task
@@ -85,9 +85,7 @@ def orthants(dim: int) -> np.ndarray:
 
 def orthant_index(x: Any) -> np.ndarray:
     """The row of :func:`orthants` holding each point, ``(n,)`` for ``x`` of shape ``(n, D)``."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (n, D), got shape {x.shape}")
+    x = as_float_array(x, "x", ndim=2)
     signs = orthants(x.shape[1])
     match = (np.sign(x)[:, None, :] == signs[None]).all(axis=2)
     return np.where(match.any(axis=1), match.argmax(axis=1), -1)

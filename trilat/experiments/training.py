@@ -21,13 +21,15 @@ import torch
 from torch import nn
 
 from trilat._checks import as_rng, positive_int, positive_scalar
+from trilat._progress import progress as progress_block
 from trilat.adapters import NetworkOutput, from_torch
-from trilat.experiments._runtime import bar, show_progress, torch_threads
+from trilat.experiments._runtime import torch_threads
 from trilat.experiments.data import VALIDATION_FIRST_TRIAL, check_loss, make_batch
 from trilat.experiments.models import ARCHITECTURES, build
+from trilat.mixing import MixingMLP
 from trilat.oracle import posterior, predict_logits
 from trilat.protocol import TrialProtocol
-from trilat.task import MixingMLP, Task
+from trilat.task import Task, check_task
 
 __all__ = [
     "RECIPES",
@@ -428,7 +430,7 @@ def train(
     loss: str | None = None,
     protocol: TrialProtocol | None = None,
     mixing: MixingMLP | None = None,
-    rng: Any = None,
+    rng: Any = 0,
     progress: bool | None = None,
     patience: int | None = _UNSET,
     keep: str | None = None,
@@ -500,7 +502,7 @@ def train(
         :func:`trilat.compare` uses it.
     mixing : MixingMLP, optional
         The frozen ``f``; default ``MixingMLP(D)`` seeded from ``rng``.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seeds the initial weights (through a scoped ``torch.manual_seed``
         that leaves torch's global generator as it was), the data stream and
         the default mixing.
@@ -541,8 +543,7 @@ def train(
     TrainedNetwork
         With the best weights, in eval mode.
     """
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")
+    task = check_task(task)
     custom = isinstance(arch, nn.Module)
     if not custom and arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES} or a torch.nn.Module, got {arch!r}")
@@ -615,7 +616,7 @@ def train(
                 module = build(arch, config["obs_dim"], task.n_tasks, hidden=hidden, heads=heads)
         module.to(device)
         run = _Run(module, task, mixing, config, arch_name, checkpoint)
-        run.fit(show_progress(progress))
+        run.fit(progress)
     module.eval()
     return TrainedNetwork(module, task, mixing, arch=arch_name, config=config, history=run.history)
 
@@ -710,12 +711,14 @@ class _Run:
         self.module.train()
         return val
 
-    def fit(self, show: bool) -> None:
+    def fit(self, progress: bool | None) -> None:
         cfg = self.config
         steps, every, patience = cfg["steps"], cfg["eval_every"], cfg["patience"]
         self.module.train()
         running, count = 0.0, 0
-        with bar(total=steps, initial=self.step, enabled=show, desc=f"train {self.arch}") as pbar:
+        with progress_block(
+            steps, f"train {self.arch}", progress, unit="step", initial=self.step
+        ) as pbar:
             while self.step < steps and not self.history.stopped_early:
                 x, y = self._batch(self.step)
                 loss = self.criterion(self.module(x), y)

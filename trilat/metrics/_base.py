@@ -142,9 +142,9 @@ def check_center(center: Any, dim: int) -> np.ndarray:
     return c
 
 
-def check_alpha(alpha: Any) -> float:
-    """Ridge penalty, a finite number ``>= 0``."""
-    return nonnegative_scalar(alpha, "alpha")
+def check_alpha(alpha: Any) -> float | None:
+    """Relative ridge penalty: ``None`` (cross-validated) or a finite number ``>= 0``."""
+    return None if alpha is None else nonnegative_scalar(alpha, "alpha")
 
 
 def check_min_samples(min_samples: Any) -> int:

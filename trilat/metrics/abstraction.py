@@ -28,7 +28,6 @@ from trilat.metrics._base import (
 )
 from trilat.metrics._linear import (
     CLASSIFIERS,
-    RIDGE_ALPHA,
     balanced_accuracy,
     fit_classifier,
     ridge,
@@ -57,6 +56,10 @@ class CCGP(MetricResult):
     fold_scores : ndarray, shape (D, folds)
     split : str
     classifier : str
+    alphas : ndarray, shape (D, folds)
+        Relative ridge penalty of each fold's ``"least_squares"`` classifier
+        (chosen on its training conditions only, or given); NaN for
+        ``"logistic"``, whose penalty is ``C``.
     """
 
     scores: np.ndarray
@@ -65,6 +68,7 @@ class CCGP(MetricResult):
     fold_scores: np.ndarray
     split: str
     classifier: str
+    alphas: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class Parallelism(MetricResult):
     exhaustive : bool
         Whether ``score`` maximised over every pairing of conditions (else over
         ``max_pairings`` of them, a lower bound).
+    alphas : ndarray, shape (n_splits, 2, D)
+        Relative ridge penalty of factor ``j``'s decoder on the positive
+        (``[k, 0, j]``) and the negative (``[k, 1, j]``) half of split ``k``.
     """
 
     cosine: np.ndarray
@@ -91,6 +98,7 @@ class Parallelism(MetricResult):
     cosines: np.ndarray
     normals: np.ndarray
     exhaustive: bool
+    alphas: np.ndarray
 
 
 @small_fits_on_one_thread
@@ -101,11 +109,11 @@ def ccgp(
     n_splits: int = 16,
     split: str = "conditions",
     classifier: str = "least_squares",
-    alpha: float = RIDGE_ALPHA,
+    alpha: float | None = None,
     C: float = 1.0,
     center: Any = 0.0,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> CCGP:
     """Cross-condition generalisation performance of each factor's sign (Bernardi et al. 2020).
 
@@ -132,15 +140,22 @@ def ccgp(
       factor space through ``center``; train on ``(factors - center) @ v > 0``,
       test on the rest. Needs ``D >= 2``; for ``D = 2``, ``v = +-e_other``.
 
-    Classifiers (both with an unpenalised intercept, on the raw latents):
+    Classifiers (both with an unpenalised intercept and a penalty relative to
+    the scale of the training latents, so that latents ``c h + d``, any
+    ``c != 0`` and constant row ``d``, score exactly as ``h`` does):
 
-    - ``"least_squares"``: ridge regression of ``+1/-1`` labels with penalty
-      ``alpha``, the sign of its output (scikit-learn's ``RidgeClassifier``).
-      Closed form and exactly reproducible.
-    - ``"logistic"``: L2-penalised logistic regression,
-      ``min ||w||^2/2 + C sum log(1 + exp(-y (h w + b)))`` by L-BFGS
-      (scikit-learn's ``LogisticRegression(C=C)``). Bernardi et al. and
-      Johnston & Fusi used a linear SVM; any of these linear classifiers
+    - ``"least_squares"``: ridge regression of ``+1/-1`` labels,
+      ``min ||y - H w - b 1||^2 + alpha (tr(H_c^T H_c) / H) ||w||^2`` (``H_c``
+      the centred training latents, ``H`` their non-constant units), the sign of its output (scikit-learn's
+      ``RidgeClassifier``). Closed form and exactly reproducible. With
+      ``alpha=None`` each fold chooses ``alpha`` from the log grid
+      ``RIDGE_ALPHAS`` by leave-one-out cross-validation on its training
+      conditions only (scikit-learn's ``RidgeClassifierCV``).
+    - ``"logistic"``: L2-penalised logistic regression on the standardised
+      latents ``h' = (h - mean) / s``, ``s^2 = tr(H_c^T H_c) / (n H)``,
+      ``min ||w||^2/2 + C sum log(1 + exp(-y (h' w + b)))`` by L-BFGS
+      (scikit-learn's ``LogisticRegression(C=C)`` on ``h'``). Bernardi et al.
+      and Johnston & Fusi used a linear SVM; any of these linear classifiers
       separates a linearly separable code, which is what CCGP asks.
 
     With continuous factors, samples arbitrarily close to the split are
@@ -160,19 +175,21 @@ def ccgp(
         Cap on held-out patterns (conditions) or number of hyperplanes (halfspace).
     split : {"conditions", "halfspace"}
     classifier : {"least_squares", "logistic"}
-    alpha : float
-        Ridge penalty of ``"least_squares"``.
+    alpha : float or None
+        Relative ridge penalty of ``"least_squares"``, ``>= 0``; ``None``
+        (default) chooses it by cross-validation inside each training set.
     C : float
-        Inverse penalty of ``"logistic"``.
+        Inverse penalty of ``"logistic"``, on the standardised latents.
     center : float or array_like of shape (D,)
     min_samples : int
         Fewest samples each class may hold in each training and test set.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
 
     Returns
     -------
     CCGP
-        ``scores (D,)``, ``mean``, ``chance = 0.5``, ``fold_scores (D, folds)``.
+        ``scores (D,)``, ``mean``, ``chance = 0.5``, ``fold_scores (D, folds)``,
+        ``alphas (D, folds)``.
 
     Raises
     ------
@@ -180,6 +197,17 @@ def ccgp(
         Bad input as everywhere; ``D < 2`` (no other factor to generalise
         across); a class with fewer than ``min_samples`` samples in a fold; ``D``
         too large for the conditions split at this ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.ccgp(latents, x, rng=0)
+    >>> result.chance, bool(result.mean > 0.95)  # far above chance for a linear code
+    (0.5, True)
     """
     if split not in CCGP_SPLITS:
         raise ValueError(f"split must be one of {CCGP_SPLITS}, got {split!r}")
@@ -196,10 +224,10 @@ def ccgp(
     center = check_center(center, dim)
     sides = positive_sides(f, center)
     gen = as_rng(rng)
-    fold_scores = []
+    fold_scores, fold_alphas = [], []
     for j in range(dim):
         label = sides[:, j]
-        scores = []
+        scores, alphas = [], []
         for k, test in enumerate(
             _ccgp_folds(f, center, sides, j, split, n_splits, min_samples, gen)
         ):
@@ -210,9 +238,11 @@ def ccgp(
                         min_samples,
                         f"ccgp factor {j} fold {k}: the {name} class of the {where} set",
                     )
-            w, b = fit_classifier(h[~test], label[~test], classifier, alpha=alpha, C=C)
+            w, b, chosen = fit_classifier(h[~test], label[~test], classifier, alpha=alpha, C=C)
             scores.append(balanced_accuracy(label[test], h[test] @ w + b))
+            alphas.append(chosen)
         fold_scores.append(scores)
+        fold_alphas.append(alphas)
     fold_scores = np.array(fold_scores)
     per_factor = fold_scores.mean(axis=1)
     return CCGP(
@@ -222,6 +252,7 @@ def ccgp(
         fold_scores=frozen(fold_scores),
         split=split,
         classifier=classifier,
+        alphas=frozen(np.array(fold_alphas)),
     )
 
 
@@ -266,11 +297,11 @@ def parallelism(
     factors: Any,
     *,
     n_splits: int = 20,
-    alpha: float = RIDGE_ALPHA,
+    alpha: float | None = None,
     center: Any = 0.0,
     max_pairings: int = 40320,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> Parallelism:
     """Parallelism of the factor codes: decoder cosine (Johnston & Fusi) and score (Bernardi).
 
@@ -281,7 +312,12 @@ def parallelism(
     ``(factors - center) @ v > 0`` and the rest, and factor ``j``'s cosine is
     ``w_j^A . w_j^B / (|w_j^A| |w_j^B|)`` between the rows of the two weight
     matrices; ``cosine`` is the mean over splits. An abstract (linear) code
-    gives 1.
+    gives 1. The penalty is relative,
+    ``alpha_j tr(H_c^T H_c) / H`` on each half's centred latents ``H_c`` (``H``
+    their non-constant units), so
+    that latents ``c h + d`` (``c != 0``, ``d`` a constant row) give the same
+    cosines; with ``alpha=None`` each half's decoder chooses ``alpha_j`` from
+    ``RIDGE_ALPHAS`` by leave-one-out cross-validation on that half.
 
     ``score`` (Bernardi et al., Cell 2020, parallelism score): the conditions
     are the ``2^D`` orthants, each represented by its mean latent. For factor
@@ -300,19 +336,20 @@ def parallelism(
     latents : array_like, shape (n, H)
     factors : array_like, shape (n, D), D >= 2
     n_splits : int
-    alpha : float
-        Ridge penalty of the decoders.
+    alpha : float or None
+        Relative ridge penalty of the decoders, ``>= 0``; ``None`` (default)
+        chooses it by cross-validation on each half.
     center : float or array_like of shape (D,)
     max_pairings : int
     min_samples : int
         Fewest samples a half or an orthant may hold.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
 
     Returns
     -------
     Parallelism
         ``cosine (D,)``, ``score (D,)``, ``cosines (n_splits, D)``,
-        ``normals (n_splits, D)``, ``exhaustive``.
+        ``normals (n_splits, D)``, ``exhaustive``, ``alphas (n_splits, 2, D)``.
 
     Raises
     ------
@@ -320,6 +357,17 @@ def parallelism(
         Bad input as everywhere; ``D < 2``; ``D > 6`` (the pairings of
         Bernardi's score); a half or an orthant with fewer than ``min_samples``
         samples (``D`` too large for ``n``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.parallelism(latents, x, rng=0)
+    >>> result.cosine.shape, bool(result.cosine.min() > 0.9)  # one cosine per factor
+    ((2,), True)
     """
     h, f = check_dichotomy_inputs(
         latents, factors, "parallelism", "one coding vector per condition of the other factors"
@@ -340,10 +388,11 @@ def parallelism(
 
     normals, side = halfspace_splits(f, center, n_splits, min_samples, gen, "parallelism")
     cosines = np.empty((n_splits, dim))
+    alphas = np.empty((n_splits, 2, dim))
     for k in range(n_splits):
         a = side[:, k]
-        w_a, _ = ridge(h[a], f[a], alpha)
-        w_b, _ = ridge(h[~a], f[~a], alpha)
+        w_a, _, alphas[k, 0] = ridge(h[a], f[a], alpha)
+        w_b, _, alphas[k, 1] = ridge(h[~a], f[~a], alpha)
         cosines[k] = _row_cosines(w_a, w_b)
 
     sides = positive_sides(f, center)
@@ -368,6 +417,7 @@ def parallelism(
         cosines=frozen(cosines),
         normals=frozen(normals),
         exhaustive=bool(exhaustive),
+        alphas=frozen(alphas),
     )
 
 

@@ -19,37 +19,89 @@ from trilat.metrics._base import (
     require_size,
     small_fits_on_one_thread,
 )
-from trilat.metrics._linear import RIDGE_ALPHA, r2_columns
+from trilat.metrics._linear import r2_columns
 from trilat.metrics._linear import ridge as _ridge
 
-__all__ = ["Decodability", "decodability", "r2_per_target", "ridge"]
+__all__ = ["Decodability", "decodability", "r2_per_target", "ridge", "ridge_alpha"]
 
 
 @small_fits_on_one_thread
-def ridge(latents: Any, targets: Any, alpha: float = RIDGE_ALPHA) -> tuple[np.ndarray, np.ndarray]:
+def ridge(latents: Any, targets: Any, alpha: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """The ridge decoder every metric fits: ``targets ~ latents @ weight.T + offset``.
 
-    Minimises ``||Y - H W^T - 1 o^T||_F^2 + alpha ||W||_F^2`` with the
-    intercept unpenalised (scikit-learn's ``Ridge(alpha)``), solved through an
-    eigendecomposition of the Gram matrix or, when that is worse conditioned
-    than ``1e8`` (or ``alpha = 0``, the minimum-norm least-squares solution),
-    the thin SVD of the centred latents.
+    Minimises, per target ``j``,
+    ``||y_j - H w_j - o_j 1||^2 + alpha_j (tr(H_c^T H_c) / H) ||w_j||^2`` with
+    the intercept unpenalised (scikit-learn's ``Ridge(alpha_j tr(H_c^T H_c) / H)``,
+    ``H_c`` the centred latents, ``H`` the number of their units that are
+    not constant: dead units count for nothing), solved through an eigendecomposition of the
+    Gram matrix or, when that is worse conditioned than ``1e8`` (or
+    ``alpha = 0``, the minimum-norm least-squares solution), the thin SVD of
+    the centred latents. ``alpha=None`` chooses ``alpha_j`` from
+    ``RIDGE_ALPHAS`` by leave-one-out cross-validation on these samples
+    (:func:`ridge_alpha`).
 
     Parameters
     ----------
     latents : array_like, shape (n, H)
     targets : array_like, shape (n, D) or (n,)
-    alpha : float
-        Penalty, ``>= 0`` (default ``RIDGE_ALPHA = 1e-3``, every metric's).
+    alpha : None, float or array_like of shape (D,)
+        Relative penalty ``>= 0``, one for all targets or one each (e.g. a
+        result's ``fold_alphas[k]``); ``None`` (default) to cross-validate.
 
     Returns
     -------
     weight : ndarray, shape (D, H)
     offset : ndarray, shape (D,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.metrics import ridge
+    >>> rng = np.random.default_rng(0)
+    >>> latents, targets = rng.normal(size=(100, 10)), rng.normal(size=(100, 2))
+    >>> weight, offset = ridge(latents, targets)  # targets ~ latents @ weight.T + offset
+    >>> weight.shape, offset.shape
+    ((2, 10), (2,))
     """
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")
-    return _ridge(h, y, check_alpha(alpha))
+    if alpha is not None and np.ndim(alpha) > 0:
+        a = as_float_array(alpha, "alpha")
+        if a.shape != (y.shape[1],) or np.any(a < 0):
+            raise ValueError(
+                f"alpha must be None, a number >= 0 or {y.shape[1]} of them (one per target "
+                f"column), got {describe(a)}"
+            )
+    else:
+        a = check_alpha(alpha)
+    weight, offset, _ = _ridge(h, y, a)
+    return weight, offset
+
+
+@small_fits_on_one_thread
+def ridge_alpha(latents: Any, targets: Any) -> np.ndarray:
+    """The relative ridge penalty of each target chosen by leave-one-out cross-validation.
+
+    ``alpha_j = argmin_{a in RIDGE_ALPHAS} (1/n) sum_i (e_ij(a) / (1 - S_ii(a)))^2``,
+    ``e(a)`` the residuals and ``S(a)`` the hat matrix of ridge with the
+    absolute penalty ``a tr(H_c^T H_c) / H`` and an unpenalised intercept:
+    exactly the leave-one-out error (scikit-learn's ``RidgeCV`` with
+    ``cv=None`` and ``alpha_per_target=True`` on the grid ``RIDGE_ALPHAS *
+    tr(H_c^T H_c) / H``; the smallest penalty on a tie).
+
+    Parameters
+    ----------
+    latents : array_like, shape (n, H)
+    targets : array_like, shape (n, D) or (n,)
+
+    Returns
+    -------
+    ndarray, shape (D,)
+        Relative penalties, entries of ``RIDGE_ALPHAS``.
+    """
+    h = check_latents(latents)
+    y = check_factors(targets, h.shape[0], "targets")
+    return _ridge(h, y, None)[2]
 
 
 def r2_per_target(targets: Any, predictions: Any) -> np.ndarray:
@@ -77,6 +129,12 @@ def r2_per_target(targets: Any, predictions: Any) -> np.ndarray:
     ValueError
         NaN or infinite input, shapes that differ, fewer than 2 samples or a
         constant target column (``SS_tot = 0``: ``R^2`` is undefined).
+
+    Examples
+    --------
+    >>> from trilat.metrics import r2_per_target
+    >>> r2_per_target([[1.0], [2.0], [3.0]], [[1.0], [2.0], [4.0]])  # 1 - 1 / 2
+    array([0.5])
     """
     y = as_float_array(targets, "targets")
     pred = as_float_array(predictions, "predictions")
@@ -105,6 +163,11 @@ class Decodability(MetricResult):
     offset : ndarray, shape (D,)
     per_target : ndarray, shape (D,)
         Mean over folds of each target's R^2.
+    alpha : ndarray, shape (D,)
+        Relative ridge penalty of each target in ``weight`` (chosen or given).
+    fold_alphas : ndarray, shape (cv, D)
+        Relative ridge penalty of each target in each fold's decoder, chosen
+        on that fold's training samples only.
     """
 
     score: float
@@ -112,6 +175,8 @@ class Decodability(MetricResult):
     weight: np.ndarray
     offset: np.ndarray
     per_target: np.ndarray
+    alpha: np.ndarray
+    fold_alphas: np.ndarray
 
 
 @small_fits_on_one_thread
@@ -120,10 +185,10 @@ def decodability(
     targets: Any,
     *,
     cv: int = 5,
-    alpha: float = RIDGE_ALPHA,
+    alpha: float | None = None,
     shuffle: bool = True,
     min_samples: int = MIN_SAMPLES,
-    rng: Any = None,
+    rng: Any = 0,
 ) -> Decodability:
     """Cross-validated ``R^2`` of a ridge decoder of ``targets`` from ``latents``.
 
@@ -131,10 +196,20 @@ def decodability(
     ``k`` and target columns ``j``, each column scored about its own mean in
     the test fold (scikit-learn's ``r2_score(multioutput="uniform_average")``,
     averaged over folds like ``cross_val_score``). The decoder is
-    ``target ~ W h + o``, fitted by ridge regression
-    ``min ||Y - H W^T - 1 o^T||^2 + alpha ||W||^2`` with an unpenalised intercept
-    (scikit-learn's ``Ridge(alpha)``; ``alpha`` is in units of the latents'
-    sum of squares, so it does not shrink with ``n``).
+    ``target ~ W h + o``, fitted by ridge regression, per target ``j``
+    ``min ||y_j - H w_j - o_j 1||^2 + alpha_j (tr(H_c^T H_c) / H) ||w_j||^2``
+    with an unpenalised intercept (scikit-learn's ``Ridge``).
+
+    The penalty is relative to the scale of the training latents:
+    ``tr(H_c^T H_c) / H`` is the mean eigenvalue of the Gram matrix of the
+    centred training latents ``H_c`` over their ``H`` non-constant units
+    (dead units count for nothing), so that latents ``c h + d`` (any
+    ``c != 0``, any constant row ``d``) score exactly as ``h`` does. With
+    ``alpha=None`` each fold's decoder chooses ``alpha_j`` from the log grid
+    ``RIDGE_ALPHAS`` (``1e-8`` to ``10``, half a decade apart) by
+    leave-one-out cross-validation on that fold's training samples only
+    (:func:`ridge_alpha`, scikit-learn's ``RidgeCV``); the test fold never
+    takes part in the choice.
 
     Protocol: the samples are permuted by ``rng`` (``shuffle=True``) or kept in
     order, then cut into ``cv`` contiguous folds whose sizes differ by at most
@@ -152,20 +227,22 @@ def decodability(
         What to decode (``x*``, ``mu(t)``, ...).
     cv : int
         Number of folds, ``>= 2``.
-    alpha : float
-        Ridge penalty, ``>= 0``.
+    alpha : float or None
+        Relative ridge penalty, ``>= 0``; ``None`` (default) chooses it by
+        cross-validation inside each training set.
     shuffle : bool
         Permute the samples by ``rng`` before cutting folds.
     min_samples : int
         Fewest samples a test fold may hold.
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the permutation (an int gives the same folds every call).
 
     Returns
     -------
     Decodability
         ``score``, ``scores (cv,)``, ``weight (D, H)`` and ``offset (D,)``
-        refitted on all samples, ``per_target (D,)``.
+        refitted on all samples, ``per_target (D,)``, the penalties ``alpha
+        (D,)`` and ``fold_alphas (cv, D)``.
 
     Raises
     ------
@@ -173,6 +250,17 @@ def decodability(
         NaN or infinite input, mismatched ``n``, a constant target, ``cv < 2``,
         a fold with fewer than ``min_samples`` samples or a target constant
         within a test fold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(2000, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(2000, 10))  # (n, H)
+    >>> result = trilat.decodability(latents, x, rng=0)
+    >>> print(f"{result.score:.2f}")  # a linear code of x*, hence decodable
+    1.00
     """
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")
@@ -184,10 +272,11 @@ def decodability(
     folds = np.array_split(order, cv)
     require_size(len(folds[-1]), min_samples, f"the smallest of cv={cv} folds of n={n}")
     per_fold = np.empty((cv, y.shape[1]))
+    fold_alphas = np.empty((cv, y.shape[1]))
     for k, test in enumerate(folds):
         train = np.ones(n, dtype=bool)
         train[test] = False
-        weight, offset = _ridge(h[train], y[train], alpha)
+        weight, offset, fold_alphas[k] = _ridge(h[train], y[train], alpha)
         y_test = y[test]
         flat = np.flatnonzero(np.all(y_test == y_test[0], axis=0))
         if flat.size:
@@ -196,7 +285,7 @@ def decodability(
                 f"({len(test)} samples); R^2 is undefined there (use fewer folds or shuffle)"
             )
         per_fold[k] = r2_columns(y_test, h[test] @ weight.T + offset)
-    weight, offset = _ridge(h, y, alpha)
+    weight, offset, chosen = _ridge(h, y, alpha)
     scores = per_fold.mean(axis=1)
     return Decodability(
         score=float(scores.mean()),
@@ -204,4 +293,6 @@ def decodability(
         weight=frozen(weight),
         offset=frozen(offset),
         per_target=frozen(per_fold.mean(axis=0)),
+        alpha=frozen(chosen),
+        fold_alphas=frozen(fold_alphas),
     )

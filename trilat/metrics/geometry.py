@@ -52,7 +52,7 @@ def _angles(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     )
 
 
-def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> FactorAngles:
+def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = 0) -> FactorAngles:
     """Pairwise angles, in degrees, between the factor directions of a linear decoder.
 
     A decoder ``x ~ W h + o`` with ``W`` of shape ``(D, H)`` (as returned by
@@ -79,7 +79,7 @@ def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> Factor
         ``2 <= D <= H``; no zero row.
     n_null : int
         Number of random pairs for the null (0 for none).
-    rng : None, int or Generator
+    rng : int, Generator or None, default 0
         Seed of the null.
 
     Returns
@@ -87,6 +87,15 @@ def factor_angles(weight: Any, *, n_null: int = 1000, rng: Any = None) -> Factor
     FactorAngles
         ``angles (pairs,)``, ``pairs (pairs, 2)``, ``null (n_null,)``,
         ``median``, ``null_quantiles (3,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> weight = np.eye(2, 10)  # a decoder reading x_1 and x_2 from two different units
+    >>> result = trilat.factor_angles(weight, rng=0)
+    >>> result.angles, result.null.shape  # 90 degrees; the null: random directions in R^10
+    (array([90.]), (1000,))
     """
     w = as_float_array(weight, "weight", ndim=2)
     dim, width = w.shape
@@ -142,13 +151,26 @@ def participation_ratio(latents: Any) -> float:
     ------
     ValueError
         NaN or infinite input, fewer than 2 samples, or constant latents.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> x = np.random.default_rng(0).uniform(-0.5, 0.5, size=(2000, 2))
+    >>> print(f"{trilat.participation_ratio(x @ np.eye(2, 10)):.1f}")  # two equal directions
+    2.0
     """
     x = check_latents(latents)
     xc = x - x.mean(axis=0)
-    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
-    total = np.trace(gram)
-    if total == 0:
+    # PR is scale-free: divide by the largest |entry| first, so that latents of
+    # scale 1e-200 (or 1e200) neither underflow to a zero Gram matrix nor overflow
+    # (constant up to the rounding of the mean, relative to the latents' own scale)
+    peak = np.max(np.abs(xc))
+    if peak <= 4 * x.shape[0] * np.finfo(np.float64).eps * np.max(np.abs(x)):
         raise ValueError(
             f"latents are constant (shape {x.shape}); the participation ratio is undefined"
         )
+    xc = xc / peak
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    total = np.trace(gram)
     return float(total**2 / np.sum(gram**2))
