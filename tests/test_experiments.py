@@ -17,7 +17,7 @@ pytestmark = pytest.mark.torch
 # torch and trilat.experiments (which needs it) are imported when the first test of this
 # file runs, by _torch_and_experiments, not when pytest collects the file: importing
 # torch takes seconds, and most test runs select no test of this file.
-ARCHITECTURES = ("rnn", "gru", "lstm", "transformer")  # checked against the package below
+ARCHITECTURES = ("rnn", "gru", "lstm", "transformer", "paper_rnn", "gpt2")  # checked below
 torch: Any = None
 History: Any = None
 TrainedNetwork: Any = None

@@ -33,12 +33,14 @@ NOT_ARRAYS = {
     "rng", "network", "module", "path", "map_location", "device", "mixing", "fn", "latent",
     "progress", "task", "arch", "checkpoint", "kwargs", "output", "prior", "scheme", "split",
     "classifier", "activation", "method", "loss", "key", "strict", "threads", "self",
+    "readout",
 }  # fmt: skip
 # Result records (returned by trilat, not built from user arrays) and non-array classes.
 EXEMPT_CLASSES = {
     "CCGP", "Comparison", "Decodability", "FactorAngles", "Generalization", "Parallelism",
     "Posterior", "Trials", "NotIdentifiableError", "Network", "RoundTrip", "FixedPoints",
     "History", "Batch", "CausalTransformer", "RecurrentNetwork", "TrainedNetwork",
+    "ReferenceGeneralization", "PaperRNN", "PaperGPT", "Recipe",
     "Gaussian", "Uniform",
     "Outputs",  # the record kernels.predict returns; kernels.invert checks it (test below)
 }  # fmt: skip
@@ -108,6 +110,7 @@ EXAMPLES = {
     "kernels.recover": (lambda: trilat.kernels.recover, dict(task=TASK, k=Z), {"k": True}),
     "kernels.invert": (lambda: trilat.kernels.invert, dict(task=TASK, outputs=_outputs(), t=T), {"t": True}),
     "schedule_targets": (lambda: trilat.experiments.schedule_targets, dict(labels=np.zeros((2, 3)), n_steps=4), {"labels": True}),
+    "orthant_index": (lambda: trilat.experiments.orthant_index, dict(x=np.full((2, 2), 0.1)), {"x": True}),
     "fixation_input": (lambda: trilat.experiments.fixation_input, dict(fixation=np.zeros(40), task=TASK, mixing=trilat.MixingMLP(2, rng=0)), {"fixation": True}),
 }  # fmt: skip
 # Parameters that take an array only as one of several forms, covered by another entry:

@@ -8,9 +8,10 @@ its :class:`trilat.NetworkOutput` are built there.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from trilat._checks import as_float_array
 
-__all__ = ["load_weights", "run_module", "warn_sequence_first"]
+__all__ = ["load_weights", "on_device", "run_module", "warn_sequence_first"]
 
 
 def _first_tensor(value: Any, what: str) -> Any:
@@ -209,3 +210,32 @@ def load_weights(
             stacklevel=3,
         )
     return module
+
+
+@contextlib.contextmanager
+def on_device(network: Any, device: Any) -> Iterator[None]:
+    """Run ``network`` (a ``from_torch`` network or one with a ``module``) on ``device``.
+
+    Moves the torch module there for the block and back to where it was after
+    (``Module.to`` is in place); inputs are moved by :class:`TorchNetwork`.
+    """
+    module = getattr(network, "module", None)
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(
+            f"device= needs a torch network (trilat.from_torch or a trained network with a "
+            f"module), got {type(network).__name__}"
+        )
+    target = torch.device(device)
+    params = list(module.parameters())
+    before = params[0].device if params else torch.device("cpu")
+    adapters = [a for a in (network, getattr(network, "_network", None)) if hasattr(a, "device")]
+    saved = [a.device for a in adapters]
+    module.to(target)
+    for a in adapters:
+        a.device = target
+    try:
+        yield
+    finally:
+        module.to(before)
+        for a, d in zip(adapters, saved, strict=True):
+            a.device = d

@@ -191,6 +191,15 @@ def _check_dims(network: Any, task: Task, in_dim: int, kind: str, protocol: Tria
         )
 
 
+def _run_network(network: Network, inputs: np.ndarray, device: Any) -> Any:
+    if device is None:
+        return network(inputs)
+    from trilat._torch import on_device  # torch only when a device is asked for
+
+    with on_device(network, device):
+        return network(inputs)
+
+
 def compare(
     network: Network,
     task: Task,
@@ -203,6 +212,7 @@ def compare(
     alpha: float | None = None,
     rng: Any = 0,
     progress: bool | None = None,
+    device: Any = None,
 ) -> Comparison:
     """Measure ``network`` against the Bayes-optimal estimator on ``task``.
 
@@ -267,6 +277,12 @@ def compare(
         reproduces ``c``).
     progress : bool, optional
         A progress bar on stderr; default: when stderr is a terminal.
+    device : str or torch.device, optional
+        Run a torch network there (``"cuda"`` where torch has one): its
+        module is moved for the call and moved back after. The trials are
+        drawn on the CPU, so every device sees the same ones; float32 kernels
+        make results equal to rounding, not bit for bit. Default: where the
+        module is.
 
     Returns
     -------
@@ -331,7 +347,7 @@ def compare(
         bar.advance()
         bar.stage("network")
         try:
-            raw = network(inputs)
+            raw = _run_network(network, inputs, device)
         except ValueError:
             raise
         except Exception as exc:  # the user's network: name the inputs it was given

@@ -18,6 +18,28 @@ that latent state, as Theorem 3.1 part 2 assumes.
   positional encodings, then a final LayerNorm (GPT-2's layout); the latent
   state is the normalised block output.
 
+The paper's own networks (panvaf/DisentangleRes, ``RNN.py`` and
+``transformer.py``), written from their description:
+
+- ``"paper_rnn"`` (:class:`PaperRNN`): ``RNN.py``'s class with leak
+  ``dt/tau = 1`` and no network noise, ``h(t) = relu(inp_to_rec(x_t) +
+  rec_to_rec(h(t-1)))`` from ``h = 0``, the same layer names and PyTorch's
+  default ``nn.Linear`` initialisation (``U(+-1/sqrt(fan_in))`` for each
+  layer, unlike ``nn.RNN``'s ``U(+-1/sqrt(hidden))``), the never-trained head
+  ``rec_to_out``, and the trained readout apart, ``readout = Sequential(
+  Linear(hidden, N))`` (the paper's ``Sequential(Linear, Sigmoid)`` with the
+  sigmoid in the loss). :func:`trilat.experiments.save_paper_checkpoint`
+  writes it as ``train.py`` does, for ``examples/disentangleres.py``;
+- ``"lstm"`` above is the paper's LSTM (``nn.LSTM``, 64 units);
+- ``"gpt2"`` (:class:`PaperGPT`): one GPT-2 block as ``transformer.py``'s
+  ``GPT2ContinuousInputs`` with ``n_layer = 1``, ``n_embd = 64``, 8 heads:
+  ``input_projection``, no positional information (its position embeddings
+  are zero and frozen), ``h + attn(ln_1 h)``, ``h + mlp(ln_2 h)`` with a
+  4 x width GELU (tanh form) MLP, a final ``ln_f``, GPT-2's initialisation
+  (weights ``N(0, 0.02^2)``, the two residual projections ``N(0, 0.02^2 /
+  (2 n_layer))``, zero biases), no dropout (``GPT2Config``'s default is 0.1;
+  ``transformer.py`` does not say what the paper trained with).
+
 Recurrent modules also expose their one-step map for fixed-point analysis:
 ``states(observations)`` gives the recurrent state along trajectories
 ``(n, T, S)`` and ``step(state, inputs)`` the map ``F(state; input)``.
@@ -36,11 +58,13 @@ from trilat._checks import positive_int
 __all__ = [
     "ARCHITECTURES",
     "CausalTransformer",
+    "PaperGPT",
+    "PaperRNN",
     "RecurrentNetwork",
     "build",
 ]
 
-ARCHITECTURES = ("rnn", "gru", "lstm", "transformer")
+ARCHITECTURES = ("rnn", "gru", "lstm", "transformer", "paper_rnn", "gpt2")
 _CORES = {
     "rnn": lambda i, h: nn.RNN(i, h, nonlinearity="relu", batch_first=True),
     "gru": lambda i, h: nn.GRU(i, h, batch_first=True),
@@ -186,12 +210,131 @@ class CausalTransformer(nn.Module):
         return self.readout(self.latent(z))
 
 
+class PaperRNN(nn.Module):
+    """The paper's vanilla RNN (``RNN.py``, ``dt = tau``, no network noise) and its readout.
+
+    ``h(t) = relu(W_in x(t) + b_in + W h(t-1) + b)``, ``h(0) = 0``; logits
+    ``readout(h(t))``. Layers ``inp_to_rec``, ``rec_to_rec``, ``rec_to_out``
+    as the paper's (``rec_to_out`` is built, as there, and never trained: the
+    loss reads ``readout``).
+
+    Parameters
+    ----------
+    obs_dim : int
+        Input width (41 for the paper's trial: 40 mixed channels and the
+        fixation channel).
+    n_tasks : int
+    hidden : int
+    """
+
+    cell = "rnn"
+
+    def __init__(self, obs_dim: int, n_tasks: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.obs_dim = positive_int(obs_dim, "obs_dim")
+        self.n_tasks = positive_int(n_tasks, "n_tasks")
+        self.hidden = positive_int(hidden, "hidden")
+        # created in RNN.py's order, so a seed gives the paper's draws layer by layer
+        self.inp_to_rec = nn.Linear(self.obs_dim, self.hidden)
+        self.rec_to_rec = nn.Linear(self.hidden, self.hidden)
+        self.rec_to_out = nn.Linear(self.hidden, self.n_tasks)
+        self.latent = nn.Identity()
+        self.readout = nn.Sequential(nn.Linear(self.hidden, self.n_tasks))
+
+    @property
+    def state_size(self) -> int:
+        return self.hidden
+
+    def step(self, state: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """``h(t) = relu(inp_to_rec(x(t)) + rec_to_rec(h(t-1)))``, ``(n, hidden)``."""
+        if inputs.ndim == 1:
+            inputs = inputs.expand(state.shape[0], -1)
+        return torch.relu(self.inp_to_rec(inputs) + self.rec_to_rec(state))
+
+    def states(self, observations: torch.Tensor) -> torch.Tensor:
+        """``h(t)`` after each step, ``(n, T, hidden)``, from ``h(0) = 0``."""
+        # nn.RNN's fused kernel with this module's weights: the same map as step() looped
+        # (two biases, relu), without a Python loop per step
+        h0 = observations.new_zeros(1, observations.shape[0], self.hidden)
+        weights = (
+            self.inp_to_rec.weight,
+            self.rec_to_rec.weight,
+            self.inp_to_rec.bias,
+            self.rec_to_rec.bias,
+        )
+        out, _ = torch.rnn_relu(
+            observations, h0, weights, True, 1, 0.0, self.training, False, True
+        )
+        return out
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, T, N)`` for observations ``(n, T, obs_dim)``."""
+        return self.readout(self.latent(self.states(observations)))
+
+
+class PaperGPT(nn.Module):
+    """One GPT-2 block on continuous inputs, as the paper's ``transformer.py`` (see the module).
+
+    ``h = input_projection(x)`` (no positional term); ``h += c_proj(attn(ln_1
+    h))`` with a causal mask; ``h += mlp_proj(gelu(c_fc(ln_2 h)))``; ``z =
+    ln_f(h)``, the latent state; logits ``readout(z)``.
+
+    Parameters
+    ----------
+    obs_dim, n_tasks : int
+    width : int
+        ``n_embd`` (64); divisible by ``heads``.
+    heads : int
+        ``n_head`` (8).
+    """
+
+    def __init__(self, obs_dim: int, n_tasks: int, width: int = 64, heads: int = 8) -> None:
+        super().__init__()
+        self.obs_dim = positive_int(obs_dim, "obs_dim")
+        self.n_tasks = positive_int(n_tasks, "n_tasks")
+        self.hidden = positive_int(width, "width")
+        self.heads = positive_int(heads, "heads")
+        if self.hidden % self.heads:
+            raise ValueError(f"width must be divisible by heads, got width={width}, heads={heads}")
+        w = self.hidden
+        self.input_projection = nn.Linear(self.obs_dim, w)
+        self.ln_1 = nn.LayerNorm(w, eps=1e-5)
+        self.c_attn = nn.Linear(w, 3 * w)
+        self.c_proj = nn.Linear(w, w)
+        self.ln_2 = nn.LayerNorm(w, eps=1e-5)
+        self.c_fc = nn.Linear(w, 4 * w)
+        self.mlp_proj = nn.Linear(4 * w, w)
+        self.ln_f = nn.LayerNorm(w, eps=1e-5)
+        self.latent = nn.Identity()
+        self.readout = nn.Linear(w, self.n_tasks)
+        with torch.no_grad():  # GPT-2's initialisation (n_layer = 1); the readout keeps torch's
+            for layer in (self.input_projection, self.c_attn, self.c_fc):
+                layer.weight.normal_(0.0, 0.02)
+                layer.bias.zero_()
+            for layer in (self.c_proj, self.mlp_proj):
+                layer.weight.normal_(0.0, 0.02 / math.sqrt(2.0))
+                layer.bias.zero_()
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, T, N)`` for observations ``(n, T, obs_dim)``."""
+        n, steps, _ = observations.shape
+        h = self.input_projection(observations)
+        q, k, v = self.c_attn(self.ln_1(h)).split(self.hidden, dim=2)
+        shape = (n, steps, self.heads, self.hidden // self.heads)
+        q, k, v = (a.reshape(shape).transpose(1, 2) for a in (q, k, v))
+        a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        h = h + self.c_proj(a.transpose(1, 2).reshape(n, steps, self.hidden))
+        m = nn.functional.gelu(self.c_fc(self.ln_2(h)), approximate="tanh")
+        h = h + self.mlp_proj(m)
+        return self.readout(self.latent(self.ln_f(h)))
+
+
 def build(arch: str, obs_dim: int, n_tasks: int, *, hidden: int = 64, heads: int = 8) -> nn.Module:
     """A fresh network of one of :data:`ARCHITECTURES` (initialised by torch's global RNG).
 
     Parameters
     ----------
-    arch : {"rnn", "gru", "lstm", "transformer"}
+    arch : {"rnn", "gru", "lstm", "transformer", "paper_rnn", "gpt2"}
     obs_dim : int
         Width of the observations (40 for the paper's mixing MLP).
     n_tasks : int
@@ -209,4 +352,8 @@ def build(arch: str, obs_dim: int, n_tasks: int, *, hidden: int = 64, heads: int
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
     if arch == "transformer":
         return CausalTransformer(obs_dim, n_tasks, width=hidden, heads=heads)
+    if arch == "gpt2":
+        return PaperGPT(obs_dim, n_tasks, width=hidden, heads=heads)
+    if arch == "paper_rnn":
+        return PaperRNN(obs_dim, n_tasks, hidden=hidden)
     return RecurrentNetwork(arch, obs_dim, n_tasks, hidden=hidden)

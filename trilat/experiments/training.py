@@ -31,7 +31,15 @@ from trilat.oracle import posterior, predict_logits
 from trilat.protocol import TrialProtocol
 from trilat.task import Task, check_task
 
-__all__ = ["History", "TrainedNetwork", "load", "train"]
+__all__ = [
+    "RECIPES",
+    "History",
+    "Recipe",
+    "TrainedNetwork",
+    "load",
+    "save_paper_checkpoint",
+    "train",
+]
 
 CHECKPOINT_FORMAT = "trilat.experiments.checkpoint/1"
 # Draw this many trials per call to the simulator and slice them into batches:
@@ -280,6 +288,104 @@ def load(path: Any, *, module: nn.Module | None = None) -> TrainedNetwork:
 
 
 SCHEDULES = ("constant", "cosine")
+KEEPS = ("best", "last")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimiser settings of a training run, by name (see :data:`RECIPES`).
+
+    Attributes
+    ----------
+    name : str
+    steps : int
+        Optimiser steps (batches).
+    batch_size : int
+    lr : float
+        Adam's (peak) learning rate.
+    schedule : {"constant", "cosine"}
+    patience : int or None
+        Early stopping (``None``: never).
+    keep : {"best", "last"}
+        The weights returned: the lowest validation loss seen, or the last.
+    """
+
+    name: str
+    steps: int
+    batch_size: int
+    lr: float
+    schedule: str
+    patience: int | None
+    keep: str
+
+    def trials(self, steps: int | None = None) -> int:
+        """Training trials, ``steps * batch_size``."""
+        return (self.steps if steps is None else steps) * self.batch_size
+
+
+RECIPES = {
+    # train.py's defaults: 1e5 batches of 16 (1.6M trials), Adam at a constant 1e-3,
+    # the final weights saved (there is no validation set)
+    "paper": Recipe("paper", 100_000, 16, 1e-3, "constant", None, "last"),
+    # trilat's: larger batches and a cosine decay, which get further per trial on a
+    # CPU; the best validation weights kept
+    "trilat": Recipe("trilat", 4_000, 64, 2e-3, "cosine", None, "best"),
+}
+# train()'s defaults without a recipe (before recipes existed)
+_LEGACY = Recipe("default", 20_000, 16, 1e-3, "constant", 10, "best")
+_UNSET: Any = object()
+
+
+def _recipe(recipe: str | Recipe | None) -> Recipe:
+    if recipe is None:
+        return _LEGACY
+    if isinstance(recipe, Recipe):
+        return recipe
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {tuple(RECIPES)} or a Recipe, got {recipe!r}")
+    return RECIPES[recipe]
+
+
+def save_paper_checkpoint(trained: TrainedNetwork, checkpoint: Any, readout: Any) -> None:
+    """Write a ``"paper_rnn"`` network as the paper's ``train.py`` saves it.
+
+    ``checkpoint`` gets ``{'state_dict': <inp_to_rec, rec_to_rec, rec_to_out>,
+    'encoder': <the mixing MLP as Sequential(Linear, ReLU, Linear, ReLU,
+    Linear): keys 0.*, 2.*, 4.*>, 'loss_hist': <the training losses>}``
+    (float32, as torch's defaults); ``readout`` the state dict of
+    ``Sequential(Linear(hidden, N), Sigmoid())`` (keys ``0.weight``,
+    ``0.bias``). ``examples/disentangleres.py`` loads the pair.
+
+    Parameters
+    ----------
+    trained : TrainedNetwork
+        Of architecture ``"paper_rnn"``.
+    checkpoint, readout : path-like
+    """
+    from trilat.experiments.models import PaperRNN
+
+    module = trained.module
+    if not isinstance(module, PaperRNN):
+        raise ValueError(
+            f"trained must hold a 'paper_rnn' network (PaperRNN), got {type(module).__name__}; "
+            f"the paper's checkpoint format names that network's layers"
+        )
+    rnn = {
+        k: v.detach().cpu().float()
+        for k, v in module.state_dict().items()
+        if k.split(".")[0] in ("inp_to_rec", "rec_to_rec", "rec_to_out")
+    }
+    encoder: dict[str, torch.Tensor] = {}
+    for layer, (w, b) in enumerate(
+        zip(trained.mixing.weights, trained.mixing.biases, strict=True)
+    ):
+        # MixingMLP holds (fan_in, fan_out) matrices; nn.Linear.weight is (out, in)
+        encoder[f"{2 * layer}.weight"] = torch.from_numpy(np.ascontiguousarray(w.T)).float()
+        encoder[f"{2 * layer}.bias"] = torch.from_numpy(np.asarray(b)).float()
+    loss_hist = np.asarray(trained.history.train_loss, dtype=np.float64)
+    torch.save({"state_dict": rnn, "encoder": encoder, "loss_hist": loss_hist}, checkpoint)
+    head = {k: v.detach().cpu().float() for k, v in module.readout.state_dict().items()}
+    torch.save(head, readout)
 
 
 def _check_schedule(schedule: str) -> str:
@@ -313,10 +419,11 @@ def train(
     arch: str | nn.Module,
     task: Task,
     *,
-    steps: int = 20_000,
-    batch_size: int = 16,
-    lr: float = 1e-3,
-    schedule: str = "constant",
+    recipe: str | Recipe | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    schedule: str | None = None,
     n_steps: int | None = None,
     hidden: int = 64,
     heads: int = 8,
@@ -325,12 +432,14 @@ def train(
     mixing: MixingMLP | None = None,
     rng: Any = 0,
     progress: bool | None = None,
-    patience: int | None = 10,
+    patience: int | None = _UNSET,
+    keep: str | None = None,
     min_delta: float = 1e-4,
     eval_every: int = 250,
     eval_trials: int = 2048,
     checkpoint: Any = None,
     threads: int | None = 1,
+    device: Any = "cpu",
 ) -> TrainedNetwork:
     """Train a network on the multi-task task with Adam and binary cross-entropy.
 
@@ -343,13 +452,26 @@ def train(
     loss are kept, and training stops early when it has not improved by
     ``min_delta`` for ``patience`` evaluations.
 
+    The paper's experiment is ``train("paper_rnn", Task.paper_units(N),
+    recipe="paper", protocol=TrialProtocol.paper())`` (``"lstm"``, ``"gpt2"``
+    for its other networks): 22-step trials with a fixation channel, BCE at
+    every step towards ``1/2`` and the label at the decision step, batches of
+    16, Adam at a constant 1e-3 for 1e5 batches (``steps=`` lowers it), the
+    final weights kept, the mixing MLP drawn as PyTorch's default
+    ``nn.Linear`` initialisation (as :class:`trilat.MixingMLP` always is).
+
     Parameters
     ----------
-    arch : {"rnn", "gru", "lstm", "transformer"} or torch.nn.Module
+    arch : {"rnn", "gru", "lstm", "transformer", "paper_rnn", "gpt2"} or torch.nn.Module
         An architecture of :mod:`trilat.experiments.models` (built with
         ``hidden`` units), or your own module mapping ``(n, T, obs_dim)`` to
         logits ``(n, T, N)`` with a submodule named ``"latent"``.
     task : Task
+    recipe : {"paper", "trilat"} or Recipe, optional
+        Named optimiser settings (:data:`RECIPES`): ``steps``, ``batch_size``,
+        ``lr``, ``schedule``, ``patience`` and ``keep``; an argument given
+        explicitly overrides the recipe's value. Without a recipe: 20000
+        steps, batch 16, lr 1e-3, constant, patience 10, keep the best.
     steps : int
         Maximum optimiser steps.
     batch_size : int
@@ -392,6 +514,9 @@ def train(
         early. With ``schedule="cosine"`` prefer ``None``: the validation loss
         of a small-batch run wanders by more than ``min_delta`` around a
         plateau, and the decaying rate's last steps are the best ones.
+    keep : {"best", "last"}
+        Return the weights of the lowest validation loss, or the last ones
+        (the paper's code saves the last).
     min_delta : float
         Improvement of the validation loss (nats per output) that counts.
     eval_every, eval_trials : int
@@ -406,6 +531,12 @@ def train(
         ``torch.set_num_threads`` during training (restored after); a 64-unit
         network on batches of 16 does not gain from more than one thread.
         ``None`` leaves torch's setting alone.
+    device : str or torch.device
+        Where the network is trained (``"cpu"``; ``"cuda"`` where torch has
+        one). The trials are drawn on the CPU in float64 and moved, so every
+        device sees the same data stream; float32 kernels differ between
+        devices, so results agree to rounding, not bit for bit. The returned
+        network is on ``device``.
 
     Returns
     -------
@@ -416,9 +547,16 @@ def train(
     custom = isinstance(arch, nn.Module)
     if not custom and arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES} or a torch.nn.Module, got {arch!r}")
-    steps = positive_int(steps, "steps")
-    batch_size = positive_int(batch_size, "batch_size")
-    lr = positive_scalar(lr, "lr")
+    base = _recipe(recipe)
+    steps = positive_int(base.steps if steps is None else steps, "steps")
+    batch_size = positive_int(base.batch_size if batch_size is None else batch_size, "batch_size")
+    lr = positive_scalar(base.lr if lr is None else lr, "lr")
+    schedule = base.schedule if schedule is None else schedule
+    patience = base.patience if patience is _UNSET else patience
+    keep = base.keep if keep is None else keep
+    if keep not in KEEPS:
+        raise ValueError(f"keep must be one of {KEEPS}, got {keep!r}")
+    device = torch.device(device)
     if protocol is not None:
         if not isinstance(protocol, TrialProtocol):
             raise ValueError(f"protocol must be a trilat.TrialProtocol, got {protocol!r}")
@@ -461,6 +599,8 @@ def train(
         "loss": loss,
         "protocol": None if protocol is None else protocol.to_dict(),
         "patience": patience,
+        "keep": keep,
+        "recipe": base.name,
         "min_delta": float(min_delta),
         "eval_every": eval_every,
         "eval_trials": eval_trials,
@@ -474,6 +614,7 @@ def train(
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(init_seed)
                 module = build(arch, config["obs_dim"], task.n_tasks, hidden=hidden, heads=heads)
+        module.to(device)
         run = _Run(module, task, mixing, config, arch_name, checkpoint)
         run.fit(progress)
     module.eval()
@@ -498,7 +639,8 @@ class _Run:
         self.config = config
         self.arch = arch
         self.path = None if checkpoint is None else Path(checkpoint)
-        self.dtype = next(module.parameters()).dtype
+        first = next(module.parameters())
+        self.dtype, self.device = first.dtype, first.device
         self.optimizer = torch.optim.Adam(module.parameters(), lr=config["lr"])
         # the rate is set from the step count before every step (resumes exactly)
         self.criterion = nn.BCEWithLogitsLoss()
@@ -530,7 +672,8 @@ class _Run:
             self._resume()
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(a, dtype=self.dtype)
+        # drawn on the CPU (float64), then cast and moved: the same stream on every device
+        return torch.as_tensor(a, dtype=self.dtype).to(self.device)
 
     def _batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch ``k``: trials ``k B .. (k+1) B - 1`` of the data seed."""
@@ -600,7 +743,8 @@ class _Run:
                         loss=f"{self.history.train_loss[-1]:.4f}",
                         excess=f"{self.history.val_loss[-1] - self.history.oracle_loss:.4f}",
                     )
-        self.module.load_state_dict(self.best_state)
+        if self.config.get("keep", "best") == "best":
+            self.module.load_state_dict(self.best_state)
 
     def _evaluate(self, train_loss: float, patience: int | None, min_delta: float) -> None:
         h = self.history
@@ -653,6 +797,8 @@ class _Run:
         saved = {
             "arch": state["arch"],
             "task": Task.from_dict(state["task"]),
+            "keep": "best",  # checkpoints from before recipes kept the best weights
+            "recipe": "default",
             **state["config"],
         }
         here = {"arch": self.arch, "task": self.task, **self.config}
@@ -678,7 +824,7 @@ class _Run:
                 f"same arguments and seed, or another checkpoint path"
             )
         self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])  # load_state_dict moves to device
         self.best_state = state["best_model"]
         self.step = int(state["step"])
         self.bad_evals = int(state["bad_evals"])
