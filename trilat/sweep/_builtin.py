@@ -93,9 +93,7 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
     ``D - 1``; ``N < D`` is rank ``N``). The error of an exact recovery grows
     like ``cond(C) eps``.
 
-    Parameters (config)
-    -------------------
-    D, N, cond, offset (std of ``b``), sigma, T, n_trials.
+    The unit's configuration has the keys D, N, cond, offset (std of ``b``), sigma, T, n_trials.
 
     Returns
     -------
@@ -144,9 +142,7 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     :func:`column_cosines`, over the ``D(D-1)/2`` pairs ``j < k``; expected ``O(1/sqrt(N))`` with RMS
     :func:`orthogonality_scale` ``= sqrt(D / ((D+2) N))``.
 
-    Parameters (config)
-    -------------------
-    D (>= 2), N.
+    The unit's configuration has the keys D (>= 2), N.
 
     Returns
     -------
@@ -194,9 +190,7 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     ``alpha = sqrt(3)/pi`` (moment matching). ``D = 2`` uses the paper's evenly
     spaced lines, larger ``D`` random unit normals.
 
-    Parameters (config)
-    -------------------
-    t, sigma, D, N, n_trials.
+    The unit's configuration has the keys t, sigma, D, N, n_trials.
 
     Returns
     -------
@@ -271,9 +265,7 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
 
     (What eq. 7 bounds and what it does not: :func:`trilat.decodability_ceiling`.)
 
-    Parameters (config)
-    -------------------
-    t, sigma, D, N, n_trials.
+    The unit's configuration has the keys t, sigma, D, N, n_trials.
 
     Returns
     -------
