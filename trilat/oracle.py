@@ -27,17 +27,21 @@ from scipy import special
 
 from trilat._checks import as_float_array, describe, last_axis, times
 from trilat._stable import logit_ndtr, probit_expit
-from trilat.task import Gaussian, Task, check_task
+from trilat.task import Gaussian, Task, Uniform, check_task
 
 __all__ = [
     "ACTIVATIONS",
     "Posterior",
+    "bayes_decodability",
     "decodability_ceiling",
     "distances",
     "distances_from_logits",
     "estimate",
+    "estimate_from_logits",
     "logit_scale",
+    "oracle_gap",
     "posterior",
+    "posterior_mean",
     "posterior_precision",
     "posterior_std",
     "predict",
@@ -224,18 +228,67 @@ def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
     return (mu @ task.C.T - task.b) / s[..., None]
 
 
-def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
-    """Optimal outputs ``Yhat_i = Phi((c_i^T mu - b_i) / s(t))``.
+PriorArg = str | Uniform | Gaussian
+
+
+def _check_prior(prior: Any) -> str | Uniform | Gaussian:
+    """``"flat"``, a Uniform (the box) or a Gaussian; anything else is refused."""
+    if isinstance(prior, str) and prior == "flat":
+        return prior
+    if isinstance(prior, (Uniform, Gaussian)):
+        return prior
+    raise ValueError(
+        f"prior must be 'flat' (the theorem's), a trilat.Uniform (the exact box posterior) or "
+        f"a trilat.Gaussian (the conjugate update), got {prior!r}"
+    )
+
+
+def _conjugate(task: Task, mu: np.ndarray, t: Any, std: Any, prior: Gaussian):
+    """Conjugate posterior ``(mean, std)`` from the flat mean ``mu`` after ``t`` samples."""
+    if std is not None or t is None:
+        raise ValueError("a Gaussian prior needs t (the conjugate update uses the count), not std")
+    tt = np.asarray(t, dtype=np.float64)
+    precision = posterior_precision(task, tt, prior)
+    mean = (prior.mean / prior.variance + tt[..., None] * mu / task.sigma**2) / precision[
+        ..., None
+    ]
+    return mean, 1.0 / np.sqrt(precision)
+
+
+def _box(task: Task, mu: Any, t: Any, std: Any, prior: Uniform, jacobian: bool = False):
+    from trilat.box import box_log_probabilities
+
+    task = check_task(task)
+    mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
+    s = posterior_std(task, t, std)
+    return box_log_probabilities(task.C, task.b, mu, s, prior.low, prior.high, jacobian=jacobian)
+
+
+def predict(
+    task: Task, mu: Any, t: Any = None, *, std: Any = None, prior: PriorArg = "flat"
+) -> np.ndarray:
+    """Optimal outputs ``Yhat_i = P(c_i^T x* > b_i | X(1..t))`` under ``prior``.
+
+    Flat prior (the theorem's, the default): ``Phi((c_i^T mu - b_i) / s(t))``.
+    Gaussian ``N(m0, s0^2 I)``: the same formula at the conjugate mean and std.
+    Uniform box ``[lo, hi]^D`` (the prior the paper's networks are trained
+    on): the exact probability under the posterior ``prod_d TN(mu_d, s^2,
+    [lo, hi])``, by :mod:`trilat.box` (closed form for one coordinate,
+    log-space Gauss-Legendre for up to three near a face, quasi-Monte Carlo
+    beyond; coordinates far inside the box combine exactly into one Gaussian
+    term, so far from every face it is the flat formula).
 
     Parameters
     ----------
     task : Task
     mu : array_like, shape (..., D)
-        Posterior means.
+        The flat posterior mean ``mu(t)`` (the running mean of the evidence,
+        the sufficient statistic whatever the prior).
     t : int or array_like
         Samples seen, broadcastable against the time axis of ``mu``.
     std : array_like, optional
-        Posterior std in place of ``sigma / sqrt(t)``.
+        Posterior std in place of ``sigma / sqrt(t)`` (flat and box priors).
+    prior : "flat", Uniform or Gaussian
 
     Returns
     -------
@@ -251,21 +304,34 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarra
     >>> trilat.predict(task, [0.1, 0.2], t=4).round(4)  # Phi((C mu - b) / s(4))
     array([0.969 , 0.9772, 0.5533])
     """
+    prior = _check_prior(prior)
+    if isinstance(prior, Uniform):
+        return _box(task, mu, t, std, prior).probabilities
+    if isinstance(prior, Gaussian):
+        task = check_task(task)
+        mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
+        mean, s = _conjugate(task, mu, t, std, prior)
+        return special.ndtr(_scaled_distance(task, mean, None, s))
     return special.ndtr(_scaled_distance(task, mu, t, std))
 
 
-def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np.ndarray:
-    """Logits of the optimal outputs, ``log Phi(u) - log Phi(-u)``, ``u = (C mu - b)/s(t)``.
+def predict_logits(
+    task: Task, mu: Any, t: Any = None, *, std: Any = None, prior: PriorArg = "flat"
+) -> np.ndarray:
+    """Logits of the optimal outputs, ``log P - log(1 - P)``, under ``prior``.
 
-    Computed without ``log(1 - Yhat)``: finite and accurate for every finite
-    ``u`` (see ``trilat._stable.logit_ndtr``), where :func:`predict` rounds to
-    0 or 1 beyond ``|u| ~ 8.3``.
+    Flat prior: ``log Phi(u) - log Phi(-u)``, ``u = (C mu - b)/s(t)``, computed
+    without ``log(1 - Yhat)`` (``trilat._stable.logit_ndtr``): finite and
+    accurate for every finite ``u``. Gaussian: the same at the conjugate mean
+    and std. Uniform box: ``log P`` and ``log(1 - P)`` are each computed
+    directly in log space (:mod:`trilat.box`), to ``1e-12`` relative in
+    ``P`` and ``1 - P`` where quadrature applies (so the logit to
+    ``1e-12 (1 + |z|)``); ``+-inf`` where the event is impossible in the box.
 
     Parameters
     ----------
-    task, mu, t, std
-        As in :func:`predict`: ``mu`` of shape ``(..., D)``, ``t`` broadcastable
-        against its time axis, or ``std`` in place of ``sigma / sqrt(t)``.
+    task, mu, t, std, prior
+        As in :func:`predict`.
 
     Returns
     -------
@@ -285,6 +351,14 @@ def predict_logits(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> np
     >>> round(float(trilat.predict_logits(task, mu, t=4)[1]))  # ... its logit does not
     125007
     """
+    prior = _check_prior(prior)
+    if isinstance(prior, Uniform):
+        return _box(task, mu, t, std, prior).logits
+    if isinstance(prior, Gaussian):
+        task = check_task(task)
+        mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
+        mean, s = _conjugate(task, mu, t, std, prior)
+        return logit_ndtr(_scaled_distance(task, mean, None, s))
     return logit_ndtr(_scaled_distance(task, mu, t, std))
 
 
@@ -494,3 +568,254 @@ def decodability_ceiling(task: Task, t: Any = None, *, std: Any = None) -> np.nd
     """
     task = check_task(task)
     return 1.0 - posterior_std(task, t, std) ** 2 / task.prior.variance
+
+
+NEWTON_MAX_STEPS = 60
+NEWTON_TOL = 1e-13  # step size (relative to 1 + |mu|) at which the solve has converged
+
+
+def estimate_from_logits(
+    task: Task,
+    z: Any,
+    t: Any = None,
+    *,
+    std: Any = None,
+    prior: PriorArg = "flat",
+    activation: str = "sigmoid",
+) -> np.ndarray:
+    """``mu(t)`` from the optimal logits under ``prior``: trilateration beyond the flat prior.
+
+    Flat prior: the closed form ``mu = C^+ (s(t) Phi^-1(sigmoid(z)) + b)``
+    (``recover(task, distances_from_logits(task, z, t))``). Gaussian: the
+    same at the conjugate std gives the conjugate mean, which is affine in
+    ``mu``. Uniform box: the outputs are no longer ``Phi`` of an affine
+    function of ``mu``, but they still determine it when ``rank C = D``;
+    ``mu`` solves ``z_box(mu) = z`` by Gauss-Newton started from the flat
+    closed form, with the Jacobian in closed form,
+    ``d z_i / d mu_d = (E[x_d | c_i^T x > b_i] - E[x_d | c_i^T x < b_i]) / s^2``
+    (the truncated normal is an exponential family in ``mu / s^2``), the step
+    ``-J^+ r`` halved until the residual decreases, until the step is below
+    ``NEWTON_TOL (1 + |mu|)``. Infinite logits (impossible events) are left
+    out of the system.
+
+    Parameters
+    ----------
+    task : Task
+        Must be identifiable.
+    z : array_like, shape (..., N)
+        Logits of the optimal outputs (``activation="tanh"``: ``tanh`` outputs'
+        pre-activations, ``Yhat = sigmoid(2 z)``).
+    t, std
+        As in :func:`predict`.
+    prior : "flat", Uniform or Gaussian
+    activation : {"sigmoid", "tanh"}
+
+    Returns
+    -------
+    ndarray, shape (..., D)
+
+    Raises
+    ------
+    NotIdentifiableError
+        ``rank(C) < D``.
+    RuntimeError
+        The box-prior solve did not converge (the elements and their residuals
+        are named).
+    """
+    prior = _check_prior(prior)
+    task = check_task(task, identifiable=True)
+    if isinstance(prior, Gaussian):
+        z = last_axis(z, "z", task.n_tasks, "N, the number of tasks")
+        if std is not None or t is None:
+            raise ValueError("a Gaussian prior needs t (the conjugate update uses the count)")
+        tt = np.asarray(t, dtype=np.float64)
+        precision = posterior_precision(task, tt, prior)
+        mean = recover(task, distances_from_logits(task, z, activation=activation,
+                                                   std=1.0 / np.sqrt(precision)))  # fmt: skip
+        return (mean * precision[..., None] - prior.mean / prior.variance) * (
+            task.sigma**2 / tt[..., None]
+        )
+    flat = recover(task, distances_from_logits(task, z, t, activation, std=std))
+    if not isinstance(prior, Uniform):
+        return flat
+    z = logit_scale(activation) * last_axis(z, "z", task.n_tasks, "N", finite=False)
+    if np.any(np.isnan(z)):
+        raise ValueError("z must not contain NaN")
+    s = posterior_std(task, t, std)
+    batch = np.broadcast_shapes(z.shape[:-1], np.shape(s))
+    zt = np.broadcast_to(z, (*batch, task.n_tasks)).reshape(-1, task.n_tasks)
+    sf = np.broadcast_to(s, batch).reshape(-1)
+    finite = np.isfinite(zt)
+    # start: the flat closed form on the finite logits (clipped to the box's neighbourhood)
+    with np.errstate(invalid="ignore"):
+        start = np.broadcast_to(flat, (*batch, task.dim)).reshape(-1, task.dim)
+    half = prior.high - prior.low
+    mu = np.clip(np.nan_to_num(start), prior.low - half, prior.high + half)
+    from trilat.box import box_log_probabilities
+
+    def residual(m: np.ndarray):
+        res = box_log_probabilities(task.C, task.b, m, sf, prior.low, prior.high, jacobian=True)
+        r = np.where(finite, res.logits - np.where(finite, zt, 0.0), 0.0)
+        r = np.where(np.isfinite(r), r, np.sign(r) * 1e300)
+        return r, np.where(finite[..., None], res.jacobian, 0.0)
+
+    r, J = residual(mu)
+    done = np.zeros(len(mu), dtype=bool)
+    for _ in range(NEWTON_MAX_STEPS):
+        step = -np.einsum("bdn,bn->bd", np.linalg.pinv(J), r)
+        step[done] = 0.0
+        norm0 = np.linalg.norm(r, axis=1)
+        lam = np.ones(len(mu))
+        for _ in range(30):  # halve until the residual decreases (or the step is tiny)
+            trial = mu + lam[:, None] * step
+            r_new, J_new = residual(trial)
+            worse = (np.linalg.norm(r_new, axis=1) > norm0) & ~done
+            small = lam * np.abs(step).max(axis=1) <= NEWTON_TOL * (1 + np.abs(mu).max(axis=1))
+            if not np.any(worse & ~small):
+                break
+            lam = np.where(worse & ~small, lam / 2, lam)
+        converged = np.abs(step).max(axis=1) <= NEWTON_TOL * (1 + np.abs(mu).max(axis=1))
+        mu, r, J = trial, r_new, J_new
+        done |= converged
+        if np.all(done):
+            break
+    if not np.all(done):
+        bad = np.flatnonzero(~done)
+        raise RuntimeError(
+            f"estimate_from_logits(prior={prior!r}): Gauss-Newton did not converge for "
+            f"{bad.size} of {len(mu)} elements in {NEWTON_MAX_STEPS} steps (first: flat index "
+            f"{bad[0]}, residual {np.abs(r[bad[0]]).max():.3g}); are the logits optimal outputs "
+            f"of this task under this prior?"
+        )
+    return mu.reshape(*batch, task.dim)
+
+
+def posterior_mean(
+    task: Task, mu: Any, t: Any = None, *, std: Any = None, prior: PriorArg = "flat"
+) -> np.ndarray:
+    """The Bayes estimate ``E[x* | X(1..t)]`` from the flat mean ``mu(t)`` under ``prior``.
+
+    Flat: ``mu`` itself. Gaussian ``N(m0, s0^2 I)``: the conjugate mean
+    ``(m0/s0^2 + t mu/sigma^2) / (t/sigma^2 + 1/s0^2)``. Uniform box
+    ``[lo, hi]^D``: the truncated normal's mean per coordinate,
+    ``mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``, ``a = (lo - mu)/s``,
+    ``b = (hi - mu)/s``, computed without cancellation in the tails
+    (:func:`trilat.box.truncated_normal_mean`).
+
+    Parameters
+    ----------
+    task, mu, t, std, prior
+        As in :func:`predict`.
+
+    Returns
+    -------
+    ndarray, shape (..., D)
+    """
+    prior = _check_prior(prior)
+    task = check_task(task)
+    mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
+    if isinstance(prior, Gaussian):
+        return _conjugate(task, mu, t, std, prior)[0]
+    s = posterior_std(task, t, std)
+    if isinstance(prior, Uniform):
+        from trilat.box import truncated_normal_mean
+
+        return truncated_normal_mean(mu, np.asarray(s)[..., None], prior.low, prior.high)
+    return np.broadcast_to(mu, np.broadcast_shapes(mu.shape, (*np.shape(s), task.dim))).copy()
+
+
+def bayes_decodability(task: Task, t: Any = None, *, std: Any = None) -> np.ndarray:
+    """R^2 of the Bayes estimate ``E[x* | X(1..t)]`` against ``x*``, under the task's prior.
+
+    ``1 - E[Var(x* | X)] / Var(x*)``, the best R^2 any decoder of the evidence
+    can reach (the Bayes risk under squared error), next to eq. 7
+    (:func:`decodability_ceiling`, the R^2 of ``mu(t)`` itself).
+
+    Uniform prior on ``[lo, hi]`` (width ``w``): with ``m = mu(t)`` of density
+    ``Z(m)/w`` and ``x* | m ~ TN(m, s^2, [lo, hi])``,
+    ``E[Var] = (s^2 / w) int [Z + a phi(a) - b phi(b) - (phi(a) - phi(b))^2 / Z] dm``,
+    ``a = (lo - m)/s``, ``b = (hi - m)/s``, ``Z = Phi(b) - Phi(a)``; the
+    integrand is analytic and negligible (``< e^-72``) beyond ``12 s`` of the
+    box, so composite Gauss-Legendre (panels of width ``<= s``, 16 nodes)
+    over ``[lo - 12 s, hi + 12 s]`` gives it to ~1e-14 (tested against
+    mpmath). Gaussian prior: ``1 - s_c^2/s0^2`` with the conjugate ``s_c``.
+
+    Parameters
+    ----------
+    task : Task
+    t, std
+        As in :func:`decodability_ceiling`.
+
+    Returns
+    -------
+    ndarray
+        Shape of ``t`` (or ``std``).
+    """
+    task = check_task(task)
+    prior = task.prior
+    if isinstance(prior, Gaussian):
+        if std is not None:
+            raise ValueError("a Gaussian prior needs t (the conjugate update uses the count)")
+        return 1.0 - 1.0 / posterior_precision(task, t, prior) / prior.variance
+    from trilat.box import _legendre, _log_phi, log_ndtr_diff
+
+    s = np.asarray(posterior_std(task, t, std), dtype=np.float64)
+    out = np.empty(s.shape)
+    lo, hi = prior.low, prior.high
+    x, w = _legendre(16)
+    for i, si in np.ndenumerate(s):
+        n_panels = int(np.ceil((hi - lo + 24 * si) / si))
+        edges = np.linspace(lo - 12 * si, hi + 12 * si, n_panels + 1)
+        width = np.diff(edges)
+        m = (edges[:-1, None] + width[:, None] * x).ravel()
+        wm = (width[:, None] * w).ravel()
+        a, b = (lo - m) / si, (hi - m) / si
+        Z = np.exp(log_ndtr_diff(a, b))
+        pa, pb = np.exp(_log_phi(a)), np.exp(_log_phi(b))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            term = Z + a * pa - b * pb - np.where(Z > 0, (pa - pb) ** 2 / Z, 0.0)
+        risk = si**2 * np.sum(wm * term) / (hi - lo)
+        out[i] = 1.0 - risk / prior.variance
+    return out
+
+
+def oracle_gap(
+    task: Task, mu: Any, t: Any = None, *, std: Any = None, prior: Any = None
+) -> np.ndarray:
+    """Expected excess cross-entropy (nats) of the flat oracle over the exact one, per output.
+
+    ``KL(P || Q) = P log(P/Q) + (1 - P) log((1 - P)/(1 - Q))`` with ``P`` the
+    optimal output under ``prior`` (default the task's; the exact box
+    posterior for a Uniform) and ``Q = Phi(u)`` the flat prior's (the
+    theorem's): the cross-entropy the flat oracle loses, in expectation over
+    labels drawn from the exact posterior. All four logs are computed
+    directly (never ``log(1 - P)`` from ``P``), so it is accurate in the tails.
+
+    Parameters
+    ----------
+    task, mu, t, std
+        As in :func:`predict`.
+    prior : Uniform or Gaussian, optional
+        Default ``task.prior``.
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+        ``>= 0``.
+    """
+    task = check_task(task)
+    prior = _check_prior(task.prior if prior is None else prior)
+    u = _scaled_distance(task, mu, t, std)
+    lq, l1q = special.log_ndtr(u), special.log_ndtr(-u)
+    if isinstance(prior, Uniform):
+        res = _box(task, mu, t, std, prior)
+        lp, l1p = res.log_p, res.log_q
+    elif isinstance(prior, Gaussian):
+        mean, s = _conjugate(task, last_axis(mu, "mu", task.dim, "D"), t, std, prior)
+        v = _scaled_distance(task, mean, None, s)
+        lp, l1p = special.log_ndtr(v), special.log_ndtr(-v)
+    else:
+        lp, l1p = lq, l1q
+    with np.errstate(invalid="ignore"):
+        kl = np.exp(lp) * (lp - lq) + np.exp(l1p) * (l1p - l1q)
+    return np.maximum(np.nan_to_num(kl, nan=0.0), 0.0)

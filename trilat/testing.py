@@ -59,6 +59,8 @@ from trilat.task import Gaussian, Task, Uniform
 
 __all__ = [
     "boundaries",
+    "box_cases",
+    "box_latents",
     "cases",
     "latents",
     "logits",
@@ -513,3 +515,86 @@ class Case(tuple):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+def box_latents(
+    task: Task, *, shape: int | tuple[int, ...] | Strategy = (), margin: float = 0.0
+) -> Strategy:
+    """Latents ``mu`` inside the task's uniform box ``[low + margin, high - margin]^D``.
+
+    Faces and corners are drawn often (hypothesis favours the ends of a float
+    range), which is where the box prior's exact outputs differ from the flat ones.
+
+    Parameters
+    ----------
+    task : Task
+        With a :class:`trilat.Uniform` prior.
+    shape : int, tuple or strategy of tuples
+        Batch shape in front of the latent axis.
+    margin : float
+        Distance kept from every face, ``0 <= margin < (high - low)/2``.
+
+    Returns
+    -------
+    strategy of ndarray, shape ``shape + (D,)``
+    """
+    if not isinstance(task, Task) or not isinstance(task.prior, Uniform):
+        raise InvalidArgument(f"box_latents needs a Task with a Uniform prior, got {task!r}")
+    low, high = task.prior.low, task.prior.high
+    if not (isinstance(margin, (int, float)) and 0 <= margin < (high - low) / 2):
+        raise InvalidArgument(f"margin must be in [0, (high - low)/2), got {margin!r}")
+    shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(shape)
+
+    @st.composite
+    def draw_latents(draw: Callable) -> np.ndarray:
+        batch = draw(shapes)
+        batch = (batch,) if isinstance(batch, (int, np.integer)) else tuple(batch)
+        return draw(_float_arrays((*batch, task.dim), low + margin, high - margin))
+
+    return draw_latents()
+
+
+def box_cases(
+    dim: IntOrStrategy | None = None,
+    n_tasks: IntOrStrategy | None = None,
+    *,
+    max_condition: float = 20.0,
+    max_t: float = 1000.0,
+    margin: float = 0.0,
+    **task_options: Any,
+) -> Strategy:
+    """Cases ``(task, mu, t)`` of the uniform box prior: an identifiable task, ``mu`` in the box.
+
+    What the box-prior round trip ``mu -> predict_logits(prior=box) ->
+    estimate_from_logits(prior=box)`` is stated for. The prior is the task's
+    (``Uniform(-0.5, 0.5)`` unless ``prior=`` gives another :class:`Uniform`).
+
+    Parameters
+    ----------
+    dim : int or strategy of int, optional
+        ``D``; default 1 to 3 (where the box prior's outputs are computed by
+        quadrature, not quasi-Monte Carlo).
+    n_tasks, max_condition
+        As in :func:`boundaries` (full rank).
+    max_t : float
+        Largest integer ``t``.
+    margin : float
+        As in :func:`box_latents`.
+    **task_options
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``).
+
+    Returns
+    -------
+    strategy of (Task, ndarray of shape (D,), int)
+    """
+    dims = _ints(dim, "dim", st.integers(1, 3), 1)
+    task_strategy = tasks(dims, n_tasks, max_condition=max_condition, **task_options)
+
+    @st.composite
+    def draw_case(draw: Callable) -> tuple[Task, np.ndarray, int]:
+        task = draw(task_strategy)
+        if not isinstance(task.prior, Uniform):
+            raise InvalidArgument(f"box_cases needs a Uniform prior, got {task.prior!r}")
+        return task, draw(box_latents(task, margin=margin)), draw(times(max_value=max_t))
+
+    return draw_case()
