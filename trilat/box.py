@@ -71,9 +71,11 @@ __all__ = [
 ]
 
 FREE_MARGIN = 9.0  # Phi(-9) = 1.1e-19: truncation mass below 1e-17 relative
-WINDOW_DROP = 50.0  # integrate where f >= f_max - 50: e^-50 = 2e-22 relative
-NODES = 16  # Gauss-Legendre nodes per panel (convergence study: tests/test_box.py)
-PANELS = 3  # panels per side of the mode
+WINDOW_DROP = (
+    32.0  # integrate where f >= f_max - 32: the rest is < 2 e^-32 = 2.5e-14 relative (f concave)
+)
+NODES = 24  # Gauss-Legendre nodes per panel (convergence study: tests/test_box.py)
+PANELS = 2  # panels per side of the mode (f drops by <= 24 across each)
 GRID = 33  # points of each window-finding grid
 ZOOMS = 4  # nested grids at most: each narrows the bracket to a few cells
 MAX_QUAD_DIMS = 2  # nested integrals done by quadrature; more go to QMC
@@ -81,6 +83,7 @@ QMC_POINTS = 2048
 QMC_REPLICATES = 8
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
+_LOG2 = math.log(2.0)
 
 
 @functools.cache
@@ -94,6 +97,31 @@ def _log_phi(z: np.ndarray) -> np.ndarray:
 
 
 def log_ndtr_diff(p: Any, q: Any) -> np.ndarray:
+    """``log(Phi(q) - Phi(p))`` for ``p <= q``, to ``~2 eps (1 + |result|)`` absolute.
+
+    Reflected (``Phi(q) - Phi(p) = Phi(-p) - Phi(-q)``) so that ``p + q <= 0``.
+    Where ``r = Phi(p)/Phi(q) <= 1/2`` (most calls): ``log Phi(q) + log1p(-r)``
+    from two ``log_ndtr`` (the rounding of ``log r``, ``eps |log Phi(p)|``, is
+    damped by ``r``, and ``r |log Phi(p)| <= |log Phi(q)| + 1/e``). Elsewhere
+    :func:`_log_ndtr_diff_close`, which keeps its digits when the two cancel.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    p, q = np.broadcast_arrays(p, q)
+    flip = (p + q) > 0
+    lo = np.where(flip, -q, p)
+    hi = np.where(flip, -p, q)
+    with np.errstate(all="ignore"):
+        lh = special.log_ndtr(hi)
+        d = special.log_ndtr(lo) - lh
+        out = lh + np.log1p(-np.exp(d))
+    close = ~(d < -_LOG2)
+    if np.any(close):
+        out[close] = _log_ndtr_diff_close(lo[close], hi[close])
+    return out
+
+
+def _log_ndtr_diff_close(p: Any, q: Any) -> np.ndarray:
     """``log(Phi(q) - Phi(p))`` for ``p <= q``, accurate to a few ulp of the difference.
 
     Reflected (``Phi(q) - Phi(p) = Phi(-p) - Phi(-q)``) so that the interval
@@ -228,18 +256,23 @@ def _solve(
     tau: np.ndarray,
     g: np.ndarray | None,
     nodes: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    means: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``log P(sum_j gam_j z_j + g xi > tau)`` and the conditional means of ``z`` and ``xi``.
 
     ``z_j ~ N(0, 1)`` truncated to ``[a_j, b_j]`` (``logz_j`` its log mass),
     ``xi ~ N(0, 1)``, all independent; ``g`` is None without the Gaussian term.
     Shapes: ``gam, a, b, logz (M, k)``, ``tau, g (M,)``. Returns ``logp (M,)``,
-    ``E[z | event] (M, k)`` and ``E[xi | event] (M,)`` (or None).
+    ``E[z | event] (M, k)`` and ``E[xi | event] (M,)`` (None without the Gaussian
+    term, both None unless ``means``: they cost as much again, and only the
+    Jacobian needs them).
     """
     M, k = gam.shape
     if k == 0:
         x = tau / g
         logp = special.log_ndtr(-x)
+        if not means:
+            return logp, None, None
         with np.errstate(all="ignore"):
             hazard = np.exp(_log_phi(x) - logp)
         return logp, np.empty((M, 0)), np.where(np.isfinite(hazard), hazard, x)
@@ -250,6 +283,8 @@ def _solve(
         p = np.where(up, yc, a[:, 0])
         q = np.where(up, b[:, 0], yc)
         logd = log_ndtr_diff(p, q)
+        if not means:
+            return logd - logz[:, 0], None, None
         return logd - logz[:, 0], _tn_mean_std(p, q, None)[:, None], None
 
     # integrate over z_1 of phi(z_1)/Z_1 * P(rest > tau - gam_1 z_1)
@@ -275,18 +310,19 @@ def _solve(
     A_f = np.where(np.isinf(A), -40.0, A)  # the box in z units is finite unless s -> 0
     B_f = np.where(np.isinf(B), 40.0, B)
 
-    def f(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def f(z: np.ndarray, want: bool = False) -> tuple[np.ndarray, Any, Any]:
         m = z.shape[1]
         lp, mz, mx = _solve(
             *(_rep(r, m) for r in rest),
             np.repeat(tau, m) - np.repeat(g1, m) * z.ravel(),
             _rep(g, m),
             nodes,
+            want,
         )
         base = _log_phi(z.ravel()) - np.repeat(logz[:, 0], m)
         return (
             (base + lp).reshape(M, m),
-            mz.reshape(M, m, k - 1),
+            None if mz is None else mz.reshape(M, m, k - 1),
             None if mx is None else mx.reshape(M, m),
         )
 
@@ -329,19 +365,22 @@ def _solve(
     width = np.diff(edges, axis=1)  # (M, P)
     z = (edges[:, :-1, None] + width[:, :, None] * x).reshape(M, -1)
     wz = (width[:, :, None] * w).reshape(M, -1)
-    fz, mz, mx = f(z)
+    fz, mz, mx = f(z, means)
     with np.errstate(all="ignore"):
         top = np.max(fz, axis=1, keepdims=True)
         top = np.where(np.isfinite(top), top, 0.0)
         e = wz * np.exp(fz - top)
         tot = e.sum(axis=1)
         logp = np.log(tot) + top[:, 0]
+    logp = np.where(empty, -np.inf, logp)
+    if not means:
+        return logp, None, None
+    with np.errstate(all="ignore"):
         wn = e / tot[:, None]
         mean_z = np.concatenate(
             [np.sum(wn * z, axis=1)[:, None], np.einsum("mp,mpj->mj", wn, mz)], 1
         )
         mean_x = None if mx is None else np.sum(wn * mx, axis=1)
-    logp = np.where(empty, -np.inf, logp)
     mean_z = np.where(np.isfinite(mean_z), mean_z, 0.0)
     if mean_x is not None:
         mean_x = np.where(np.isfinite(mean_x), mean_x, 0.0)
@@ -450,6 +489,159 @@ class BoxResult:
         return np.where(self.flat, self.p_flat, p)
 
 
+def _one_side(
+    cc: np.ndarray,
+    uu: np.ndarray,
+    sm: np.ndarray,
+    mu_m: np.ndarray,
+    active: np.ndarray,
+    low: float,
+    high: float,
+    nodes: int,
+    means: bool,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``log P(cc^T x > thr)`` per row, ``uu = (cc^T mu - thr)/s`` its flat scaled distance.
+
+    Shapes: ``cc, mu_m, active (M, D)``, ``uu, sm (M,)``. Returns ``log P``,
+    ``E[x | event]`` (``(M, D)``, or None unless ``means``), whether every
+    coordinate was untruncated (the flat formula), the QMC relative standard
+    error (0 elsewhere) and ``E[x]`` under the same model (truncated-normal mean
+    for the truncated coordinates, ``mu`` for the untruncated; None unless ``means``).
+    """
+    M, dim = cc.shape
+    delta = np.maximum(0.0, -uu)
+    margin = FREE_MARGIN + 2.0 * (delta + 1.0)
+    with np.errstate(all="ignore"):
+        dl = (mu_m - low) / sm[:, None]
+        dh = (high - mu_m) / sm[:, None]
+    free = active & (dl > margin[:, None]) & (dh > margin[:, None])
+    trunc = active & ~free
+    k = trunc.sum(axis=1)
+    logp = np.empty(M)
+    rel_se = np.zeros(M)
+    cond = np.empty((M, dim)) if means else None
+    mean_all = None
+    if means:
+        mean_all = np.where(free, mu_m, truncated_normal_mean(mu_m, sm[:, None], low, high))
+    all_free = k == 0
+    # every coordinate untruncated: the flat formula itself
+    logp[all_free] = special.log_ndtr(uu[all_free])
+    # the event's Gaussian mass far from every face (see _faces_negligible): P = Phi(u) / Z
+    closed = ~all_free & _faces_negligible(cc, uu, dl, dh, active)
+    if np.any(closed):
+        logz = np.where(active[closed], log_ndtr_diff(-dl[closed], dh[closed]), 0.0)
+        logp[closed] = special.log_ndtr(uu[closed]) - logz.sum(axis=1)
+    gauss = all_free | closed
+    if means and np.any(gauss):
+        idx = np.flatnonzero(gauss)
+        ci, si = cc[idx], sm[idx]
+        use = np.where(all_free[idx, None], free[idx], active[idx])
+        g = si * np.sqrt(np.sum(np.where(use, ci * ci, 0.0), axis=1))
+        _, _, mx = _solve(np.empty((len(idx), 0)), *(np.empty((len(idx), 0)),) * 3,
+                          -uu[idx] * si, g, nodes)  # fmt: skip
+        cond[idx] = np.where(use, mu_m[idx] + ci * si[:, None] ** 2 * (mx / g)[:, None],
+                             mean_all[idx])  # fmt: skip
+    rows = np.flatnonzero(~gauss)
+    if rows.size == 0:
+        return logp, cond, all_free, rel_se, mean_all
+    # Integration order: the term contributing least spread to c^T x outermost, the most
+    # (the closed-form innermost) last, so that the inner survival varies on a scale no
+    # finer than the outer density's (else it is a near-step that Gauss-Legendre panels
+    # do not resolve). Spread of a truncated coordinate ~ |c_d| sd(TN_d); of the Gaussian
+    # term of the untruncated ones |c_F|; index ``dim`` stands for the Gaussian term.
+    r_ = rows
+    with np.errstate(all="ignore"):
+        a_all, b_all = -dl[r_], dh[r_]
+        far = np.maximum(0.0, np.maximum(a_all, -b_all))
+        sd = np.minimum(1.0 / np.sqrt(1.0 + far * far), (b_all - a_all) / 3.0)
+    spread = np.where(trunc[r_], np.abs(cc[r_]) * sd, np.inf)
+    g_spread = np.sqrt(np.sum(np.where(free[r_], cc[r_] ** 2, 0.0), axis=1))
+    has_g = np.any(free[r_], axis=1)
+    spread = np.concatenate([spread, np.where(has_g, g_spread, np.inf)[:, None]], axis=1)
+    n_terms = k[r_] + has_g
+    order = np.argsort(spread, axis=1, kind="stable")
+    keys = np.where(np.arange(dim + 1) < n_terms[:, None], order, -1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for gi, key in enumerate(uniq):
+        idx = rows[inv == gi]
+        terms = key[key >= 0]
+        ci, si, mi = cc[idx], sm[idx], mu_m[idx]
+        fr = free[idx]
+        tau = -uu[idx] * si  # thr - c^T mu
+        has = dim in terms
+        g = si * np.sqrt(np.sum(np.where(fr, ci * ci, 0.0), axis=1)) if has else None
+        cols = terms[terms < dim]
+        muT = mi[:, cols]
+        a = (low - muT) / si[:, None]
+        bb = (high - muT) / si[:, None]
+        logz = log_ndtr_diff(a, bb)
+        gam = ci[:, cols] * si[:, None]
+        n_int = len(terms) - 1
+        g_pos = None
+        if n_int > MAX_QUAD_DIMS:
+            lp, mz, mx, se = _qmc(gam, a, bb, logz, tau, g)
+            rel_se[idx] = se
+        else:
+            if has and terms[-1] != dim:
+                # the Gaussian term outer: a coordinate on [-X, X], X beyond any mass that counts
+                g_pos = int(np.flatnonzero(terms == dim)[0])
+                reach = np.sum(np.abs(gam) * np.maximum(np.abs(a), np.abs(bb)), axis=1)
+                X = (np.abs(tau) + reach) / g + 40.0
+                a = np.insert(a, g_pos, -X, axis=1)
+                bb = np.insert(bb, g_pos, X, axis=1)
+                logz = np.insert(logz, g_pos, log_ndtr_diff(-X, X), axis=1)
+                gam = np.insert(gam, g_pos, g, axis=1)
+                lp, mz, _ = _solve(gam, a, bb, logz, tau, None, nodes, means)
+                if means:
+                    mx = mz[:, g_pos]
+                    mz = np.delete(mz, g_pos, axis=1)
+            else:
+                lp, mz, mx = _solve(gam, a, bb, logz, tau, g, nodes, means)
+        logp[idx] = lp
+        if means:
+            ci_cond = mean_all[idx].copy()  # coordinates the event does not involve
+            ci_cond[:, cols] = muT + si[:, None] * mz
+            if g is not None:
+                shift = mi + ci * si[:, None] ** 2 * (mx / g)[:, None]
+                ci_cond = np.where(fr, shift, ci_cond)
+            cond[idx] = ci_cond
+    return logp, cond, all_free, rel_se, mean_all
+
+
+NEGLIGIBLE = 1e-14  # relative mass of the event outside the box below which it is ignored
+
+
+def _faces_negligible(
+    cc: np.ndarray, uu: np.ndarray, dl: np.ndarray, dh: np.ndarray, active: np.ndarray
+) -> np.ndarray:
+    """Rows whose event ``w = c^T z > tau`` (``z ~ N(0, I)`` untruncated, ``tau = -uu``)
+    has a relative mass below :data:`NEGLIGIBLE` outside the box ``-dl <= z <= dh``.
+
+    Then ``P(event | box) = Phi(uu) (1 - delta) / Z``, ``delta < NEGLIGIBLE``, ``Z``
+    the box's mass: a closed form, no quadrature. The bound is Chernoff's, per
+    face: with ``rho = c_d`` the correlation of ``w`` and ``z_d``,
+    ``P(w > tau, z_d > h) <= e^{-lam h} E[e^{lam z_d}; w > tau]
+    = e^{lam^2/2 - lam h} Phi(lam rho - tau)``, at ``lam = h`` (``h > 0``),
+    relative to ``P(w > tau) = Phi(-tau)``, summed over the ``2 D`` faces.
+    """
+    dim = cc.shape[1]
+    with np.errstate(all="ignore"):
+        lpt = special.log_ndtr(uu)[:, None]
+        b_hi = -0.5 * dh * dh + special.log_ndtr(dh * cc + uu[:, None]) - lpt
+        b_lo = -0.5 * dl * dl + special.log_ndtr(-dl * cc + uu[:, None]) - lpt
+    b_hi = np.where(dh > 0, b_hi, np.inf)
+    b_lo = np.where(dl > 0, b_lo, np.inf)
+    worst = np.max(np.where(active, np.maximum(b_hi, b_lo), -np.inf), axis=1)
+    return worst < math.log(NEGLIGIBLE / (2 * dim))
+
+
+def _log1mexp(x: np.ndarray) -> np.ndarray:
+    """``log(1 - exp(x))`` for ``x <= 0``, accurate for every ``x`` (Maechler's switch)."""
+    with np.errstate(all="ignore"):
+        return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
 def box_log_probabilities(
     C: np.ndarray,
     b: np.ndarray,
@@ -463,8 +655,11 @@ def box_log_probabilities(
 ) -> BoxResult:
     """``log P(c_i^T x > b_i)`` and ``log P(c_i^T x < b_i)``, ``x_d ~ TN(mu_d, s^2, [low, high])``.
 
-    The method is in the module docstring. Validation is the caller's
-    (:func:`trilat.predict` and friends).
+    The method is in the module docstring. Only the smaller of ``P`` and
+    ``1 - P`` is integrated (the one the flat formula calls the smaller; the
+    other one as well where the box moves it past 1/2); the larger follows as
+    ``log(1 - exp(log P_small))``, which keeps the relative accuracy because
+    ``P_small <= 1/2``. Validation is the caller's (:func:`trilat.predict` and friends).
 
     Parameters
     ----------
@@ -494,87 +689,44 @@ def box_log_probabilities(
     mu_f = np.broadcast_to(mu, (*batch, dim)).reshape(-1, dim)
     s_f = np.broadcast_to(s, batch).reshape(-1)
     nb = mu_f.shape[0]
-    M = nb * n_tasks
-    u = (mu_f @ C.T - b) / s_f[:, None]  # (B, N), as the flat oracle computes it
-    dist_lo = (mu_f - low) / s_f[:, None]
-    dist_hi = (high - mu_f) / s_f[:, None]
-    active = C != 0
+    u = ((mu_f @ C.T - b) / s_f[:, None]).reshape(-1)  # (B N,), as the flat oracle computes it
     sm = np.repeat(s_f, n_tasks)
     mu_m = np.repeat(mu_f, n_tasks, axis=0)  # (M, D)
-    cm_tn = None
-    out = {}
-    flat_both = np.ones(M, dtype=bool)
-    rel_se = np.zeros(M)
-    for sign in (1.0, -1.0):
-        c = sign * C
-        uu = (sign * u).reshape(M)
-        delta = np.maximum(0.0, -uu)
-        margin = FREE_MARGIN + 2.0 * (delta + 1.0)
-        dl = np.repeat(dist_lo, n_tasks, axis=0)
-        dh = np.repeat(dist_hi, n_tasks, axis=0)
-        cc = np.tile(c, (nb, 1))  # (M, D)
-        free = np.tile(active, (nb, 1)) & (dl > margin[:, None]) & (dh > margin[:, None])
-        trunc = np.tile(active, (nb, 1)) & ~free
-        k = trunc.sum(axis=1)
-        order = np.argsort(np.where(trunc, np.abs(cc), np.inf), axis=1, kind="stable")
-        keys = np.where(np.arange(dim) < k[:, None], order, -1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        logp = np.empty(M)
-        cond = np.empty((M, dim))
-        for gi, key in enumerate(uniq):
-            idx = np.flatnonzero(inv == gi)
-            cols = key[key >= 0]
-            ci, si, mi = cc[idx], sm[idx], mu_m[idx]
-            fr = free[idx]
-            tau = -uu[idx] * si  # thr - c^T mu
-            cf2 = np.sum(np.where(fr, ci * ci, 0.0), axis=1)
-            g = si * np.sqrt(cf2) if np.any(fr[0]) else None
-            if len(cols) == 0:
-                logp[idx] = special.log_ndtr(uu[idx])
-                _, _, mx = _solve(np.empty((len(idx), 0)), *(np.empty((len(idx), 0)),) * 3,
-                                  tau, g, nodes)  # fmt: skip
-                cond[idx] = mi + ci * si[:, None] ** 2 * (mx / g)[:, None]
-                continue
-            flat_both[idx] = False
-            muT = mi[:, cols]
-            a = (low - muT) / si[:, None]
-            bb = (high - muT) / si[:, None]
-            logz = log_ndtr_diff(a, bb)
-            gam = ci[:, cols] * si[:, None]
-            kk = len(cols)
-            if kk - (0 if g is not None else 1) <= MAX_QUAD_DIMS:
-                lp, mz, mx = _solve(gam, a, bb, logz, tau, g, nodes)
-            else:
-                lp, mz, mx, se = _qmc(gam, a, bb, logz, tau, g)
-                rel_se[idx] = np.maximum(rel_se[idx], np.where(lp < np.log(0.5), se, 0.0))
-            logp[idx] = lp
-            if cm_tn is None:
-                cm_tn = np.repeat(truncated_normal_mean(mu_f, s_f[:, None], low, high), n_tasks, 0)
-            ci_cond = cm_tn[idx].copy()  # coordinates the event does not involve
-            ci_cond[:, cols] = muT + si[:, None] * mz
-            if g is not None:
-                shift = mi + ci * si[:, None] ** 2 * (mx / g)[:, None]
-                ci_cond = np.where(fr, shift, ci_cond)
-            cond[idx] = ci_cond
-        out[sign] = (logp, cond)
-    log_p, cond_p = out[1.0]
-    log_q, cond_q = out[-1.0]
-    uf = u.reshape(M)
-    z_flat = logit_ndtr(uf)
-    # all coordinates untruncated in both directions: the flat formula, bit for bit
-    log_p = np.where(flat_both, special.log_ndtr(uf), log_p)
-    log_q = np.where(flat_both, special.log_ndtr(-uf), log_q)
+    cm = np.tile(C, (nb, 1))  # (M, D)
+    active = cm != 0
+    # the side integrated: the smaller under the flat formula (sign -1: the complement)
+    sign = np.where(u <= 0, 1.0, -1.0)
+    lp, cond, flat, rel_se, mean_all = _one_side(
+        sign[:, None] * cm, sign * u, sm, mu_m, active, low, high, nodes, jacobian
+    )
+    # where the box moved it past 1/2, integrate the other side too and keep that
+    redo = np.flatnonzero(lp > -math.log(2.0))
+    if redo.size:
+        lp2, cond2, flat2, se2, mean2 = _one_side(
+            -sign[redo, None] * cm[redo], -sign[redo] * u[redo], sm[redo], mu_m[redo],
+            active[redo], low, high, nodes, jacobian,
+        )  # fmt: skip
+        sign[redo] = -sign[redo]
+        lp[redo], flat[redo], rel_se[redo] = lp2, flat2, se2
+        if jacobian:
+            cond[redo], mean_all[redo] = cond2, mean2
+    lother = _log1mexp(lp)
+    lother = np.where(flat, special.log_ndtr(-sign * u), lother)  # the flat formula, exactly
+    up = sign > 0
+    log_p = np.where(up, lp, lother)
+    log_q = np.where(up, lother, lp)
     jac = None
     if jacobian:
-        jac = ((cond_p - cond_q) / (sm**2)[:, None]).reshape(*batch, n_tasks, dim)
-    res = BoxResult(
+        # E[x | side] - E[x | other side] = (E[x | side] - E[x]) / (1 - P_side)
+        with np.errstate(all="ignore"):
+            diff = (cond - mean_all) / (-np.expm1(lp))[:, None]
+        jac = (sign[:, None] * diff / (sm**2)[:, None]).reshape(*batch, n_tasks, dim)
+    return BoxResult(
         log_p.reshape(*batch, n_tasks),
         log_q.reshape(*batch, n_tasks),
         jac,
         rel_se.reshape(*batch, n_tasks),
-        flat_both.reshape(*batch, n_tasks),
-        z_flat.reshape(*batch, n_tasks),
-        special.ndtr(uf).reshape(*batch, n_tasks),
+        flat.reshape(*batch, n_tasks),
+        logit_ndtr(u).reshape(*batch, n_tasks),
+        special.ndtr(u).reshape(*batch, n_tasks),
     )
-    return res
