@@ -9,7 +9,10 @@ near the faces of the box. This module computes ``log P_i`` and
 accurate in the tails), their conditional means ``E[x | event]`` (for the
 Jacobian of the logits) and the truncated-normal posterior mean.
 
-Method (per output, per direction ``sign``: the event ``sign (c^T x - b) > 0``):
+Method (per output): only the smaller of ``P`` and ``1 - P`` is integrated
+(the one the flat formula calls the smaller; both where the box moves it past
+1/2); the other is ``log(1 - exp(log P_small))``, as accurate since
+``P_small <= 1/2``. For the event ``c^T x > thr`` (``c`` signed accordingly):
 
 1. Coordinates with ``c_d = 0`` drop out. A coordinate whose ``mu_d`` lies
    more than ``K + 2 (Delta + 1)`` posterior stds inside both faces
@@ -18,37 +21,43 @@ Method (per output, per direction ``sign``: the event ``sign (c^T x - b) > 0``):
    *untruncated*: its truncation changes the probability by a relative
    ``< 1e-17``, and all such coordinates combine exactly into one Gaussian
    term ``G ~ N(sum c_d mu_d, s^2 sum c_d^2)``. When every coordinate is
-   untruncated the result is the flat formula itself (bit for bit).
-2. The remaining ``k`` truncated coordinates (standardised, ``z_j`` on
-   ``[a_j, b_j]``) are integrated one at a time, the innermost in closed form
-   (a truncated-normal tail, ``log(Phi(q) - Phi(p))`` by
+   untruncated the result is the flat formula itself (bit for bit). When the
+   event's Gaussian mass outside the box is provably below ``1e-14`` of it (a
+   Chernoff bound per face, :func:`_faces_negligible`), ``P = Phi(u) / Z``
+   with ``Z`` the box's mass: closed form again.
+2. The remaining truncated coordinates (standardised, ``z_j`` on
+   ``[a_j, b_j]``) and ``G`` are integrated one at a time, ordered by the
+   spread they add to ``c^T x`` (the smallest outermost), so that each
+   inner survival varies no faster than the outer density; the innermost
+   in closed form (a truncated-normal tail, ``log(Phi(q) - Phi(p))`` by
    :func:`log_ndtr_diff`, or the Gaussian tail of ``G``). Each integral is
-   of a log-concave function ``exp(f(z))`` (the truncated-normal density times
-   the survival of a log-concave sum); its mode is found by golden section,
-   the window where ``f >= f_max - 50`` by bisection on each side (so the
-   window adapts to the width of the integrand, whether it is ``O(1)`` or,
-   for ``mu`` far outside the box, ``O(1/distance)``), and the window is cut
-   into ``PANELS`` panels per side plus the kinks of the inner survival (the
-   ``2^(k-1)`` corners of the inner box), each integrated by Gauss-Legendre
-   with ``NODES`` nodes. The integrand is analytic on every panel, so the
-   rule converges geometrically: the convergence study in
-   ``tests/test_box.py`` (``test_node_count_convergence``) shows the
-   relative change from ``NODES`` to ``2 NODES`` below ``1e-14``. The sums
-   are taken in log space, so ``log P`` keeps its relative accuracy
-   however small ``P`` is.
+   of a log-concave function ``exp(f(z))`` with ``f'' <= -1``; its mode and
+   the window where ``f >= f_max - 32`` are located by nested grids of
+   ``GRID`` points (the mass outside is ``< 2 e^-32 = 2.5e-14`` relative,
+   ``f`` being concave), the window is cut into ``PANELS`` panels per side
+   of the mode plus the kinks of the inner survival (the corners of the
+   inner box), each integrated by Gauss-Legendre with ``NODES = 24`` nodes,
+   summed in log space so that ``log P`` keeps its relative accuracy however
+   small ``P`` is. Everything is vectorised over the elements (one solve per
+   pattern of truncated coordinates), no loop per element.
 3. Quadrature is used while at most ``MAX_QUAD_DIMS = 2`` integrals are
-   needed (``k <= 3`` truncated coordinates, ``k <= 2`` with a Gaussian
-   term); beyond, a randomised quasi-Monte Carlo estimate:
-   ``QMC_REPLICATES`` scrambled Sobol sequences (``scipy.stats.qmc``, seeded
-   ``rng = 0``) of ``QMC_POINTS`` points over the truncated-normal quantiles
-   of all but the innermost coordinate; its standard error (the spread of
-   the replicate means over ``sqrt(R)``) is returned beside the result.
+   needed (``k <= 3`` terms in all); beyond, a randomised quasi-Monte Carlo
+   estimate: ``QMC_REPLICATES`` scrambled Sobol sequences
+   (``scipy.stats.qmc``, seeded ``rng = 0``) of ``QMC_POINTS`` points over
+   the truncated-normal quantiles of all but the innermost term; its
+   standard error (the spread of the replicate means over ``sqrt(R)``) is
+   returned beside the result.
 
-Bound (tested against mpmath quadrature at 30+ digits in ``tests/test_box.py``
-at points on, near and far from the faces and corners and outside the box,
-for D = 1, 2, 3, 5): where quadrature applies, ``log P`` and ``log(1 - P)``
-to ``1e-12`` relative in ``P`` and ``1 - P`` (so the logit to
-``1e-12 (1 + |z|)`` absolute); for QMC the returned standard error.
+Bound, for ``mu`` at most ``MAX_OUTSIDE = 30`` posterior stds outside the box
+(:func:`trilat.predict` refuses beyond; data from the box never get there),
+where quadrature applies: ``log P`` and ``log(1 - P)`` to ``1e-12`` relative
+in ``P`` and ``1 - P`` (plus a few ulp of ``log P`` itself) while the
+smaller is above ``1e-300``; below (where ``P`` rounds to 0 or 1 and only
+its log means anything) ``log P`` to ``1e-6`` relative. Tested in
+``tests/test_box.py``: against mpmath quadrature at points on, near and far
+from the faces and corners and outside the box for D = 1, 2, 3, 5, and
+against 64-node quadrature on random points drawn towards faces, corners and
+the limits. For QMC, the returned standard error.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ from scipy import special
 
 __all__ = [
     "FREE_MARGIN",
+    "MAX_OUTSIDE",
     "MAX_QUAD_DIMS",
     "NODES",
     "BoxResult",
@@ -79,6 +89,7 @@ PANELS = 2  # panels per side of the mode (f drops by <= 24 across each)
 GRID = 33  # points of each window-finding grid
 ZOOMS = 4  # nested grids at most: each narrows the bracket to a few cells
 MAX_QUAD_DIMS = 2  # nested integrals done by quadrature; more go to QMC
+MAX_OUTSIDE = 30.0  # mu at most this many s outside the box (trilat.predict refuses beyond)
 QMC_POINTS = 2048
 QMC_REPLICATES = 8
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from trilat._checks import as_float_array, describe, last_axis, times
+from trilat._checks import NotIdentifiableError, as_float_array, describe, last_axis, times
 from trilat._stable import logit_ndtr, probit_expit
 from trilat.task import Gaussian, Task, Uniform, check_task
 
@@ -256,11 +256,21 @@ def _conjugate(task: Task, mu: np.ndarray, t: Any, std: Any, prior: Gaussian):
 
 
 def _box(task: Task, mu: Any, t: Any, std: Any, prior: Uniform, jacobian: bool = False):
-    from trilat.box import box_log_probabilities
+    from trilat.box import MAX_OUTSIDE, box_log_probabilities
 
     task = check_task(task)
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     s = posterior_std(task, t, std)
+    with np.errstate(all="ignore"):
+        out = np.max(np.maximum(prior.low - mu, mu - prior.high), axis=-1) / s
+    if np.any(out > MAX_OUTSIDE):
+        worst = float(np.max(out))
+        raise ValueError(
+            f"mu lies {worst:.3g} posterior stds s(t) outside the box [{prior.low}, "
+            f"{prior.high}]^D; the exact box-prior outputs are stated (1e-12) up to "
+            f"{MAX_OUTSIDE:g} s outside (the flat mean of data from the box is never that far: "
+            f"chance < 1e-190)"
+        )
     return box_log_probabilities(task.C, task.b, mu, s, prior.low, prior.high, jacobian=jacobian)
 
 
@@ -635,12 +645,25 @@ def estimate_from_logits(
         return (mean * precision[..., None] - prior.mean / prior.variance) * (
             task.sigma**2 / tt[..., None]
         )
-    flat = recover(task, distances_from_logits(task, z, t, activation, std=std))
     if not isinstance(prior, Uniform):
-        return flat
+        return recover(task, distances_from_logits(task, z, t, activation, std=std))
     z = logit_scale(activation) * last_axis(z, "z", task.n_tasks, "N", finite=False)
     if np.any(np.isnan(z)):
         raise ValueError("z must not contain NaN")
+    # a boundary that misses the open box gives the same (infinite) logit for every mu:
+    # only the boundaries crossing the box carry information about it
+    half = 0.5 * (prior.high - prior.low)
+    centre = 0.5 * (prior.high + prior.low)
+    crosses = np.abs(task.C @ np.full(task.dim, centre) - task.b) < half * np.abs(task.C).sum(1)
+    rank = int(np.linalg.matrix_rank(task.C[crosses])) if np.any(crosses) else 0
+    if rank < task.dim:
+        raise NotIdentifiableError(
+            f"under the box prior only the {int(crosses.sum())} of {task.n_tasks} boundaries "
+            f"that cross the box [{prior.low}, {prior.high}]^D inform mu, and their rank is "
+            f"{rank} < D = {task.dim}"
+        )
+    # the flat closed form as the start (infinite logits clipped: only a start)
+    flat = recover(task, distances_from_logits(task, np.clip(z, -700.0, 700.0), t, std=std))
     s = posterior_std(task, t, std)
     batch = np.broadcast_shapes(z.shape[:-1], np.shape(s))
     zt = np.broadcast_to(z, (*batch, task.n_tasks)).reshape(-1, task.n_tasks)
@@ -649,9 +672,12 @@ def estimate_from_logits(
     # start: the flat closed form on the finite logits (clipped to the box's neighbourhood)
     with np.errstate(invalid="ignore"):
         start = np.broadcast_to(flat, (*batch, task.dim)).reshape(-1, task.dim)
-    half = prior.high - prior.low
-    mu = np.clip(np.nan_to_num(start), prior.low - half, prior.high + half)
-    from trilat.box import box_log_probabilities
+    from trilat.box import MAX_OUTSIDE, box_log_probabilities
+
+    # iterates stay where the box outputs are stated (MAX_OUTSIDE s from the box)
+    reach = np.minimum(prior.high - prior.low, 0.99 * MAX_OUTSIDE * sf)[:, None]
+    lo_lim, hi_lim = prior.low - reach, prior.high + reach
+    mu = np.clip(np.nan_to_num(start), lo_lim, hi_lim)
 
     def residual(m: np.ndarray):
         res = box_log_probabilities(task.C, task.b, m, sf, prior.low, prior.high, jacobian=True)
@@ -667,7 +693,7 @@ def estimate_from_logits(
         norm0 = np.linalg.norm(r, axis=1)
         lam = np.ones(len(mu))
         for _ in range(30):  # halve until the residual decreases (or the step is tiny)
-            trial = mu + lam[:, None] * step
+            trial = np.clip(mu + lam[:, None] * step, lo_lim, hi_lim)
             r_new, J_new = residual(trial)
             worse = (np.linalg.norm(r_new, axis=1) > norm0) & ~done
             small = lam * np.abs(step).max(axis=1) <= NEWTON_TOL * (1 + np.abs(mu).max(axis=1))

@@ -478,7 +478,8 @@ def cases(
     max_t : float
         Largest integer ``t``.
     **task_options
-        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``).
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``; the
+        default ``max_offset=0.45`` makes every boundary cross the default box).
 
     Returns
     -------
@@ -581,13 +582,17 @@ def box_cases(
     margin : float
         As in :func:`box_latents`.
     **task_options
-        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``).
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``; the
+        default ``max_offset=0.45`` makes every boundary cross the default box).
 
     Returns
     -------
     strategy of (Task, ndarray of shape (D,), int)
     """
     dims = _ints(dim, "dim", st.integers(1, 3), 1)
+    # |b| < 1/2 <= |c|_1 / 2: every boundary crosses the box [-1/2, 1/2]^D (one that
+    # misses it gives the same output for every mu, and says nothing about it)
+    task_options.setdefault("max_offset", 0.45)
     task_strategy = tasks(dims, n_tasks, max_condition=max_condition, **task_options)
 
     @st.composite

@@ -162,14 +162,15 @@ def _phi_mass(p: mp.mpf, q: mp.mpf) -> mp.mpf:
     return mp.ncdf(q) - mp.ncdf(p)
 
 
-def box_log_prob(c, b, mu, s, low=-0.5, high=0.5, dps=40) -> mp.mpf:
+def box_log_prob(c, b, mu, s, low=-0.5, high=0.5, dps=40, grid=0.5) -> mp.mpf:
     """``log P(c^T x > b)`` for ``x_d ~ TN(mu_d, s^2, [low, high])`` independent, by mpmath.
 
     Coordinates with ``c_d = 0`` drop out; the others are integrated by nested
     ``mp.quad`` (tanh-sinh) over ``[low, high]``, split at the kinks of the
     inner survival (the corners of the inner box) and on a grid of spacing
-    ``s / 2`` over the box (so that an integrand concentrated anywhere, as in
-    the deep tails, is resolved), with the innermost coordinate in closed form. Every number is taken at
+    ``grid * s`` over the box (so that an integrand concentrated anywhere, as in
+    the deep tails, is resolved; ``grid=None``: no grid, for integrands smooth
+    on the scale of the box), with the innermost coordinate in closed form. Every number is taken at
     the exact doubles given. Practical for up to 3 nonzero ``c_d``.
     """
     with mp.workdps(dps):
@@ -199,8 +200,9 @@ def box_log_prob(c, b, mu, s, low=-0.5, high=0.5, dps=40) -> mp.mpf:
                 sums = [v + ck * lo for v in sums] + [v + ck * hi for v in sums]
             pts = {lo, hi}
             pts |= {(thr - v) / cj for v in sums}
-            n_grid = int(mp.ceil((hi - lo) / (s / 2)))
-            pts |= {lo + (hi - lo) * i / n_grid for i in range(n_grid + 1)}
+            if grid is not None:
+                n_grid = int(mp.ceil((hi - lo) / (s * grid)))
+                pts |= {lo + (hi - lo) * i / n_grid for i in range(n_grid + 1)}
             pts = sorted(p for p in pts if lo <= p <= hi)
 
             def integrand(x):

@@ -170,17 +170,18 @@ def _prior_gap(report: VerifyReport) -> list[str]:
     if g is None:
         return ["Prior gap: not run (no identifiable task with a uniform prior)"]
     rows = [
-        [f"{t:g}", f"{kl:.4g}", f"{rf:.4f}", f"{rb:.4f}", f"{bayes:.4f}"]
-        for t, kl, rf, rb, bayes in zip(
-            g.t, g.kl_nats, g.r2_flat, g.r2_box, g.r2_bayes, strict=True
+        [f"{t:g}", f"{kl:.3g} +- {se:.1g}", f"{rf:.4f}", f"{rb:.4f}", f"{e7:.4f}", f"{by:.4f}"]
+        for t, kl, se, rf, rb, e7, by in zip(
+            g.t, g.kl_nats, g.kl_se, g.r2_flat, g.r2_box, g.r2_eq7, g.r2_bayes, strict=True
         )
     ]
-    header = ["t", "KL(box || flat), nats", "R^2 flat mu(t)", "R^2 box mean", "Bayes R^2"]
+    header = ["t", "KL(box || flat), nats", "R^2 mu(t)", "R^2 box mean", "eq. 7", "Bayes R^2"]
     return [
-        f"Prior gap (N = {g.n_tasks}, {g.n_trials} trials from the box prior): the theorem's flat",
-        "  oracle against the exact one under the uniform box (truncated-normal posterior).",
-        "  KL: cross-entropy per output the flat oracle loses, in expectation; R^2 against x*",
-        "  of each oracle's estimate (mu(t); the truncated-normal mean) and its population value.",
+        f"Prior gap (N = {g.n_tasks}, {g.n_trials} trials from the box prior, reported): the",
+        "  theorem's flat oracle against the exact one under the uniform box (truncated-normal",
+        "  posterior). KL: cross-entropy per output the flat oracle loses, in expectation (mean",
+        "  +- standard error over trials); R^2 against x* of each oracle's estimate (mu(t); the",
+        "  truncated-normal mean) on these trials, and their population values.",
         f"  round trip mu -> box logits -> mu over {g.round_trip_checked} (trial, t) in the box: "
         f"max |error| = {g.round_trip_max_error:.2e} {verdict(g.passed)}",
         "",
