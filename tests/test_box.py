@@ -316,7 +316,7 @@ def test_prior_refused() -> None:
 # --------------------------------------------------------------------------- Bayes R^2
 
 
-@pytest.mark.parametrize("t", [1, 3, 20])
+@pytest.mark.parametrize("t", [1, 3, 20, 400])
 def test_bayes_decodability_against_mpmath(t: int) -> None:
     task = Task.evenly_spaced(6)
     got = float(trilat.bayes_decodability(task, t))
