@@ -317,7 +317,7 @@ def test_json_round_trip(optimal: Comparison) -> None:
     arrays = [
         f.name for f in fields(Comparison) if isinstance(getattr(optimal, f.name), np.ndarray)
     ]
-    assert len(arrays) == 14  # the per-step arrays, with the step numbers and scored mask
+    assert len(arrays) == 16  # the per-step arrays (box oracle too), step numbers, scored mask
     for name in arrays:
         a, b = getattr(optimal, name), getattr(back, name)
         assert a.dtype == b.dtype
