@@ -317,7 +317,7 @@ def test_json_round_trip(optimal: Comparison) -> None:
     arrays = [
         f.name for f in fields(Comparison) if isinstance(getattr(optimal, f.name), np.ndarray)
     ]
-    assert len(arrays) == 16  # the per-step arrays (box oracle too), step numbers, scored mask
+    assert len(arrays) == 17  # the per-step arrays (box oracle too), step numbers, scored mask
     for name in arrays:
         a, b = getattr(optimal, name), getattr(back, name)
         assert a.dtype == b.dtype
@@ -492,6 +492,7 @@ def test_box_oracle_scores_zero_over_itself_and_more_over_flat() -> None:
     q = trilat.predict(task, post.mean, std=post.std, prior=task.prior)  # box
     kl = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
     np.testing.assert_allclose(c.excess_cross_entropy, kl.mean(axis=(0, 2)), rtol=1e-7)
+    np.testing.assert_array_equal(c.excess_cross_entropy_box_trials, c.excess_cross_entropy)
 
 
 @pytest.mark.filterwarnings("ignore:output units")

@@ -494,6 +494,7 @@ def _output_scores(
             "output_abs_error",
             "excess_cross_entropy",
             "excess_cross_entropy_box",
+            "excess_cross_entropy_box_trials",
             "oracle_gap",
             "estimate_rmse",
             "estimate_r2",
@@ -531,6 +532,8 @@ def _output_scores(
         kl_box = np.where(sat, 0.0, bernoulli_kl(z_box, np.where(sat, 0.0, logits[:m])))
         kept_box = np.maximum((~sat).sum(axis=(0, 2)), 1)
         result["excess_cross_entropy_box"][idx] = kl_box.sum(axis=(0, 2)) / kept_box
+        # the flat oracle's excess on the same trials: the two columns side by side
+        result["excess_cross_entropy_box_trials"][idx] = kl[:m].sum(axis=(0, 2)) / kept_box
         result["oracle_gap"][idx] = np.mean(bernoulli_kl(z_box, z_opt[:m]), axis=(0, 2))
     if not task.identifiable:  # rank C < D: the outputs do not determine mu(t)
         return result

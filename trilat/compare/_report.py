@@ -48,7 +48,10 @@ def _step_table(c: Any) -> list[str]:
     box = getattr(c, "box_prior", None) is not None and has_outputs
     outputs = ["mean abs(Yhat - Yhat*)", "excess CE (nats)"]
     if box:
-        outputs += ["excess CE over box oracle", "box vs flat oracle KL"]
+        outputs += [
+            f"excess CE, first {c.box_trials} trials: flat / box oracle",
+            "box vs flat oracle KL",
+        ]
     outputs += ["RMSE(mu_hat - mu)", "r²(mu_hat, x*)"]
     rest = ["eq. 7: r² of mu", "oracle r²", "R²(decode mu)", "R²(decode x*)"]
     header = [*first, "s(t)", *(outputs if has_outputs else []), *rest]
@@ -66,7 +69,8 @@ def _step_table(c: Any) -> list[str]:
         if has_outputs:
             row += [number(c.output_abs_error[i]), number(c.excess_cross_entropy[i])]
             if box:
-                row += [number(c.excess_cross_entropy_box[i]), number(c.oracle_gap[i])]
+                pair = (c.excess_cross_entropy_box_trials[i], c.excess_cross_entropy_box[i])
+                row += [" / ".join(number(v) for v in pair), number(c.oracle_gap[i])]
             row += est
         row += [
             number(c.ceiling[i]),
@@ -301,11 +305,11 @@ def markdown(c: Any) -> str:
         "shrinking towards the prior; "
         "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output. "
         + (
-            f"Yhat* is the flat prior's (the theorem's, Phi(k/s(t))); the excess CE over the box "
-            f"oracle is the same against the exact Bayes-optimal outputs under the uniform prior "
-            f"on [{c.box_prior[0]:g}, {c.box_prior[1]:g}]^D (truncated-normal posterior), and "
-            f"'box vs flat oracle KL' what the flat oracle itself loses to it, both on the first "
-            f"{c.box_trials} trials. "
+            f"Yhat* is the flat prior's (the theorem's, Phi(k/s(t))); the box oracle's are the "
+            f"exact Bayes-optimal outputs under the uniform prior on [{c.box_prior[0]:g}, "
+            f"{c.box_prior[1]:g}]^D (truncated-normal posterior); on the first {c.box_trials} "
+            f"trials the excess CE over each, and 'box vs flat oracle KL', what the flat oracle "
+            f"itself loses to the box one. "
             if getattr(c, "box_prior", None) is not None and c.box_trials
             else ""
         )
