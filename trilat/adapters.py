@@ -142,6 +142,22 @@ class Network(Protocol):
       ``"evidence"`` (``X(t)`` itself, for analytic references);
     - ``obs_dim``, ``n_tasks``: expected input width and number of outputs,
       checked against the task before anything runs (``None``: unknown).
+
+    Examples
+    --------
+    Any object with a ``__call__`` of this form is a network; a protocol, so
+    nothing needs to be subclassed:
+
+    >>> import numpy as np
+    >>> import trilat
+    >>> class Silent:
+    ...     def __call__(self, inputs):  # (n, T, in_dim) -> latents (n, T, 4), logits (n, T, 6)
+    ...         n, T, _ = inputs.shape
+    ...         return trilat.NetworkOutput(np.zeros((n, T, 4)), np.zeros((n, T, 6)), None)
+    >>> isinstance(Silent(), trilat.Network)
+    True
+    >>> Silent()(np.zeros((3, 20, 40))).shape  # (n, T)
+    (3, 20)
     """
 
     def __call__(self, inputs: np.ndarray, /) -> NetworkOutput:
