@@ -575,6 +575,23 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
     -------
     object
         What was saved (or its entry ``key``): typically a dict of tensors.
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import trilat
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> torch.save({"encoder": {"w": torch.ones(2, 3)}, "losses": np.zeros(4)}, path)
+    >>> trilat.read_weights(path, key="encoder")["w"].shape
+    torch.Size([2, 3])
+    >>> torch.save({"f": print}, path)  # a function is not data: refused
+    >>> trilat.read_weights(path)
+    Traceback (most recent call last):
+        ...
+    ValueError: ...
     """
     from trilat._torch import read_weights as _read
 
