@@ -38,6 +38,16 @@ def verify_figures(report: Any, directory: str | os.PathLike[str], *, dpi: int =
     -------
     list of pathlib.Path
         The files written.
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import tempfile
+    >>> from trilat.verify import VerifyConfig, run_verify, verify_figures
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> [path.name for path in verify_figures(report, tempfile.mkdtemp(), dpi=50)]
+    ['verify_ceiling.png', 'verify_linearization.png', 'verify_orthogonality.png']
     """
     plt = pyplot()
     out = Path(directory)
