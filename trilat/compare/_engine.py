@@ -88,6 +88,15 @@ def bernoulli_kl(z_ref: Any, z: Any) -> np.ndarray:
     -------
     ndarray
         Elementwise KL, ``>= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.compare import bernoulli_kl
+    >>> bernoulli_kl([0.0, 0.0, 40.0], [0.0, 1.0, 40.0]).round(4)  # KL(1/2 || sigmoid(1)) = 0.1201
+    array([0.    , 0.1201, 0.    ])
+    >>> float(bernoulli_kl(40.0, np.inf))  # a saturated output against a confident one
+    inf
     """
     a = as_float_array(z_ref, "z_ref")
     b = as_float_array(z, "z", finite=False)
