@@ -77,7 +77,7 @@ def _public_objects() -> list[tuple[str, object]]:
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
-            if not (inspect.isclass(obj) or inspect.isfunction(obj)) or id(obj) in seen:
+            if not callable(obj) or id(obj) in seen:
                 continue  # constants have no docstring of their own
             seen.add(id(obj))
             objects.append((f"{module_name}.{name}", obj))
@@ -91,9 +91,10 @@ def _missing(obj: object) -> list[str]:
         missing.append("an Examples section with >>> lines")
     else:
         defining = inspect.getmodule(obj)
-        name = f"{defining.__name__}.{obj.__name__}"
+        name = f"{getattr(defining, '__name__', '?')}.{getattr(obj, '__name__', '?')}"
         # conftest.py collects only the files that contain ">>>"
-        collected = ">>>" in Path(defining.__file__).read_text(encoding="utf-8")
+        source = getattr(defining, "__file__", None)
+        collected = source is not None and ">>>" in Path(source).read_text(encoding="utf-8")
         if not collected or name not in _doctests_with_examples(defining):
             missing.append(f"an example the doctest run finds (as {name})")
     params = _named_parameters(obj)
