@@ -583,7 +583,8 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
     >>> import os, tempfile
     >>> import numpy as np
     >>> import trilat
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "model.pt")
     >>> torch.save({"encoder": {"w": torch.ones(2, 3)}, "losses": np.zeros(4)}, path)
     >>> trilat.read_weights(path, key="encoder")["w"].shape
     torch.Size([2, 3])
@@ -592,6 +593,7 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
     Traceback (most recent call last):
         ...
     ValueError: ...
+    >>> tmp.cleanup()
     """
     from trilat._torch import read_weights as _read
 

@@ -429,9 +429,11 @@ def comparison_figures(c: Any, directory: Path) -> list[Path]:
     >>> task = trilat.Task.evenly_spaced(6)
     >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
     >>> import tempfile
-    >>> paths = comparison_figures(result, tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> paths = comparison_figures(result, tmp.name)
     >>> [path.name for path in paths]
     ['outputs.png', 'estimate.png', 'generalization.png', 'angles.png']
+    >>> tmp.cleanup()
     """
     plt = _pyplot()
     directory = Path(directory)

@@ -308,11 +308,13 @@ def load(path: Any, *, module: nn.Module | None = None) -> TrainedNetwork:
     ... )  # two steps: the shapes, not a trained network
     >>> import os, tempfile
     >>> from trilat.experiments import load
-    >>> path = os.path.join(tempfile.mkdtemp(), "rnn.pt")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "rnn.pt")
     >>> path = trained.save(path)  # returns the path written
     >>> again = load(path)
     >>> again.arch, again.config == trained.config
     ('rnn', True)
+    >>> tmp.cleanup()
     """
     state = _read(path)
     config = state["config"]
@@ -424,12 +426,13 @@ def save_paper_checkpoint(trained: TrainedNetwork, checkpoint: Any, readout: Any
     ...     hidden=8, n_steps=5, protocol=trilat.TrialProtocol.paper(5), eval_every=1,
     ...     eval_trials=64, progress=False,
     ... )
-    >>> directory = tempfile.mkdtemp()
-    >>> checkpoint = os.path.join(directory, "model.pt")
-    >>> readout = os.path.join(directory, "readout.pt")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> checkpoint = os.path.join(tmp.name, "model.pt")
+    >>> readout = os.path.join(tmp.name, "readout.pt")
     >>> save_paper_checkpoint(trained, checkpoint, readout)
     >>> sorted(trilat.read_weights(checkpoint)), sorted(trilat.read_weights(readout))
     (['encoder', 'loss_hist', 'state_dict'], ['0.bias', '0.weight'])
+    >>> tmp.cleanup()
     """
     from trilat.experiments.models import PaperRNN
 

@@ -386,10 +386,12 @@ def read_sweep(path: str | os.PathLike[str]) -> SweepResult:
     --------
     >>> import os, tempfile
     >>> from trilat.sweep import orthogonality, read_sweep, sweep
-    >>> path = os.path.join(tempfile.mkdtemp(), "orthogonality.jsonl")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "orthogonality.jsonl")
     >>> result = sweep(orthogonality, {"D": [2, 4], "N": [8]}, seeds=2, progress=False, out=path)
     >>> again = read_sweep(path)
     >>> len(again.records), again.params
     (4, ('D', 'N'))
+    >>> tmp.cleanup()
     """
     return SweepResult.load(path)

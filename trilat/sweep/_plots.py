@@ -385,11 +385,13 @@ def sweep_figure(
     >>> import os, tempfile
     >>> from trilat.sweep import orthogonality, sweep, sweep_figure
     >>> result = sweep(orthogonality, {"D": [2, 4], "N": [4, 16]}, seeds=2, progress=False)
-    >>> path = os.path.join(tempfile.mkdtemp(), "orthogonality.png")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "orthogonality.png")
     >>> fig = sweep_figure("orthogonality", result, path, dpi=50)
     >>> os.path.exists(path)
     True
     >>> plt.close(fig)
+    >>> tmp.cleanup()
     """
     if name not in _FIGURES:
         raise ValueError(f"no figure for sweep {name!r}; figures exist for {sorted(_FIGURES)}")
