@@ -545,9 +545,10 @@ def load_state_dict(
     >>> import os, tempfile
     >>> import trilat
     >>> module = torch.nn.Linear(4, 2)
-    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
-    >>> torch.save(module.state_dict(), path)
-    >>> fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "weights.pt")
+    ...     torch.save(module.state_dict(), path)
+    ...     fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
     >>> bool(torch.equal(fresh.weight, module.weight))
     True
     """
