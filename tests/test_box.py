@@ -108,14 +108,14 @@ def test_d2_against_mpmath(mu: list, s: float, b: float) -> None:
 D3_POINTS = [
     pytest.param([0.48, 0.6, 0.64], 0.3, [0.45, 0.5, 0.3], marks=pytest.mark.slow),  # near faces
     pytest.param([0.48, -0.6, 0.64], 0.0, [0.5, -0.5, 0.6], marks=pytest.mark.slow),  # corner
-    ([1.0, 1.0, 1.0], 0.8, [0.5, 0.5, 0.5]),  # the corner, deep tail (~3 s)
+    pytest.param([1.0, 1.0, 1.0], 0.8, [0.5, 0.5, 0.5], marks=pytest.mark.slow),  # deep tail
 ]
 
 
 @pytest.mark.parametrize("c, b, mu", D3_POINTS)
 def test_d3_against_mpmath(c: list, b: float, mu: list) -> None:
     """Smooth on the box's scale at s = 0.25: split at the kinks only (no grid), 17 digits:
-    3 to 15 s a point."""
+    4 to 15 s a point (slow; the fast D = 3 checks are the round trip and the 64-node one)."""
     check_point(c, b, mu, 0.25, dps=17, grid=None)
 
 
@@ -218,7 +218,9 @@ def _hard_points(rng: np.random.Generator, dim: int, n: int) -> tuple:
     return C, b, mu, s
 
 
-@pytest.mark.parametrize("dim, n", [(1, 400), (2, 400), (3, 40)])
+@pytest.mark.parametrize(
+    "dim, n", [(1, 400), (2, 400), (3, 4), pytest.param(3, 40, marks=pytest.mark.slow)]
+)
 def test_against_many_nodes(dim: int, n: int) -> None:
     """The convergence study behind ``NODES = 24``: against 64 nodes, on random hard points,
     the stated bound holds (1e-12 relative in P while P >= 1e-300, 1e-6 relative in log P

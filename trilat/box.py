@@ -122,7 +122,8 @@ def log_ndtr_diff(p: Any, q: Any) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
     p, q = np.broadcast_arrays(p, q)
-    flip = (p + q) > 0
+    with np.errstate(invalid="ignore"):  # -inf + inf: the whole line, not flipped
+        flip = (p + q) > 0
     lo = np.where(flip, -q, p)
     hi = np.where(flip, -p, q)
     with np.errstate(all="ignore"):
