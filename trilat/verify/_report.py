@@ -168,7 +168,10 @@ def _ceiling(report: VerifyReport) -> list[str]:
 def _prior_gap(report: VerifyReport) -> list[str]:
     g = report.prior_gap
     if g is None:
-        return ["Prior gap: not run (no identifiable task with a uniform prior)"]
+        return [
+            "Prior gap: not run (it needs D <= 2 and an identifiable task with a uniform prior;",
+            "  for D = 3 the exact outputs take nested quadrature: use trilat.oracle_gap directly)",
+        ]
     rows = [
         [f"{t:g}", f"{kl:.3g} +- {se:.1g}", f"{rf:.4f}", f"{rb:.4f}", f"{e7:.4f}", f"{by:.4f}"]
         for t, kl, se, rf, rb, e7, by in zip(
