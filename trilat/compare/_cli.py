@@ -210,7 +210,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("task", "flat"),
         default="task",
         help="oracles scored against: 'task' (default): the flat prior's (the theorem's) and, "
-        "for a uniform task prior, the exact box-prior oracle beside it (excess CE over both, "
+        "for a uniform task prior and D <= 2, the exact box-prior oracle beside it (excess CE over both, "
         "and the two oracles' own KL); 'flat': the flat prior's only",
     )
     parser.add_argument(
