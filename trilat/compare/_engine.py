@@ -297,7 +297,7 @@ def compare(
         (:func:`trilat.predict` with ``prior=box``), for
         ``excess_cross_entropy_box`` and ``oracle_gap`` (the two oracles'
         own KL), on the first ``min(n_trials, BOX_TRIALS)`` trials (the exact
-        outputs cost ~30-50 us each against 0.2 us at D = 2; ~25 ms at D = 3,
+        outputs cost ~30-50 us each against 0.2 us at D = 2; ~5-10 ms at D = 3,
         nested quadrature; quasi-Monte Carlo beyond). ``None`` (default): the
         task's prior when it is a :class:`trilat.Uniform` and ``D <= 2``;
         ``"flat"``: the flat oracle only; a ``Uniform``: that box, at any D.
@@ -460,7 +460,7 @@ def compare(
 
 def _box_prior(task: Task, prior: Any) -> Uniform | None:
     """The box of the exact oracle scored beside the flat one, or None (see :func:`compare`)."""
-    if prior is None:  # by default only where it is cheap: D <= 2 (D = 3 is ~25 ms an output)
+    if prior is None:  # by default only where it is cheap: D <= 2 (D = 3 is ~5-10 ms an output)
         return task.prior if isinstance(task.prior, Uniform) and task.dim <= 2 else None
     if isinstance(prior, str) and prior == "flat":
         return None

@@ -75,7 +75,7 @@ from trilat.verify._result import (
 __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
 
 LINEAR_U = 2.0  # |u| below which Phi^-1(sigmoid(z)) ~ alpha z is accurate
-GAP_MAX_DIM = 2  # D = 3 needs nested quadrature (~25 ms an output): too slow for every run
+GAP_MAX_DIM = 2  # D = 3 needs nested quadrature (~5-10 ms an output): too slow for every run
 GAP_TRIALS = 200  # trials of the prior-gap part (reported with its standard error)
 GAP_T = (1, 2, 5, 10, 20)  # the t of the prior gap (and T): the exact outputs cost ~30 us each
 ROUND_TRIP_MAX_WIDTH = 1e4  # the round trip is checked where the box is 1..1e4 s(t) wide
