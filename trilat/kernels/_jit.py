@@ -498,6 +498,19 @@ def _prior_code(prior: Uniform | Gaussian) -> tuple[int, float, float]:
     return 1, prior.mean, prior.std
 
 
+def _isotropic(task: Task, name: str) -> Task:
+    """``task``, if its noise is ``sigma^2 I``; the kernels refuse a noise covariance.
+
+    They take one scalar ``sigma`` (the draw) and one ``s(t)`` per row (the
+    outputs and their inversion). Following ``Sigma`` would mean a Cholesky
+    product in the draw and a scale per output in every kernel, for a case
+    the closed-form oracle (and the numpy Monte Carlo driver built on it)
+    already covers exactly.
+    """
+    task.require_isotropic(f"trilat.kernels.{name} (one scalar sigma and s(t) per row)")
+    return task
+
+
 def _key(rng: Any) -> tuple[np.uint64, np.uint64]:
     k0, k1 = _philox.key_from_rng(rng)
     return np.uint64(k0), np.uint64(k1)
@@ -510,9 +523,10 @@ def simulate(
 
     Bit-identical to ``trilat.simulate`` for the same arguments (the same
     Philox4x64-10 stream, the same ``Phi^-1``). Shapes: ``x_star`` (n, D),
-    ``evidence`` (n, T, D).
+    ``evidence`` (n, T, D). Isotropic noise only (a task with ``noise_cov``
+    raises ``ValueError``).
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "simulate")
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
     first_trial = trial_range(first_trial, n_trials)
@@ -574,8 +588,9 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> Outputs:
 
     The kernel version of :func:`trilat.predict`: ``mu`` of shape (..., D),
     ``t`` (or ``std``) broadcastable against ``mu.shape[:-1]``; outputs (..., N).
+    Isotropic noise only (a task with ``noise_cov`` raises ``ValueError``).
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "predict")
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     lead = mu.shape[:-1]
     rows = np.ascontiguousarray(mu).reshape(-1, task.dim)
@@ -592,8 +607,9 @@ def invert(task: Task, outputs: Outputs, t: Any = None, *, std: Any = None) -> n
 
     Exact for every ``u``: ``Phi^-1`` of the tail probability, or
     ``ndtri_exp`` of its log, with the sign of ``u``; nothing saturates.
+    Isotropic noise only (a task with ``noise_cov`` raises ``ValueError``).
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "invert")
     if not isinstance(outputs, Outputs):
         raise ValueError(f"outputs must be trilat.kernels.Outputs, got {type(outputs).__name__}")
     tail = last_axis(outputs.tail, "outputs.tail", task.n_tasks, "N, the number of tasks")
@@ -727,7 +743,7 @@ def roundtrip(
     -------
     RoundTrip
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "roundtrip")
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
@@ -788,7 +804,7 @@ def monte_carlo(
     MonteCarloStats
         Arrays of shape ``(T,)``.
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "monte_carlo")
     task.require_identifiable()
 
     def start(sums: MonteCarloSums) -> ChunkFolder:
