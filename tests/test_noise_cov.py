@@ -397,3 +397,14 @@ def test_the_flat_prior_and_its_estimates_follow_the_noise_covariance():
     )
     assert np.array_equal(trilat.posterior_mean(task, mu, [1, 2]), np.stack([mu, mu]))
     assert np.all(trilat.oracle_gap(task, mu, 1, prior="flat") == 0)
+
+
+def test_optimal_network_follows_the_noise_covariance_and_compare_refuses_it():
+    task = correlated_task()
+    trials = trilat.simulate(task, 4, 6)
+    out = trilat.OptimalNetwork(task, latent="logits")(trials.evidence)
+    post = trilat.posterior(task, trials.evidence)
+    expected = trilat.predict_logits(task, post.mean, post.t)
+    assert np.array_equal(out.logits, expected)
+    with pytest.raises(ValueError, match=r"trilat\.compare .*assumes isotropic noise"):
+        trilat.compare(trilat.OptimalNetwork(task), task, n_trials=4, n_steps=3)
