@@ -70,6 +70,7 @@ def _outputs():
 # name -> (callable factory, valid keyword arguments, {array argument: refuse inf?})
 EXAMPLES = {
     "Task": (lambda: trilat.Task, dict(C=np.eye(2), b=np.zeros(2), sigma=0.2), {"C": True, "b": True}),
+    "Task[noise_cov]": (lambda: trilat.Task, dict(C=np.eye(2), b=np.zeros(2), noise_cov=np.array([[0.04, 0.01], [0.01, 0.09]])), {"noise_cov": True}),
     "AffineMap": (lambda: trilat.AffineMap, dict(weight=np.eye(2, 3), offset=np.zeros(2)), {"weight": True, "offset": True}),
     "AffineMap.__call__": (_decoder, dict(z=Z), {"z": True}),
     "OptimalNetwork.__call__": (lambda: trilat.OptimalNetwork(TASK), dict(evidence=np.zeros((2, 3, 2))), {"evidence": True}),

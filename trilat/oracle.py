@@ -7,6 +7,14 @@ signed distance to boundary ``i``. Inverting, ``k = s(t) Phi^-1(Yhat)``, and
 ``C mu = k + b`` gives ``mu = C^+ (k + b)`` whenever ``rank C = D``
 ("trilateration", Theorem 3.1 part 1).
 
+With a noise covariance ``Sigma`` (``Task(..., noise_cov=Sigma)``) the flat
+posterior is ``N(mu(t), Sigma / t)``, ``c_i^T x*`` has the std
+``s_i(t) = sqrt(c_i^T Sigma c_i / t)``, and every formula above holds with
+``s_i(t)`` in place of ``s(t)``: ``Yhat_i = Phi(k_i / s_i(t))``,
+``k_i = s_i(t) Phi^-1(Yhat_i)``, and the recovery ``C^+ (k + b)`` is still
+exact. The per-output scale is computed in one place (``_output_scale``).
+The box and Gaussian priors assume isotropic noise and refuse such a task.
+
 Every function is vectorised over leading batch axes. ``t`` is an int or an
 array broadcastable against the time axis (``(..., T)`` against outputs
 ``(..., T, N)``); every function taking ``t`` accepts ``std=`` instead, the
@@ -138,9 +146,30 @@ def posterior_std(
         return s
     if t is None:
         raise ValueError("t is required (or std=, the posterior std of another prior)")
+    task.require_isotropic("trilat.posterior_std (one std for every direction)")
     if isinstance(prior, str) and prior == "flat":
         return task.sigma / np.sqrt(times(t))  # not 1/sqrt(precision): one rounding fewer
     return 1.0 / np.sqrt(posterior_precision(task, t, prior))
+
+
+def _output_scale(task: Task, t: Any, std: Any) -> np.ndarray:
+    """``s_i(t)``, the posterior std of ``c_i^T x*``, broadcastable to ``(..., N)``.
+
+    Isotropic noise: ``s(t) = sigma / sqrt(t)`` (or ``std``) for every ``i``,
+    shape ``(..., 1)``. Noise covariance ``Sigma``:
+    ``sqrt(c_i^T Sigma c_i / t) = Task.noise_scales / sqrt(t)``, shape
+    ``(..., N)``; ``std=`` (an isotropic posterior std) is refused.
+    """
+    if task.isotropic:
+        return posterior_std(task, t, std)[..., None]
+    if std is not None:
+        raise ValueError(
+            "std= is an isotropic posterior std, but this task has a noise covariance "
+            "(noise_cov): pass t, the scales are sqrt(c_i^T noise_cov c_i / t)"
+        )
+    if t is None:
+        raise ValueError("t is required (the scales are sqrt(c_i^T noise_cov c_i / t))")
+    return task.noise_scales / np.sqrt(times(t))[..., None]
 
 
 def logit_scale(activation: str) -> float:
@@ -164,14 +193,21 @@ def logit_scale(activation: str) -> float:
 class Posterior:
     """``x* | X(1..t) ~ N(mean, std^2 I)``: ``mean (..., T, D)``, ``std (T,)``, ``t (T,)``.
 
+    For a task with a noise covariance ``Sigma``: ``N(mean, cov)``, ``cov``
+    of shape ``(T, D, D)`` (``Sigma / t``), and ``std`` is ``None`` (there
+    is no single std); ``cov`` is ``None`` for isotropic noise.
+
     Attributes
     ----------
     mean : ndarray, shape (..., T, D)
         ``mu(t)``, the posterior mean after ``t`` samples.
-    std : ndarray, shape (T,)
-        ``s(t)``: ``sigma / sqrt(t)`` under the flat prior.
+    std : ndarray, shape (T,), or None
+        ``s(t)``: ``sigma / sqrt(t)`` under the flat prior; ``None`` with a
+        noise covariance.
     t : ndarray, shape (T,)
         ``1..T``, as floats.
+    cov : ndarray, shape (T, D, D), or None
+        ``Sigma / t`` with a noise covariance; ``None`` for isotropic noise.
 
     Examples
     --------
@@ -184,8 +220,9 @@ class Posterior:
     """
 
     mean: np.ndarray
-    std: np.ndarray
+    std: np.ndarray | None
     t: np.ndarray
+    cov: np.ndarray | None = None
 
 
 def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Posterior:
@@ -194,7 +231,9 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     Flat prior (the theorem's): ``mean(t) = (1/t) sum_{s<=t} X(s)``,
     ``std(t) = sigma / sqrt(t)``. Gaussian prior ``N(m0, s0^2 I)``: the
     conjugate update ``std(t)^2 = 1 / (t/sigma^2 + 1/s0^2)``,
-    ``mean(t) = std(t)^2 (m0/s0^2 + sum_{s<=t} X(s)/sigma^2)``.
+    ``mean(t) = std(t)^2 (m0/s0^2 + sum_{s<=t} X(s)/sigma^2)``. With a
+    noise covariance ``Sigma`` (flat prior only): the same running mean and
+    ``cov(t) = Sigma / t``.
 
     The paper's networks are trained on a uniform box, whose exact posterior
     is a truncated Gaussian; neither prior here is that, and the gap is for
@@ -231,6 +270,10 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
     n_steps = x.shape[-2]
     t = np.arange(1, n_steps + 1, dtype=np.float64)
     total = np.cumsum(x, axis=-2)
+    if not task.isotropic:
+        _refuse_noise_cov(task, _check_prior(prior))
+        cov = task.noise_cov / t[:, None, None]
+        return Posterior(mean=total / t[:, None], std=None, t=t, cov=cov)
     std = posterior_std(task, t, prior=prior)  # refuses any other prior
     if isinstance(prior, Gaussian):
         precision = posterior_precision(task, t, prior)
@@ -240,11 +283,10 @@ def posterior(task: Task, evidence: Any, prior: str | Gaussian = "flat") -> Post
 
 
 def _scaled_distance(task: Task, mu: Any, t: Any, std: Any) -> np.ndarray:
-    """``u = (C mu - b) / s(t)``, shape ``(..., N)``."""
+    """``u = (C mu - b) / s(t)``, shape ``(..., N)`` (``s_i(t)`` per output, :func:`_output_scale`)."""
     task = check_task(task)
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
-    s = posterior_std(task, t, std)
-    return (mu @ task.C.T - task.b) / s[..., None]
+    return (mu @ task.C.T - task.b) / _output_scale(task, t, std)
 
 
 PriorArg = str | Uniform | Gaussian
@@ -260,6 +302,18 @@ def _check_prior(prior: Any) -> str | Uniform | Gaussian:
         f"prior must be 'flat' (the theorem's), a trilat.Uniform (the exact box posterior) or "
         f"a trilat.Gaussian (the conjugate update), got {prior!r}"
     )
+
+
+def _refuse_noise_cov(task: Task, prior: Any) -> None:
+    """Only the flat prior follows a noise covariance; the others need ``sigma^2 I``."""
+    if not (isinstance(prior, str) and prior == "flat"):
+        what = (
+            "prior=Uniform (the exact box posterior, a product of independent truncated "
+            "normals with one std)"
+            if isinstance(prior, Uniform)
+            else "prior=Gaussian (the conjugate update with a scalar precision)"
+        )
+        task.require_isotropic(what)
 
 
 def _conjugate(task: Task, mu: np.ndarray, t: Any, std: Any, prior: Gaussian):
@@ -334,6 +388,7 @@ def predict(
     array([0.969 , 0.9772, 0.5533])
     """
     prior = _check_prior(prior)
+    _refuse_noise_cov(check_task(task), prior)
     if isinstance(prior, Uniform):
         return _box(task, mu, t, std, prior).probabilities
     if isinstance(prior, Gaussian):
@@ -381,6 +436,7 @@ def predict_logits(
     125007
     """
     prior = _check_prior(prior)
+    _refuse_noise_cov(check_task(task), prior)
     if isinstance(prior, Uniform):
         return _box(task, mu, t, std, prior).logits
     if isinstance(prior, Gaussian):
@@ -437,8 +493,7 @@ def distances(task: Task, yhat: Any, t: Any = None, *, std: Any = None) -> np.nd
             RuntimeWarning,
             stacklevel=2,
         )
-    s = posterior_std(task, t, std)
-    return s[..., None] * special.ndtri(p)
+    return _output_scale(task, t, std) * special.ndtri(p)
 
 
 def distances_from_logits(
@@ -477,8 +532,7 @@ def distances_from_logits(
     task = check_task(task)
     scale = logit_scale(activation)
     z = last_axis(z, "z", task.n_tasks, "N, the number of tasks")
-    s = posterior_std(task, t, std)
-    return s[..., None] * probit_expit(scale * z)
+    return _output_scale(task, t, std) * probit_expit(scale * z)
 
 
 def recover(task: Task, k: Any) -> np.ndarray:
@@ -665,6 +719,7 @@ def estimate_from_logits(
     """
     prior = _check_prior(prior)
     task = check_task(task, identifiable=True)
+    _refuse_noise_cov(task, prior)
     if isinstance(prior, Gaussian):
         z = last_axis(z, "z", task.n_tasks, "N, the number of tasks")
         if std is not None or t is None:
@@ -779,9 +834,13 @@ def posterior_mean(
     """
     prior = _check_prior(prior)
     task = check_task(task)
+    _refuse_noise_cov(task, prior)
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     if isinstance(prior, Gaussian):
         return _conjugate(task, mu, t, std, prior)[0]
+    if not task.isotropic:  # flat: mu itself, broadcast against t
+        s = _output_scale(task, t, std)[..., 0]
+        return np.broadcast_to(mu, np.broadcast_shapes(mu.shape, (*s.shape, task.dim))).copy()
     s = posterior_std(task, t, std)
     if isinstance(prior, Uniform):
         from trilat.box import truncated_normal_mean
@@ -898,6 +957,7 @@ def oracle_gap(
     """
     task = check_task(task)
     prior = _check_prior(task.prior if prior is None else prior)
+    _refuse_noise_cov(task, prior)
     u = _scaled_distance(task, mu, t, std)
     lq, l1q = special.log_ndtr(u), special.log_ndtr(-u)
     if isinstance(prior, Uniform):

@@ -64,6 +64,7 @@ __all__ = [
     "cases",
     "latents",
     "logits",
+    "noise_covariances",
     "orthogonal_matrices",
     "probabilities",
     "task_from",
@@ -156,6 +157,61 @@ def orthogonal_matrices(dim: IntOrStrategy) -> Strategy:
         return q * signs
 
     return draw_orthogonal()
+
+
+def noise_covariances(
+    dim: IntOrStrategy,
+    *,
+    max_condition: float = 100.0,
+    min_std: float = 0.01,
+    max_std: float = 2.0,
+    diagonal: bool = False,
+) -> Strategy:
+    """Noise covariances ``Sigma`` for ``Task(..., noise_cov=Sigma)``: symmetric positive definite.
+
+    ``Sigma = Q diag(lam) Q^T`` (symmetrised exactly, ``(M + M^T) / 2``) with
+    ``Q`` from :func:`orthogonal_matrices` (the identity when
+    ``diagonal=True``) and ``lam_j = std^2 r_j``, ``std`` drawn from
+    ``[min_std, max_std]`` and each ``r_j`` from ``[1 / max_condition, 1]``:
+    so the condition number ``max lam / min lam <= max_condition`` by
+    construction (to rounding: the computed ``Sigma``'s eigenvalues are
+    within ``~D eps std^2`` of ``lam``). Shrinks towards ``Q = I``.
+
+    Parameters
+    ----------
+    dim : int or strategy of int
+        ``D >= 1``.
+    max_condition : float
+        Bound on ``cond(Sigma)``, ``>= 1``.
+    min_std, max_std : float
+        Range of ``sqrt(lam_max)``, ``0 < min_std <= max_std``.
+    diagonal : bool
+        Anisotropic but uncorrelated noise (``Sigma`` diagonal).
+
+    Returns
+    -------
+    strategy of ndarray, shape (D, D)
+    """
+    if not (isinstance(max_condition, (int, float)) and 1 <= max_condition < math.inf):
+        raise InvalidArgument(f"max_condition must be a finite number >= 1, got {max_condition!r}")
+    if not (isinstance(min_std, (int, float)) and isinstance(max_std, (int, float))) or not (
+        0 < min_std <= max_std < math.inf
+    ):
+        raise InvalidArgument(
+            f"noise_covariances needs 0 < min_std <= max_std < inf, got {min_std!r}, {max_std!r}"
+        )
+    dims = _ints(dim, "dim", st.integers(1, MAX_DIM), 1)
+
+    @st.composite
+    def draw_covariance(draw: Callable) -> np.ndarray:
+        d = draw(dims)
+        q = np.eye(d) if diagonal else draw(orthogonal_matrices(d))
+        std = draw(_unit(float(min_std), float(max_std)))
+        ratios = draw(_float_arrays(d, 1.0 / float(max_condition), 1.0))
+        m = (q * (std**2 * ratios)) @ q.T
+        return 0.5 * (m + m.T)
+
+    return draw_covariance()
 
 
 def _condition(C: np.ndarray) -> float:
@@ -325,11 +381,13 @@ def tasks(
     full_rank: bool = True,
     max_condition: float = 100.0,
     max_offset: float = 1.0,
+    noise_cov: bool | Strategy = False,
 ) -> Strategy:
     """:class:`trilat.Task` instances: boundaries from :func:`boundaries`, a noise ``sigma``.
 
     A falsifying example prints as the call that rebuilds it,
-    ``task_from(boundaries=(C, b), sigma=..., prior=...)``.
+    ``task_from(boundaries=(C, b), sigma=..., prior=...)`` (or
+    ``noise_cov=...`` in place of ``sigma``).
 
     Parameters
     ----------
@@ -339,6 +397,10 @@ def tasks(
         Noise std per sample; default from ``[0.01, 2]``.
     prior : Uniform, Gaussian or a strategy of them, optional
         Default ``Uniform(-0.5, 0.5)``, the paper's.
+    noise_cov : bool or strategy of ndarray
+        ``True``: correlated noise, ``Sigma`` from :func:`noise_covariances`
+        (``cond(Sigma) <= 100``) in place of ``sigma``; a strategy: its
+        ``(D, D)`` draws (it must match the drawn ``D``). Not with ``sigma``.
 
     Returns
     -------
@@ -358,6 +420,8 @@ def tasks(
     ...     assert task.sigma == 0.2 and not task.b.any()
     >>> test_identifiable()  # passes: nothing printed
     """
+    if noise_cov is not False and sigma is not None:
+        raise InvalidArgument("give sigma or noise_cov, not both")
     sigmas = _floats(sigma, "sigma", _unit(0.01, 2.0))
     if prior is None:
         priors = st.just(Uniform())
@@ -371,14 +435,27 @@ def tasks(
         dim, n_tasks, full_rank=full_rank, max_condition=max_condition, max_offset=max_offset
     )
 
+    if noise_cov is not False:
+        if noise_cov is not True and not isinstance(noise_cov, st.SearchStrategy):
+            raise InvalidArgument(f"noise_cov must be a bool or a strategy, got {noise_cov!r}")
+
+        def with_noise(pair: tuple[np.ndarray, np.ndarray]) -> Strategy:
+            covs = noise_covariances(pair[0].shape[1]) if noise_cov is True else noise_cov
+            return st.builds(task_from, boundaries=st.just(pair), noise_cov=covs, prior=priors)
+
+        return pairs.flatmap(with_noise)
     # builds() makes hypothesis print a falsifying task as the call that rebuilds it.
     return st.builds(task_from, boundaries=pairs, sigma=sigmas, prior=priors)
 
 
 def task_from(
-    boundaries: tuple[Any, Any], sigma: float, prior: Uniform | Gaussian | None = None
+    boundaries: tuple[Any, Any],
+    sigma: float | None = None,
+    prior: Uniform | Gaussian | None = None,
+    *,
+    noise_cov: Any = None,
 ) -> Task:
-    """``Task(C, b, sigma, prior)`` from a pair ``boundaries = (C, b)``.
+    """``Task(C, b, sigma, prior, noise_cov=noise_cov)`` from a pair ``boundaries = (C, b)``.
 
     What :func:`tasks` calls, so that a falsifying example hypothesis prints,
     ``task_from(boundaries=(array(...), array(...)), sigma=..., prior=...)``,
@@ -404,7 +481,7 @@ def task_from(
     Task(dim=2, n_tasks=2, sigma=0.2, prior=Uniform(low=-0.5, high=0.5), rank=2, condition_number=1)
     """
     C, b = boundaries
-    return Task(C, b, sigma, prior)
+    return Task(C, b, sigma, prior, noise_cov=noise_cov)
 
 
 def latents(
@@ -592,8 +669,9 @@ def cases(
     max_t : float
         Largest integer ``t``.
     **task_options
-        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``; the
-        default ``max_offset=0.45`` makes every boundary cross the default box).
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``,
+        ``noise_cov``; the default ``max_offset=0.45`` makes every boundary
+        cross the default box; ``cases(noise_cov=True)`` draws correlated noise).
 
     Returns
     -------
@@ -639,9 +717,9 @@ class Case(tuple):
     def __repr__(self) -> str:
         task, mu, t = self
         with np.printoptions(floatmode="unique", threshold=sys.maxsize):
+            noise = f"sigma={task.sigma!r}" if task.isotropic else f"noise_cov={task.noise_cov!r}"
             source = (
-                f"task_from(boundaries=({task.C!r}, {task.b!r}), sigma={task.sigma!r}, "
-                f"prior={task.prior!r})"
+                f"task_from(boundaries=({task.C!r}, {task.b!r}), {noise}, prior={task.prior!r})"
             )
             return f"({source}, {np.asarray(mu)!r}, {t!r})"
 

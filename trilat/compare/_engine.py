@@ -332,6 +332,7 @@ def compare(
     (True, True)
     """
     task = check_task(task)
+    task.require_isotropic("trilat.compare (it scores with one posterior std s(t) per step)")
     if not callable(network):
         raise ValueError(f"network must be callable, got {type(network).__name__}")
     n = positive_int(n_trials, "n_trials", minimum=8)
