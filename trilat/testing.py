@@ -191,6 +191,23 @@ def noise_covariances(
     Returns
     -------
     strategy of ndarray, shape (D, D)
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> import trilat
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.noise_covariances(dim=3, max_condition=10.0))
+    ... def test_spd(cov):
+    ...     lam = np.linalg.eigvalsh(cov)
+    ...     assert cov.shape == (3, 3) and lam.min() > 0 and lam.max() / lam.min() <= 10 * (1 + 1e-12)
+    ...     task = trilat.Task(np.eye(3), np.zeros(3), noise_cov=cov)
+    ...     assert np.allclose(task.noise_scales**2, np.diag(cov), rtol=1e-14, atol=0)
+    >>> test_spd()  # passes: nothing printed
     """
     if not (isinstance(max_condition, (int, float)) and 1 <= max_condition < math.inf):
         raise InvalidArgument(f"max_condition must be a finite number >= 1, got {max_condition!r}")
