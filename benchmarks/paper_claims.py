@@ -401,6 +401,7 @@ def _figure(rows: list[dict], ref: dict[int, float], path: Path) -> Path:
 # two shared CPU cores allow a small fraction of that, stated in the output.
 PAPER_TRIALS = 100_000 * 16
 PROTOCOL_ARCHS = {"paper": ("paper_rnn", "lstm", "gpt2"), "trilat": ("rnn",)}
+PROTOCOL_ORDER = ("paper_rnn", "rnn", "lstm", "gpt2")  # run order within an N_task, table order
 PROTOCOL_SETTINGS = {
     # steps per block; the decoder of generalize.py: n_fits fits, n_batches (0: the paper's
     # 3000/2000/1000 by N_task)
@@ -495,7 +496,10 @@ def run_protocol_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[
 def _protocol_rows(result: Any) -> list[dict]:
     rows = []
     recs = [r for r in result.records if not r.get("error_type")]
-    keys = dict.fromkeys((r["block"], r["arch"], r["n_tasks"]) for r in recs)
+    keys = sorted(
+        dict.fromkeys((r["block"], r["arch"], r["n_tasks"]) for r in recs),
+        key=lambda k: (k[0] != "paper", PROTOCOL_ORDER.index(k[1]), k[2]),
+    )
     for block, arch, n in keys:
         rs = [r for r in recs if (r["block"], r["arch"], r["n_tasks"]) == (block, arch, n)]
         row = {"block": block, "arch": arch, "n_tasks": n, "seeds": len(rs)}
@@ -607,9 +611,13 @@ def main_protocol(args: argparse.Namespace) -> int:
             "n_fits": setting["n_fits"],
             "n_batches": setting["n_batches"],
         }
-        for block in ("paper", "trilat")
-        for arch in PROTOCOL_ARCHS[block]
-        for n in sorted(tasks, reverse=True)
+        # N_task outermost, in the order given, and trilat's RNN right after the paper's: a
+        # run cut short has every recipe of the first N_tasks, not one recipe of all of them
+        for n in tasks
+        for block, arch in sorted(
+            ((b, a) for b in ("paper", "trilat") for a in PROTOCOL_ARCHS[b]),
+            key=lambda ba: PROTOCOL_ORDER.index(ba[1]),
+        )
     ]
     decoder = setting["n_batches"] or "the paper's"
     print(
