@@ -591,6 +591,7 @@ def main_protocol(args: argparse.Namespace) -> int:
     name = "quick" if args.quick else "full"
     setting = PROTOCOL_SETTINGS[name]
     tasks = tuple(int(n) for n in (args.tasks or ",".join(map(str, TASKS))).split(",") if n)
+    archs = tuple(a for a in (args.archs or ",".join(PROTOCOL_ORDER)).split(",") if a)
     seeds = args.seeds or setting["seeds"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -618,6 +619,7 @@ def main_protocol(args: argparse.Namespace) -> int:
             ((b, a) for b in ("paper", "trilat") for a in PROTOCOL_ARCHS[b]),
             key=lambda ba: PROTOCOL_ORDER.index(ba[1]),
         )
+        if arch in archs
     ]
     decoder = setting["n_batches"] or "the paper's"
     print(
@@ -914,7 +916,7 @@ def _figure_markdown(rows: list[dict], block: str) -> str:
             f, c, g = r["faithful"], r["corrected"], r["ridge"]
             head += (
                 f"| {r['arch']} | {r['dim']} | {r['n_tasks']} | {r['sigma']} | {r['seeds']} | "
-                f"{r['train_trials']} ({100 * r['train_trials'] / PAPER_TRIALS:.1f}%) | "
+                f"{r['train_trials']:.0f} ({100 * r['train_trials'] / PAPER_TRIALS:.1f}%) | "
                 f"{r['excess_ce']:.4f} | {r['ceiling']:.3f} | {g[1]:.3f} ({g[0]:.3f}–{g[2]:.3f})"
                 f" | {c[1]:.3f} [{c[0]:.3f}, {c[2]:.3f}] | {f[1]:.3f} [{f[0]:.3f}, {f[2]:.3f}] | "
                 f"{r['train_cpu_seconds']:.0f} | {r['analysis_cpu_seconds']:.0f} |\n"
@@ -1111,8 +1113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--archs",
         default=None,
-        help="comma-separated (default: rnn,transformer for --blocks recipe, paper_rnn for the "
-        "figure blocks)",
+        help="comma-separated (default: rnn,transformer for --blocks recipe; paper_rnn,rnn,lstm,"
+        "gpt2 for the protocol blocks; paper_rnn for the figure blocks)",
     )
     parser.add_argument(
         "--tasks", default=None, help="comma-separated N_task (default: each block's own)"
