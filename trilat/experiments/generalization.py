@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,7 +180,7 @@ def reference_generalization(
     step: int | None = None,
     chunk: int = 4096,
     threads: int | None = 1,
-    held_out: Any = None,
+    held_out: Sequence[int] | None = None,
 ) -> ReferenceGeneralization:
     """The paper's generalisation analysis on ``network``, faithful to its code or corrected.
 
