@@ -54,6 +54,7 @@ API_MODULES = [
     ("trilat.metrics", "Representation metrics (numpy/scipy only)."),
     ("trilat.kernels", "The numba Monte Carlo kernels."),
     ("trilat.sweep", "Parameter sweeps on any executor."),
+    ("trilat.verify", "The parts of ``trilat verify``, their rows and report."),
     ("trilat.testing", "Hypothesis strategies for your own property tests (``test`` extra)."),
     ("trilat.experiments", "Training the paper's networks (``torch`` extra)."),
 ]

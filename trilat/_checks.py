@@ -17,6 +17,17 @@ class NotIdentifiableError(ValueError):
 
     Theorem 3.1 needs a full-rank ``C`` with ``N >= D``; without it ``mu(t)``
     cannot be recovered from the outputs, whatever the estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task(np.array([[1.0, 0.0], [2.0, 0.0]]), np.zeros(2), sigma=0.2)  # C (N, D)
+    >>> try:  # two parallel boundaries: rank(C) = 1 < D = 2
+    ...     task.require_identifiable()
+    ... except trilat.NotIdentifiableError as error:
+    ...     print(str(error)[:20])
+    C has rank 1 < D = 2
     """
 
 

@@ -142,6 +142,22 @@ class Network(Protocol):
       ``"evidence"`` (``X(t)`` itself, for analytic references);
     - ``obs_dim``, ``n_tasks``: expected input width and number of outputs,
       checked against the task before anything runs (``None``: unknown).
+
+    Examples
+    --------
+    Any object with a ``__call__`` of this form is a network; a protocol, so
+    nothing needs to be subclassed:
+
+    >>> import numpy as np
+    >>> import trilat
+    >>> class Silent:
+    ...     def __call__(self, inputs):  # (n, T, in_dim) -> latents (n, T, 4), logits (n, T, 6)
+    ...         n, T, _ = inputs.shape
+    ...         return trilat.NetworkOutput(np.zeros((n, T, 4)), np.zeros((n, T, 6)), None)
+    >>> isinstance(Silent(), trilat.Network)
+    True
+    >>> Silent()(np.zeros((3, 20, 40))).shape  # (n, T)
+    (3, 20)
     """
 
     def __call__(self, inputs: np.ndarray, /) -> NetworkOutput:
@@ -529,9 +545,10 @@ def load_state_dict(
     >>> import os, tempfile
     >>> import trilat
     >>> module = torch.nn.Linear(4, 2)
-    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
-    >>> torch.save(module.state_dict(), path)
-    >>> fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "weights.pt")
+    ...     torch.save(module.state_dict(), path)
+    ...     fresh = trilat.load_state_dict(torch.nn.Linear(4, 2), path)  # weights_only=True
     >>> bool(torch.equal(fresh.weight, module.weight))
     True
     """
@@ -559,6 +576,25 @@ def read_weights(path: Any, *, key: str | None = None, map_location: Any = None)
     -------
     object
         What was saved (or its entry ``key``): typically a dict of tensors.
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import trilat
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "model.pt")
+    >>> torch.save({"encoder": {"w": torch.ones(2, 3)}, "losses": np.zeros(4)}, path)
+    >>> trilat.read_weights(path, key="encoder")["w"].shape
+    torch.Size([2, 3])
+    >>> torch.save({"f": print}, path)  # a function is not data: refused
+    >>> trilat.read_weights(path)
+    Traceback (most recent call last):
+        ...
+    ValueError: ...
+    >>> tmp.cleanup()
     """
     from trilat._torch import read_weights as _read
 

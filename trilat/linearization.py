@@ -91,6 +91,13 @@ def linearization_constant(
 class AffineMap:
     """``mu ~ weight @ z + offset``: ``weight (..., D, N)``, ``offset (D,)``.
 
+    Attributes
+    ----------
+    weight : ndarray, shape (..., D, N)
+        ``s(t) alpha C^+`` from :func:`linear_decoder`, one matrix per time in ``...``.
+    offset : ndarray, shape (D,)
+        ``C^+ b``, unscaled.
+
     Examples
     --------
     >>> import numpy as np

@@ -158,7 +158,26 @@ def logit_scale(activation: str) -> float:
 
 @dataclass(frozen=True)
 class Posterior:
-    """``x* | X(1..t) ~ N(mean, std^2 I)``: ``mean (..., T, D)``, ``std (T,)``, ``t (T,)``."""
+    """``x* | X(1..t) ~ N(mean, std^2 I)``: ``mean (..., T, D)``, ``std (T,)``, ``t (T,)``.
+
+    Attributes
+    ----------
+    mean : ndarray, shape (..., T, D)
+        ``mu(t)``, the posterior mean after ``t`` samples.
+    std : ndarray, shape (T,)
+        ``s(t)``: ``sigma / sqrt(t)`` under the flat prior.
+    t : ndarray, shape (T,)
+        ``1..T``, as floats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6, sigma=0.2)
+    >>> post = trilat.posterior(task, np.zeros((5, 4, 2)))  # evidence (n, T, D)
+    >>> post.mean.shape, post.std.round(3), post.t
+    ((5, 4, 2), array([0.2  , 0.141, 0.115, 0.1  ]), array([1., 2., 3., 4.]))
+    """
 
     mean: np.ndarray
     std: np.ndarray

@@ -76,6 +76,15 @@ class TrialProtocol:
     scored. ``TrialProtocol.paper()`` is the paper's: 1 fixation step, 20
     stimulus steps, 1 decision step, a fixation channel, scored at the
     decision step.
+
+    >>> import trilat
+    >>> protocol = trilat.TrialProtocol.paper()
+    >>> protocol.n_steps, protocol.periods()[:2], protocol.periods()[-1]
+    (22, ['fixation', 'stimulus'], 'decision')
+    >>> protocol.oracle_times()[[0, 1, 20, 21]]  # t of steps 0, 1, 20, 21
+    array([ 0,  1, 20, 20])
+    >>> protocol.scored_steps().nonzero()[0]  # scored: the decision step only
+    array([21])
     """
 
     fixation: int = 0

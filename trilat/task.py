@@ -413,7 +413,24 @@ def check_task(task: Any, *, identifiable: bool = False) -> Task:
 
 @dataclass(frozen=True)
 class Trials:
-    """Simulated trials: ``x_star (n, D)`` and ``evidence (n, T, D)``, ``X(t) = x* + sigma eps(t)``."""
+    """Simulated trials: ``x_star (n, D)`` and ``evidence (n, T, D)``, ``X(t) = x* + sigma eps(t)``.
+
+    Attributes
+    ----------
+    x_star : ndarray, shape (n, D)
+        The latent of each trial, drawn from the task's prior.
+    evidence : ndarray, shape (n, T, D)
+        ``X(t)`` for ``t = 1..T``: ``evidence[:, t - 1]``.
+    first_trial : int
+        Index of the first trial in the stream of trials of this seed.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> trials = trilat.simulate(trilat.Task.evenly_spaced(6), n_trials=4, n_steps=20, rng=0)
+    >>> trials.x_star.shape, trials.evidence.shape, trials.n_trials, trials.n_steps
+    ((4, 2), (4, 20, 2), 4, 20)
+    """
 
     x_star: np.ndarray
     evidence: np.ndarray

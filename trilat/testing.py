@@ -129,6 +129,19 @@ def orthogonal_matrices(dim: IntOrStrategy) -> Strategy:
     Returns
     -------
     strategy of ndarray, shape (D, D)
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.orthogonal_matrices(3))
+    ... def test_orthogonal(Q):
+    ...     assert np.allclose(Q.T @ Q, np.eye(3), rtol=0, atol=1e-12)
+    >>> test_orthogonal()  # passes: nothing printed
     """
     dims = _ints(dim, "dim", st.integers(1, MAX_DIM), 1)
 
@@ -250,6 +263,22 @@ def boundaries(
     -------
     strategy of (ndarray, ndarray)
         ``C`` of shape ``(N, D)`` with unit rows, ``b`` of shape ``(N,)``.
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.boundaries(dim=2, n_tasks=3, max_condition=10.0))
+    ... def test_full_rank(boundaries):
+    ...     C, b = boundaries  # C (N, D) with unit rows, b (N,)
+    ...     assert C.shape == (3, 2) and b.shape == (3,)
+    ...     assert np.allclose(np.linalg.norm(C, axis=1), 1.0)
+    ...     assert np.linalg.cond(C) <= 10.0 * (1 + 1e-9)
+    >>> test_full_rank()  # passes: nothing printed
     """
     if not (isinstance(max_condition, (int, float)) and max_condition >= 1.5):
         # cond(C) >= 1 always; stacked identities, the fallback, reach sqrt 2.
@@ -312,6 +341,20 @@ def tasks(
     Returns
     -------
     strategy of Task
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.tasks(dim=2, sigma=0.2, max_offset=0.0))
+    ... def test_identifiable(task):
+    ...     assert task.dim == 2 and task.n_tasks >= 2 and task.identifiable
+    ...     assert task.sigma == 0.2 and not task.b.any()
+    >>> test_identifiable()  # passes: nothing printed
     """
     sigmas = _floats(sigma, "sigma", _unit(0.01, 2.0))
     if prior is None:
@@ -338,6 +381,25 @@ def task_from(
     What :func:`tasks` calls, so that a falsifying example hypothesis prints,
     ``task_from(boundaries=(array(...), array(...)), sigma=..., prior=...)``,
     can be pasted back as code.
+
+    Parameters
+    ----------
+    boundaries : (array_like, array_like)
+        ``C`` of shape ``(N, D)`` and ``b`` of shape ``(N,)``.
+    sigma : float
+    prior : Uniform or Gaussian, optional
+        Default ``Uniform(-0.5, 0.5)``.
+
+    Returns
+    -------
+    Task
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat import testing as tt
+    >>> tt.task_from(boundaries=(np.eye(2), np.zeros(2)), sigma=0.2)
+    Task(dim=2, n_tasks=2, sigma=0.2, prior=Uniform(low=-0.5, high=0.5), rank=2, condition_number=1)
     """
     C, b = boundaries
     return Task(C, b, sigma, prior)
@@ -364,6 +426,19 @@ def latents(
     Returns
     -------
     strategy of ndarray, shape ``shape + (D,)``
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.latents(2, shape=(5, 20), max_abs=0.5))
+    ... def test_shape(mu):
+    ...     assert mu.shape == (5, 20, 2) and np.abs(mu).max() <= 0.5
+    >>> test_shape()  # passes: nothing printed
     """
     if not (isinstance(max_abs, (int, float)) and 0 < max_abs < math.inf):
         raise InvalidArgument(f"max_abs must be a finite number > 0, got {max_abs!r}")
@@ -403,6 +478,19 @@ def times(
     Returns
     -------
     strategy of int, float or ndarray
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.times(max_value=100.0, shape=(20,)))
+    ... def test_counts(t):
+    ...     assert t.shape == (20,) and (t >= 1).all() and (t == np.round(t)).all()
+    >>> test_counts()  # passes: nothing printed
     """
     if not (1 <= min_value <= max_value < math.inf):
         raise InvalidArgument(
@@ -431,6 +519,19 @@ def probabilities(shape: int | tuple[int, ...] | Strategy, *, saturated: bool = 
     Returns
     -------
     strategy of ndarray
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.probabilities((2, 6)))
+    ... def test_open_interval(p):
+    ...     assert p.shape == (2, 6) and ((0 < p) & (p < 1)).all()
+    >>> test_open_interval()  # passes: nothing printed
     """
     elements = st.floats(
         0.0, 1.0, exclude_min=not saturated, exclude_max=not saturated, allow_nan=False
@@ -450,6 +551,19 @@ def logits(shape: int | tuple[int, ...] | Strategy, *, max_abs: float = 700.0) -
     Returns
     -------
     strategy of ndarray
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.logits((4, 6)))
+    ... def test_finite(z):
+    ...     assert z.shape == (4, 6) and np.isfinite(z).all() and np.abs(z).max() <= 700
+    >>> test_finite()  # passes: nothing printed
     """
     if not (isinstance(max_abs, (int, float)) and 0 < max_abs < math.inf):
         raise InvalidArgument(f"max_abs must be a finite number > 0, got {max_abs!r}")
@@ -481,6 +595,23 @@ def cases(
     Returns
     -------
     strategy of (Task, ndarray of shape (D,), int)
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> import trilat
+    >>> from hypothesis import given, settings
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.cases(max_condition=100.0))
+    ... def test_round_trip(case):
+    ...     task, mu, t = case
+    ...     z = trilat.predict_logits(task, mu, t)
+    ...     mu_hat = trilat.recover(task, trilat.distances_from_logits(task, z, t))
+    ...     assert np.allclose(mu_hat, mu, rtol=0, atol=1e-6)
+    >>> test_round_trip()  # passes: nothing printed
     """
     dims = _ints(dim, "dim", st.integers(1, MAX_DIM), 1)
 

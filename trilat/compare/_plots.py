@@ -46,6 +46,19 @@ def plot_comparison_outputs(c: Any) -> Any:
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import trilat
+    >>> from trilat.compare import plot_comparison_outputs
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> fig = plot_comparison_outputs(result)  # a matplotlib Figure
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
@@ -122,6 +135,19 @@ def plot_comparison_estimate(c: Any) -> Any:
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import trilat
+    >>> from trilat.compare import plot_comparison_estimate
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> fig = plot_comparison_estimate(result)  # a matplotlib Figure
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.8), layout="constrained")
@@ -219,6 +245,19 @@ def plot_comparison_generalization(c: Any) -> Any:
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import trilat
+    >>> from trilat.compare import plot_comparison_generalization
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> fig = plot_comparison_generalization(result)  # a matplotlib Figure
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     held = c.samples.get("heldout") or {}
@@ -296,6 +335,19 @@ def plot_comparison_angles(c: Any) -> Any:
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import trilat
+    >>> from trilat.compare import plot_comparison_angles
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> fig = plot_comparison_angles(result)  # a matplotlib Figure
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.6), layout="constrained")
@@ -367,6 +419,21 @@ def comparison_figures(c: Any, directory: Path) -> list[Path]:
     -------
     list of Path
         The files written.
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import trilat
+    >>> from trilat.compare import comparison_figures
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> paths = comparison_figures(result, tmp.name)
+    >>> [path.name for path in paths]
+    ['outputs.png', 'estimate.png', 'generalization.png', 'angles.png']
+    >>> tmp.cleanup()
     """
     plt = _pyplot()
     directory = Path(directory)

@@ -77,6 +77,38 @@ class Comparison:
     rows), the best ``assignment`` and its ``signs``, ``warning``; empty
     without outputs). ``protocol`` is the trial (:meth:`TrialProtocol.to_dict`).
     ``samples`` holds the points the figures draw.
+
+    Attributes
+    ----------
+    network, mixing, output_kind : str
+        Descriptions of the network, of the mixing ``f`` and of its outputs.
+    task : Task
+    n_trials, n_steps, seed, latent_step, latent_dim : int
+        ``n``, ``T``, the seed, the step of ``code`` and ``H``.
+    alpha : float or None
+        The ridge penalty setting (``None``: cross-validated).
+    t : ndarray, shape (S,)
+    steps : ndarray of int, shape (S,)
+    scored : ndarray of bool, shape (S,)
+    posterior_std, ceiling, output_abs_error, excess_cross_entropy : ndarray, shape (S,)
+    saturated : ndarray of int, shape (S,)
+    estimate_rmse, estimate_r2, optimal_r2 : ndarray, shape (S,)
+    latent_r2_mu, latent_r2_xstar, latent_alpha : ndarray, shape (S,)
+    code, reference_code, samples, protocol, units : dict
+    identifiable : bool
+
+    Examples
+    --------
+    >>> import trilat
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> result = trilat.compare(trilat.OptimalNetwork(task), task, n_trials=200, n_steps=5)
+    >>> result.steps, bool(result.scored.all()), result.identifiable
+    (array([1, 2, 3, 4, 5]), True, True)
+    >>> sorted(result.code)[:3]  # the metrics of the latent code at latent_step
+    ['ccgp', 'decodability', 'factor_angles']
+    >>> again = trilat.Comparison.from_json(result.to_json())  # a lossless round trip
+    >>> bool((again.ceiling == result.ceiling).all())
+    True
     """
 
     network: str

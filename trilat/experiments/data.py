@@ -57,6 +57,17 @@ class Batch:
         ``y_i = 1[c_i^T x* > b_i]``.
     x_star : ndarray, shape (n, D)
     evidence : ndarray, shape (n, T, D)
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import make_batch
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> batch = make_batch(task, trilat.MixingMLP(2), n_trials=4, n_steps=5, rng=0)
+    >>> batch.observations.shape, batch.targets.shape, batch.labels.shape
+    ((4, 5, 40), (4, 5, 6), (4, 6))
+    >>> batch.x_star.shape, batch.evidence.shape
+    ((4, 2), (4, 5, 2))
     """
 
     observations: np.ndarray
@@ -88,6 +99,16 @@ def schedule_targets(labels: Any, n_steps: int, loss: str = "every_step") -> np.
     Returns
     -------
     ndarray, shape (n, T, N), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.experiments import schedule_targets
+    >>> labels = np.array([[True, False]])  # (n, N)
+    >>> schedule_targets(labels, 3, "decision")[0]  # (T, N): 1/2, then y at t = T
+    array([[0.5, 0.5],
+           [0.5, 0.5],
+           [1. , 0. ]])
     """
     loss = check_loss(loss)
     n_steps = positive_int(n_steps, "n_steps")
@@ -142,6 +163,25 @@ def make_batch(
     Returns
     -------
     Batch
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat.experiments import make_batch
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> batch = make_batch(task, mixing, n_trials=4, n_steps=5, rng=0)
+    >>> batch.observations.shape  # f(X(t)), (n, T, 40)
+    (4, 5, 40)
+    >>> bool(((batch.x_star @ task.C.T - task.b > 0) == batch.labels).all())  # y = 1[C x* > b]
+    True
+
+    The paper's trial: a fixation step, the evidence, a decision step, a fixation
+    channel, targets 1/2 before the decision:
+
+    >>> batch = make_batch(task, mixing, 4, 5, protocol=trilat.TrialProtocol.paper(5))
+    >>> batch.observations.shape, np.unique(batch.targets[:, :-1])  # (n, S, 40 + 1)
+    ((4, 7, 41), array([0.5]))
     """
     task = check_task(task)
     if not isinstance(mixing, MixingMLP):

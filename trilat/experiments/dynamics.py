@@ -95,6 +95,21 @@ class FixedPoints:
     kind : {"fixed", "slow"}
         Exact fixed points (:func:`fixed_points`) or slow points
         (:func:`slow_points`).
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, fixed_points
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = build("rnn", obs_dim=40, n_tasks=6, hidden=8)  # untrained, for the shapes
+    >>> found = fixed_points(
+    ...     network, task, mixing=mixing, n_initial=8, n_trials=16, iterations=20, refine=2,
+    ...     progress=False,
+    ... )
+    >>> found.kind, found.fixation, found.input.shape, found.n_initial, found.all_speed.shape
+    ('fixed', 'center', (40,), 8, (8,))
+    >>> found.points.shape[1], found.eigenvalues.shape[1]  # (K, S) each: S = 8 hidden units
+    (8, 8)
     """
 
     points: np.ndarray
@@ -164,6 +179,33 @@ def fixation_input(
     ``"center"``: ``f(m)``, ``m`` the centre of the prior; ``"mean"``: the
     average observation over 4096 simulated trials; ``"zero"``: ``0``; an
     array: itself.
+
+    Parameters
+    ----------
+    fixation : {"center", "mean", "zero"} or array_like of shape (obs_dim,)
+    task : Task
+        Its prior (for ``"center"`` and ``"mean"``).
+    mixing : MixingMLP
+    n_steps : int
+        ``T`` of the trials averaged by ``"mean"``.
+    rng : int or Generator, default 0
+        Seed of those trials.
+
+    Returns
+    -------
+    name : str
+        ``fixation`` (``"given"`` for an array).
+    input : ndarray, shape (obs_dim,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat.experiments import fixation_input
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> name, u = fixation_input("center", task, mixing)  # f(0), the prior's centre
+    >>> name, u.shape, bool(np.allclose(u, mixing(np.zeros((1, 2)))[0]))
+    ('center', (40,), True)
     """
     if isinstance(fixation, str):
         if fixation == "center":
@@ -260,6 +302,19 @@ def fixed_points(
     ------
     ValueError
         A network without a recurrent map (the transformer), or bad arguments.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, fixed_points
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = build("rnn", obs_dim=40, n_tasks=6, hidden=8)  # untrained, for the shapes
+    >>> found = fixed_points(
+    ...     network, task, mixing=mixing, n_initial=8, n_trials=16, iterations=20, refine=2,
+    ...     progress=False,
+    ... )
+    >>> found.kind, found.all_speed.shape  # the final speed of each of the 8 searches
+    ('fixed', (8,))
     """
     module = getattr(network, "module", network)
     if not (hasattr(module, "step") and hasattr(module, "states")):
@@ -384,6 +439,18 @@ def slow_points(
     Returns
     -------
     FixedPoints
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, slow_points
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = build("rnn", obs_dim=40, n_tasks=6, hidden=8)  # untrained, for the shapes
+    >>> found = slow_points(
+    ...     network, task, mixing=mixing, n_initial=8, n_trials=16, iterations=20, progress=False
+    ... )
+    >>> found.kind, found.n_initial
+    ('slow', 8)
     """
     if "refine" in kwargs:
         raise ValueError("slow_points does not refine; call fixed_points for exact fixed points")

@@ -77,6 +77,27 @@ def orthants(dim: int) -> np.ndarray:
     ``D = 2``: ``QUADS / (1/2)`` of ``tasks.DenoiseQuads``, quadrants 1..4 =
     ``(+,+), (-,+), (-,-), (+,-)``. ``D > 2``: ``itertools.product((1, -1),
     repeat=D)`` (the all-positive orthant first, the all-negative last).
+
+    Parameters
+    ----------
+    dim : int
+        ``D >= 1``.
+
+    Returns
+    -------
+    ndarray, shape (2^D, D)
+        Signs ``+1`` / ``-1``, one orthant per row.
+
+    Examples
+    --------
+    >>> from trilat.experiments import orthants
+    >>> orthants(2)  # quadrants 1..4
+    array([[ 1.,  1.],
+           [-1.,  1.],
+           [-1., -1.],
+           [ 1., -1.]])
+    >>> orthants(3).shape
+    (8, 3)
     """
     dim = positive_int(dim, "dim", minimum=2)
     if dim == 2:
@@ -85,7 +106,25 @@ def orthants(dim: int) -> np.ndarray:
 
 
 def orthant_index(x: Any) -> np.ndarray:
-    """The row of :func:`orthants` holding each point, ``(n,)`` for ``x`` of shape ``(n, D)``."""
+    """The row of :func:`orthants` holding each point, ``(n,)`` for ``x`` of shape ``(n, D)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, D)
+        Points; the signs of their coordinates name the orthant.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Rows of ``orthants(D)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.experiments import orthant_index
+    >>> orthant_index(np.array([[0.1, 0.2], [-0.1, 0.2], [-0.1, -0.3], [0.3, -0.1]]))
+    array([0, 1, 2, 3])
+    """
     x = as_float_array(x, "x", ndim=2)
     signs = orthants(x.shape[1])
     match = (np.sign(x)[:, None, :] == signs[None]).all(axis=2)
@@ -93,7 +132,23 @@ def orthant_index(x: Any) -> np.ndarray:
 
 
 def paper_decoder_batches(n_tasks: int) -> int:
-    """``generalize.py``'s decoder budget: 3000 batches for N <= 3, 2000 below 12, else 1000."""
+    """``generalize.py``'s decoder budget: 3000 batches for N <= 3, 2000 below 12, else 1000.
+
+    Parameters
+    ----------
+    n_tasks : int
+        ``N``.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from trilat.experiments import paper_decoder_batches
+    >>> [paper_decoder_batches(n) for n in (2, 6, 24)]
+    [3000, 2000, 1000]
+    """
     n_tasks = positive_int(n_tasks, "n_tasks")
     return 3000 if n_tasks <= 3 else 2000 if n_tasks < 12 else 1000
 
@@ -121,6 +176,21 @@ class ReferenceGeneralization:
     note : str
         What was measured, and with ``faithful=True`` the flaw reproduced.
     settings : dict
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, reference_generalization
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = trilat.from_torch(build("rnn", 40, 6, hidden=8), latent="latent")  # untrained
+    >>> result = reference_generalization(
+    ...     network, task, mixing=mixing, protocol=trilat.TrialProtocol(stimulus=5),
+    ...     n_fits=2, n_batches=5, n_test_batches=2, batch_size=8,
+    ... )
+    >>> result.scores.shape, result.angles.shape, result.test_x_star.shape  # Q = 4 quadrants
+    ((4, 2), (4, 2, 1), (4, 2, 16, 2))
+    >>> result.faithful, result.tested  # corrected: each hold-out tested on its own quadrant
+    (False, [[0], [1], [2], [3]])
     """
 
     scores: np.ndarray
@@ -238,6 +308,24 @@ def reference_generalization(
     ReferenceGeneralization
         ``scores`` and ``angles`` have one row per held-out orthant, in the
         order of ``held_out``.
+
+    Examples
+    --------
+    A tiny run on an untrained network (the paper's budget is
+    :func:`paper_decoder_batches` batches of 16 trials per fit):
+
+    >>> import trilat
+    >>> from trilat.experiments import build, reference_generalization
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = trilat.from_torch(build("rnn", 40, 6, hidden=8), latent="latent")  # untrained
+    >>> result = reference_generalization(
+    ...     network, task, mixing=mixing, protocol=trilat.TrialProtocol(stimulus=5),
+    ...     n_fits=2, n_batches=5, n_test_batches=2, batch_size=8,
+    ... )
+    >>> result.scores.shape  # (Q, n_fits)
+    (4, 2)
+    >>> result.note
+    'corrected: each hold-out is tested on its own orthant'
     """
     if not isinstance(task, Task):
         raise ValueError(f"task must be a trilat.Task, got {type(task).__name__}")

@@ -84,6 +84,15 @@ class RecurrentNetwork(nn.Module):
         ``N``, the number of outputs.
     hidden : int
         Units of the recurrent layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from trilat.experiments import RecurrentNetwork
+    >>> net = RecurrentNetwork("gru", obs_dim=40, n_tasks=6, hidden=8)
+    >>> observations = torch.zeros(3, 5, 40)  # (n, T, obs_dim)
+    >>> net(observations).shape, net.states(observations).shape  # logits (n, T, N), h (n, T, H)
+    (torch.Size([3, 5, 6]), torch.Size([3, 5, 8]))
     """
 
     def __init__(self, cell: str, obs_dim: int, n_tasks: int, hidden: int = 64) -> None:
@@ -171,6 +180,14 @@ class CausalTransformer(nn.Module):
         Model width (the latent size); must be divisible by ``heads``.
     heads : int
         Attention heads.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from trilat.experiments import CausalTransformer
+    >>> net = CausalTransformer(obs_dim=40, n_tasks=6, width=16, heads=2)
+    >>> net(torch.zeros(3, 5, 40)).shape  # logits (n, T, N)
+    torch.Size([3, 5, 6])
     """
 
     def __init__(self, obs_dim: int, n_tasks: int, width: int = 64, heads: int = 8) -> None:
@@ -225,6 +242,15 @@ class PaperRNN(nn.Module):
         fixation channel).
     n_tasks : int
     hidden : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from trilat.experiments import PaperRNN
+    >>> net = PaperRNN(obs_dim=41, n_tasks=6, hidden=8)
+    >>> observations = torch.zeros(3, 22, 41)  # the paper's trial: (n, S, 40 + 1)
+    >>> net(observations).shape, net.states(observations).shape  # logits (n, S, N), h (n, S, H)
+    (torch.Size([3, 22, 6]), torch.Size([3, 22, 8]))
     """
 
     cell = "rnn"
@@ -286,6 +312,14 @@ class PaperGPT(nn.Module):
         ``n_embd`` (64); divisible by ``heads``.
     heads : int
         ``n_head`` (8).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from trilat.experiments import PaperGPT
+    >>> net = PaperGPT(obs_dim=40, n_tasks=6, width=16, heads=2)
+    >>> net(torch.zeros(3, 5, 40)).shape  # logits (n, T, N)
+    torch.Size([3, 5, 6])
     """
 
     def __init__(self, obs_dim: int, n_tasks: int, width: int = 64, heads: int = 8) -> None:
@@ -347,6 +381,16 @@ def build(arch: str, obs_dim: int, n_tasks: int, *, hidden: int = 64, heads: int
     Returns
     -------
     torch.nn.Module
+
+    Examples
+    --------
+    >>> import torch
+    >>> from trilat.experiments import ARCHITECTURES, build
+    >>> ARCHITECTURES
+    ('rnn', 'gru', 'lstm', 'transformer', 'paper_rnn', 'gpt2')
+    >>> net = build("lstm", obs_dim=40, n_tasks=6, hidden=8)
+    >>> type(net).__name__, net(torch.zeros(3, 5, 40)).shape
+    ('RecurrentNetwork', torch.Size([3, 5, 6]))
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")

@@ -67,6 +67,19 @@ class History:
         The step whose weights were kept (lowest validation loss).
     stopped_early : bool
         Whether training stopped on a plateau before ``steps``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import train
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trained = train(
+    ...     "rnn", task, steps=2, batch_size=8, n_steps=5, hidden=8, eval_every=1, eval_trials=64,
+    ...     progress=False,
+    ... )  # two steps: the shapes, not a trained network
+    >>> history = trained.history
+    >>> history.step, len(history.train_loss), len(history.val_loss), history.stopped_early
+    ([1, 2], 2, 2, False)
     """
 
     step: list[int] = field(default_factory=list)
@@ -124,6 +137,22 @@ class TrainedNetwork:
     config : dict
         The training configuration (plain values).
     history : History
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import train
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trained = train(
+    ...     "rnn", task, steps=2, batch_size=8, n_steps=5, hidden=8, eval_every=1, eval_trials=64,
+    ...     progress=False,
+    ... )  # two steps: the shapes, not a trained network
+    >>> import numpy as np
+    >>> out = trained(np.zeros((3, 5, 40)))  # observations f(X(t)), (n, T, 40)
+    >>> out.latents.shape, out.logits.shape  # (n, T, H), (n, T, N)
+    ((3, 5, 8), (3, 5, 6))
+    >>> trained.arch, trained.protocol, type(trained.mixing).__name__
+    ('rnn', None, 'MixingMLP')
     """
 
     input_kind = "observations"
@@ -267,6 +296,25 @@ def load(path: Any, *, module: nn.Module | None = None) -> TrainedNetwork:
     -------
     TrainedNetwork
         With the kept (best) weights, in eval mode.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import train
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trained = train(
+    ...     "rnn", task, steps=2, batch_size=8, n_steps=5, hidden=8, eval_every=1, eval_trials=64,
+    ...     progress=False,
+    ... )  # two steps: the shapes, not a trained network
+    >>> import os, tempfile
+    >>> from trilat.experiments import load
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "rnn.pt")
+    >>> path = trained.save(path)  # returns the path written
+    >>> again = load(path)
+    >>> again.arch, again.config == trained.config
+    ('rnn', True)
+    >>> tmp.cleanup()
     """
     state = _read(path)
     config = state["config"]
@@ -308,6 +356,12 @@ class Recipe:
         Early stopping (``None``: never).
     keep : {"best", "last"}
         The weights returned: the lowest validation loss seen, or the last.
+
+    Examples
+    --------
+    >>> from trilat.experiments import RECIPES
+    >>> RECIPES["paper"]  # train.py's settings
+    Recipe(name='paper', steps=100000, batch_size=16, lr=0.001, schedule='constant', patience=None, keep='last')
     """
 
     name: str
@@ -361,6 +415,24 @@ def save_paper_checkpoint(trained: TrainedNetwork, checkpoint: Any, readout: Any
     trained : TrainedNetwork
         Of architecture ``"paper_rnn"``.
     checkpoint, readout : path-like
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import trilat
+    >>> from trilat.experiments import save_paper_checkpoint, train
+    >>> trained = train(
+    ...     "paper_rnn", trilat.Task.paper_units(6), recipe="paper", steps=2, batch_size=8,
+    ...     hidden=8, n_steps=5, protocol=trilat.TrialProtocol.paper(5), eval_every=1,
+    ...     eval_trials=64, progress=False,
+    ... )
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> checkpoint = os.path.join(tmp.name, "model.pt")
+    >>> readout = os.path.join(tmp.name, "readout.pt")
+    >>> save_paper_checkpoint(trained, checkpoint, readout)
+    >>> sorted(trilat.read_weights(checkpoint)), sorted(trilat.read_weights(readout))
+    (['encoder', 'loss_hist', 'state_dict'], ['0.bias', '0.weight'])
+    >>> tmp.cleanup()
     """
     from trilat.experiments.models import PaperRNN
 
@@ -542,6 +614,18 @@ def train(
     -------
     TrainedNetwork
         With the best weights, in eval mode.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import train
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trained = train(
+    ...     "rnn", task, steps=2, batch_size=8, n_steps=5, hidden=8, eval_every=1, eval_trials=64,
+    ...     progress=False,
+    ... )  # two steps: the shapes, not a trained network
+    >>> trained.history.step, type(trained.module).__name__
+    ([1, 2], 'RecurrentNetwork')
     """
     task = check_task(task)
     custom = isinstance(arch, nn.Module)

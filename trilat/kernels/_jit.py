@@ -187,6 +187,22 @@ def ndtr(x: Any) -> np.ndarray:
     Branch-free and vectorised (``trilat.kernels._special.fast_ndtr``): 350 M values/s
     per thread of CPU time against scipy's 55-63 M/s (``trilat bench``).
     Same shape as ``x``; ``+-inf`` give 1 and 0; NaN raises ``ValueError``.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray, shape of ``x``
+        ``Phi(x)`` in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.kernels import ndtr
+    >>> ndtr([0.0, -1.0, np.inf]).round(4)
+    array([0.5   , 0.1587, 1.    ])
     """
     return _elementwise(_ndtr_array, _ndtr_block, x, "x")
 
@@ -198,6 +214,22 @@ def ndtri(p: Any) -> np.ndarray:
     values/s per thread of CPU time against scipy's 39-67 M/s (``trilat
     bench``). ``0 -> -inf``, ``1 -> inf``, outside ``[0, 1]`` or NaN raise ``ValueError``. Same shape
     as ``p``.
+
+    Parameters
+    ----------
+    p : array_like, any shape
+        Probabilities in ``[0, 1]``.
+
+    Returns
+    -------
+    ndarray, shape of ``p``
+        ``Phi^-1(p)`` in float64.
+
+    Examples
+    --------
+    >>> from trilat.kernels import ndtri
+    >>> ndtri([0.5, 0.975, 1.0]).round(4)
+    array([0.  , 1.96,  inf])
     """
     return _elementwise(_ndtri_array, _ndtri_block, p, "p")
 
@@ -511,6 +543,32 @@ def simulate(
     Bit-identical to ``trilat.simulate`` for the same arguments (the same
     Philox4x64-10 stream, the same ``Phi^-1``). Shapes: ``x_star`` (n, D),
     ``evidence`` (n, T, D).
+
+    Parameters
+    ----------
+    task : Task
+    n_trials, n_steps : int
+        ``n >= 0`` and ``T >= 1``.
+    rng : int, SeedSequence, Generator or None, default 0
+        The seed, as for :func:`trilat.simulate`.
+    first_trial : int
+        Index of the first trial (trials are a pure function of seed and index).
+
+    Returns
+    -------
+    Trials
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> trials = kernels.simulate(task, n_trials=3, n_steps=20, rng=0)
+    >>> trials.x_star.shape, trials.evidence.shape  # (n, D), (n, T, D)
+    ((3, 2), (3, 20, 2))
+    >>> bool(np.array_equal(trials.evidence, trilat.simulate(task, 3, 20, rng=0).evidence))
+    True
     """
     task = check_task(task)
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
@@ -538,6 +596,19 @@ class Outputs:
         below -707). Nothing rounds to 0 or 1.
     upper : ndarray of bool, shape (..., N)
         ``u > 0``: then ``Yhat = 1 - tail``, else ``Yhat = tail``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(2)  # D = 2, N = 2
+    >>> near = kernels.predict(task, np.array([0.1, 0.0]), t=4)  # |u| small: plain tails
+    >>> near.tail.round(4), near.upper
+    (array([0.2398, 0.2398]), array([ True, False]))
+    >>> far = kernels.predict(task, np.array([50.0, 0.0]), t=20)  # |u| > 37.5: logs of the tails
+    >>> far.in_log_space, far.probabilities()  # rounds to 0 and 1 only here
+    (array([ True,  True]), array([1., 0.]))
     """
 
     tail: np.ndarray
@@ -574,6 +645,32 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> Outputs:
 
     The kernel version of :func:`trilat.predict`: ``mu`` of shape (..., D),
     ``t`` (or ``std``) broadcastable against ``mu.shape[:-1]``; outputs (..., N).
+
+    Parameters
+    ----------
+    task : Task
+    mu : array_like, shape (..., D)
+        Posterior means ``mu(t)``.
+    t : int or array_like, optional
+        Samples seen, ``>= 1``, broadcastable against ``mu.shape[:-1]``.
+    std : float or array_like, optional
+        ``s(t)`` itself, in place of ``t`` (another prior's posterior std).
+
+    Returns
+    -------
+    Outputs
+        ``tail`` and ``upper`` of shape (..., N).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> mu = np.zeros((5, 20, 2))  # (n, T, D)
+    >>> out = kernels.predict(task, mu, t=np.arange(1, 21))  # t (T,) along the T axis
+    >>> out.tail.shape, out.probabilities()[0, 0]  # on every boundary: 1/2
+    ((5, 20, 6), array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]))
     """
     task = check_task(task)
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
@@ -592,6 +689,32 @@ def invert(task: Task, outputs: Outputs, t: Any = None, *, std: Any = None) -> n
 
     Exact for every ``u``: ``Phi^-1`` of the tail probability, or
     ``ndtri_exp`` of its log, with the sign of ``u``; nothing saturates.
+
+    Parameters
+    ----------
+    task : Task
+    outputs : Outputs
+        ``tail`` and ``upper`` of shape (..., N), as :func:`predict` returns.
+    t : int or array_like, optional
+        Samples seen, broadcastable against ``outputs.tail.shape[:-1]``.
+    std : float or array_like, optional
+        ``s(t)`` itself, in place of ``t``.
+
+    Returns
+    -------
+    ndarray, shape (..., N)
+        ``k = C mu - b``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> mu = np.array([[0.1, -0.2], [40.0, 0.3]])  # the second one far beyond saturation
+    >>> k = kernels.invert(task, kernels.predict(task, mu, t=20), t=20)
+    >>> bool(np.allclose(k, mu @ task.C.T - task.b, rtol=1e-13, atol=1e-15))
+    True
     """
     task = check_task(task)
     if not isinstance(outputs, Outputs):
@@ -616,6 +739,28 @@ def recover(task: Task, k: Any) -> np.ndarray:
 
     ``C^+`` is the task's (QR, once per task). Raises
     :class:`trilat.NotIdentifiableError` when ``rank C < D``.
+
+    Parameters
+    ----------
+    task : Task
+    k : array_like, shape (..., N)
+        Signed distances ``k = C mu - b``.
+
+    Returns
+    -------
+    ndarray, shape (..., D)
+        ``mu``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> mu = np.array([[0.1, -0.2], [0.0, 0.3]])  # (n, D)
+    >>> k = mu @ task.C.T - task.b  # (n, N)
+    >>> bool(np.allclose(kernels.recover(task, k), mu, rtol=0, atol=1e-15))
+    True
     """
     task = check_task(task)
     k = last_axis(k, "k", task.n_tasks, "N, the number of tasks")
@@ -661,6 +806,14 @@ class RoundTrip:
         ``(mu(t) - x*)^2`` per coordinate.
     mu, mu_hat : ndarray, shape (n, T, D), or None
         The posterior mean and its recovery from the outputs, when asked for.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> rt = kernels.roundtrip(trilat.Task.evenly_spaced(6), n_trials=100, n_steps=20, rng=0)
+    >>> rt.x_star.shape, rt.error.shape, rt.sq_error.shape, rt.mu_hat.shape
+    ((100, 2), (100, 20), (100, 20, 2), (100, 20, 2))
     """
 
     x_star: np.ndarray
@@ -726,6 +879,16 @@ def roundtrip(
     Returns
     -------
     RoundTrip
+
+    Examples
+    --------
+    Exact to rounding at every step, saturated outputs included:
+
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> rt = kernels.roundtrip(trilat.Task.evenly_spaced(6), n_trials=100, n_steps=20, rng=0)
+    >>> bool(rt.error.max() < 1e-13), bool(rt.n_saturated.sum() > 0)
+    (True, True)
     """
     task = check_task(task)
     task.require_identifiable()
@@ -787,6 +950,17 @@ def monte_carlo(
     -------
     MonteCarloStats
         Arrays of shape ``(T,)``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat import kernels
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> stats = kernels.monte_carlo(task, n_trials=1000, n_steps=20, rng=0, progress=False)
+    >>> stats.t.shape, stats.n_outputs, bool(stats.max_abs_error.max() < 1e-13)
+    ((20,), 6000, True)
+    >>> stats.r2_mu_xstar[[0, -1]].round(2)  # eq. 7: 1 - s(t)^2 / Var(x*) = 0.52, 0.98
+    array([0.5 , 0.98])
     """
     task = check_task(task)
     task.require_identifiable()

@@ -60,6 +60,17 @@ class CCGP(MetricResult):
         Relative ridge penalty of each fold's ``"least_squares"`` classifier
         (chosen on its training conditions only, or given); NaN for
         ``"logistic"``, whose penalty is ``C``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(400, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(400, 10))  # (n, H)
+    >>> result = trilat.ccgp(latents, x, rng=0)  # a CCGP
+    >>> result.scores.shape, result.fold_scores.shape[0], result.chance
+    ((2,), 2, 0.5)
     """
 
     scores: np.ndarray
@@ -91,6 +102,17 @@ class Parallelism(MetricResult):
     alphas : ndarray, shape (n_splits, 2, D)
         Relative ridge penalty of factor ``j``'s decoder on the positive
         (``[k, 0, j]``) and the negative (``[k, 1, j]``) half of split ``k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(400, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10)) + 0.01 * rng.normal(size=(400, 10))  # (n, H)
+    >>> result = trilat.parallelism(latents, x, rng=0)  # a Parallelism
+    >>> result.cosine.shape, result.score.shape, result.normals.shape[1]
+    ((2,), (2,), 2)
     """
 
     cosine: np.ndarray

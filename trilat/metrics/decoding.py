@@ -98,6 +98,16 @@ def ridge_alpha(latents: Any, targets: Any) -> np.ndarray:
     -------
     ndarray, shape (D,)
         Relative penalties, entries of ``RIDGE_ALPHAS``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.metrics import RIDGE_ALPHAS, ridge_alpha
+    >>> rng = np.random.default_rng(0)
+    >>> latents, targets = rng.normal(size=(100, 10)), rng.normal(size=(100, 2))
+    >>> alpha = ridge_alpha(latents, targets)  # one penalty per target, shape (D,)
+    >>> alpha.shape, bool(np.isin(alpha, RIDGE_ALPHAS).all())
+    ((2,), True)
     """
     h = check_latents(latents)
     y = check_factors(targets, h.shape[0], "targets")
@@ -168,6 +178,17 @@ class Decodability(MetricResult):
     fold_alphas : ndarray, shape (cv, D)
         Relative ridge penalty of each target in each fold's decoder, chosen
         on that fold's training samples only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(400, 2))  # targets, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10))  # (n, H)
+    >>> result = trilat.decodability(latents, x, cv=5, rng=0)  # a Decodability
+    >>> result.scores.shape, result.weight.shape, result.fold_alphas.shape
+    ((5,), (2, 10), (5, 2))
     """
 
     score: float

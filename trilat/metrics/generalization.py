@@ -57,6 +57,17 @@ class Generalization(MetricResult):
     fold_alphas : ndarray, shape (folds, D)
         Relative ridge penalty of each factor in each fold's decoder, chosen
         on that fold's training samples only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-0.5, 0.5, size=(400, 2))  # factors x*, shape (n, D)
+    >>> latents = x @ rng.normal(size=(2, 10))  # (n, H)
+    >>> result = trilat.regression_generalization(latents, x, "quadrant", rng=0)
+    >>> result.scores.shape, result.splits.shape, result.weight.shape  # 4 held-out quadrants
+    ((4,), (4, 2), (2, 10))
     """
 
     scores: np.ndarray

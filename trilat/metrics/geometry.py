@@ -30,6 +30,19 @@ class FactorAngles(MetricResult):
         Median of ``angles``.
     null_quantiles : ndarray, shape (3,)
         2.5th, 50th and 97.5th percentiles of ``null`` (NaN when ``n_null = 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import trilat
+    >>> weight = np.eye(3, 10)  # a decoder reading 3 factors from 3 different units, (D, H)
+    >>> result = trilat.factor_angles(weight, n_null=100, rng=0)  # a FactorAngles
+    >>> result.pairs  # the factor pairs i < j
+    array([[0, 1],
+           [0, 2],
+           [1, 2]])
+    >>> result.angles, float(result.median), result.null.shape
+    (array([90., 90., 90.]), 90.0, (100,))
     """
 
     angles: np.ndarray

@@ -7,6 +7,13 @@
 - ``_registry`` and ``_builtin``: the built-in sweeps (:data:`SWEEPS`);
 - ``_plots``: their figures (:func:`sweep_figure`, the ``plot`` extra);
 - ``_cli``: ``trilat sweep NAME``.
+
+Examples
+--------
+>>> from trilat.sweep import orthogonality, sweep
+>>> result = sweep(orthogonality, {"D": [2, 4], "N": [8, 64]}, seeds=3, progress=False)
+>>> len(result.records), result.params  # 4 configurations x 3 seeds
+(12, ('D', 'N'))
 """
 
 from trilat.sweep._builtin import (

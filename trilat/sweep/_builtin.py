@@ -93,7 +93,13 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
     ``D - 1``; ``N < D`` is rank ``N``). The error of an exact recovery grows
     like ``cond(C) eps``.
 
-    The unit's configuration has the keys D, N, cond, offset (std of ``b``), sigma, T, n_trials.
+    Parameters
+    ----------
+    config : mapping
+        The unit's configuration, with any of the keys D, N, cond, offset (std
+        of ``b``), sigma, T, n_trials; the others take their values in ``DEFAULTS``.
+    rng : numpy.random.Generator
+        The unit's generator (:func:`trilat.sweep.sweep` makes it from the unit's seed).
 
     Returns
     -------
@@ -102,6 +108,17 @@ def recovery(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, f
         (``max |mu_hat - mu|``), ``err_rel`` (over ``max |mu|``) and
         ``err_over_cond_eps`` (``err_rel / (cond_actual eps)``); errors are NaN
         when not identifiable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import recovery
+    >>> out = recovery({"D": 2, "N": 6}, np.random.default_rng(0))
+    >>> out["identifiable"], out["rank"], bool(out["err_max"] < 1e-14)
+    (1.0, 2.0, True)
+    >>> out = recovery({"D": 3, "N": 2}, np.random.default_rng(0))  # N < D: not identifiable
+    >>> out["identifiable"], out["rank"], out["err_max"]
+    (0.0, 2.0, nan)
     """
     p = check_params(config, "recovery")
     D, N = positive_int(p["D"], "D"), positive_int(p["N"], "N")
@@ -142,7 +159,13 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     :func:`column_cosines`, over the ``D(D-1)/2`` pairs ``j < k``; expected ``O(1/sqrt(N))`` with RMS
     :func:`orthogonality_scale` ``= sqrt(D / ((D+2) N))``.
 
-    The unit's configuration has the keys D (>= 2), N.
+    Parameters
+    ----------
+    config : mapping
+        The unit's configuration, with any of the keys D (>= 2), N; the others
+        take their values in ``DEFAULTS``.
+    rng : numpy.random.Generator
+        The unit's generator (:func:`trilat.sweep.sweep` makes it from the unit's seed).
 
     Returns
     -------
@@ -153,6 +176,16 @@ def orthogonality(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         (``cos_ms / scale^2``, whose mean over seeds tends to 1; a ratio of
         roots would be biased low by Jensen's inequality, to ``sqrt(2/pi)`` for a
         single pair at ``D = 2``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import orthogonality
+    >>> out = orthogonality({"D": 4, "N": 64}, np.random.default_rng(0))
+    >>> round(out["scale"], 4)  # sqrt(D / ((D + 2) N))
+    0.1021
+    >>> bool(out["cos_max"] < 1)
+    True
     """
     p = check_params(config, "orthogonality")
     D, N = positive_int(p["D"], "D", minimum=2), positive_int(p["N"], "N")
@@ -190,7 +223,13 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     ``alpha = sqrt(3)/pi`` (moment matching). ``D = 2`` uses the paper's evenly
     spaced lines, larger ``D`` random unit normals.
 
-    The unit's configuration has the keys t, sigma, D, N, n_trials.
+    Parameters
+    ----------
+    config : mapping
+        The unit's configuration, with any of the keys t, sigma, D, N, n_trials; the others
+        take their values in ``DEFAULTS``.
+    rng : numpy.random.Generator
+        The unit's generator (:func:`trilat.sweep.sweep` makes it from the unit's seed).
 
     Returns
     -------
@@ -200,6 +239,17 @@ def linearization(config: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         logits (in-sample; ``N + 1`` coefficients per coordinate against
         ``n_trials`` samples); ``frac_linear``, the fraction of ``|u| < 2``
         where the approximation holds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import linearization
+    >>> early = linearization({"t": 1, "n_trials": 200}, np.random.default_rng(0))
+    >>> late = linearization({"t": 20, "n_trials": 200}, np.random.default_rng(0))
+    >>> sorted(early)
+    ['frac_linear', 'r2_best_affine', 'r2_closed_form', 'rmse_closed_form']
+    >>> bool(early["r2_closed_form"] > late["r2_closed_form"])  # accurate early only
+    True
     """
     p = check_params(config, "linearization")
     t = positive_int(p["t"], "t")
@@ -265,7 +315,13 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
 
     (What eq. 7 bounds and what it does not: :func:`trilat.decodability_ceiling`.)
 
-    The unit's configuration has the keys t, sigma, D, N, n_trials.
+    Parameters
+    ----------
+    config : mapping
+        The unit's configuration, with any of the keys t, sigma, D, N, n_trials; the others
+        take their values in ``DEFAULTS``.
+    rng : numpy.random.Generator
+        The unit's generator (:func:`trilat.sweep.sweep` makes it from the unit's seed).
 
     Returns
     -------
@@ -273,6 +329,16 @@ def ceiling(config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, fl
         ``r2_eq7``, ``r2_mu``, ``r2_linear``, ``r2_bayes``, ``r2_mu_minus_eq7``,
         and ``recovery_max_err``, the largest ``|mu_hat - mu|`` of the
         trilateration through the optimal outputs at step ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import ceiling
+    >>> out = ceiling({"t": 1, "sigma": 0.2, "n_trials": 200}, np.random.default_rng(0))
+    >>> round(out["r2_eq7"], 2)  # 1 - s(1)^2 / Var(x*) = 1 - 0.04 * 12
+    0.52
+    >>> bool(out["r2_bayes"] > out["r2_eq7"]), bool(out["recovery_max_err"] < 1e-14)
+    (True, True)
     """
     p = check_params(config, "ceiling")
     t, n_trials = positive_int(p["t"], "t"), positive_int(p["n_trials"], "n_trials")

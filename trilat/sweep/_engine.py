@@ -236,6 +236,25 @@ def sweep(
     SweepResult
         One row per (configuration, seed), in grid order with seeds fastest,
         including rows read from ``out``.
+
+    Examples
+    --------
+    >>> from trilat.sweep import orthogonality, sweep
+    >>> result = sweep(orthogonality, {"D": [2, 4], "N": [8, 64]}, seeds=3, progress=False)
+    >>> len(result.records), result.params, result.values[:2]
+    (12, ('D', 'N'), ('cos_max', 'cos_mean'))
+    >>> [(r["D"], r["N"], r["seed"]) for r in result.records[:4]]  # seeds fastest
+    [(2, 8, 0), (2, 8, 1), (2, 8, 2), (2, 64, 0)]
+
+    A unit that raises is recorded, and the sweep goes on:
+
+    >>> def halve(config, rng):
+    ...     if config["x"] == 0:
+    ...         raise ZeroDivisionError("x = 0")
+    ...     return {"half": config["x"] / 2}
+    >>> result = sweep(halve, {"x": [0, 1]}, progress=False)
+    >>> result.n_errors, result.errors[0]["error"]["type"], result.records[1]["half"]
+    (1, 'ZeroDivisionError', 0.5)
     """
     if not callable(fn):
         raise ValueError(f"fn must be callable as fn(config, rng), got {fn!r}")
@@ -353,5 +372,26 @@ def read_sweep(path: str | os.PathLike[str]) -> SweepResult:
 
     Rows come in file order (the order units finished). ``math.nan`` values
     are written as JSON ``NaN``, which Python's ``json`` reads back.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A sweep file, as ``sweep(..., out=path)`` or :meth:`SweepResult.save` wrote it.
+
+    Returns
+    -------
+    SweepResult
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from trilat.sweep import orthogonality, read_sweep, sweep
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "orthogonality.jsonl")
+    >>> result = sweep(orthogonality, {"D": [2, 4], "N": [8]}, seeds=2, progress=False, out=path)
+    >>> again = read_sweep(path)
+    >>> len(again.records), again.params
+    (4, ('D', 'N'))
+    >>> tmp.cleanup()
     """
     return SweepResult.load(path)

@@ -68,6 +68,13 @@ def canonical_json(config: Mapping[str, Any]) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import canonical_json
+    >>> canonical_json({"sigma": 0.2, "N": np.int64(6), "D": 2})
+    '{"D":2,"N":6,"sigma":0.2}'
     """
     return json.dumps(_config(config, "config"), sort_keys=True, separators=(",", ":"))
 
@@ -91,6 +98,18 @@ def unit_seed(config: Mapping[str, Any], seed: int, root: int = 0) -> np.random.
     Returns
     -------
     numpy.random.SeedSequence
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trilat.sweep import unit_seed
+    >>> seq = unit_seed({"D": 2, "N": 6}, seed=3)
+    >>> seq.spawn_key
+    (3,)
+    >>> a = np.random.default_rng(seq).random()
+    >>> b = np.random.default_rng(unit_seed({"N": 6, "D": 2}, seed=3)).random()
+    >>> a == b  # the order of the keys does not matter
+    True
     """
     seed = positive_int(seed, "seed", minimum=0)
     root = positive_int(root, "root", minimum=0)
@@ -122,6 +141,14 @@ def expand_grid(grid: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[C
     ------
     ValueError
         An empty grid or list of values, non-scalar values, or duplicated configurations.
+
+    Examples
+    --------
+    >>> from trilat.sweep import expand_grid
+    >>> expand_grid({"D": [2, 4], "N": [8, 64]})  # the last name varies fastest
+    [{'D': 2, 'N': 8}, {'D': 2, 'N': 64}, {'D': 4, 'N': 8}, {'D': 4, 'N': 64}]
+    >>> expand_grid([{"D": 2, "N": 8}, {"D": 3}])  # an explicit list
+    [{'D': 2, 'N': 8}, {'D': 3}]
     """
     if isinstance(grid, Mapping):
         axes = []

@@ -54,6 +54,26 @@ def orthogonality_figure(result: Any) -> Any:
     ``|cos|`` faint) and ``sqrt(D / ((D+2) N))`` (dashed), log-log. Right: the
     ratio of the two, which tends to 1; error bars are one standard error
     (delta method, ``sem(cos^2) / (2 rms)``).
+
+    Parameters
+    ----------
+    result : SweepResult
+        Of the ``orthogonality`` sweep (any grid over its parameters, any seeds).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> from trilat.sweep import orthogonality, orthogonality_figure, sweep
+    >>> result = sweep(orthogonality, {"D": [2, 4], "N": [4, 16]}, seeds=2, progress=False)
+    >>> fig = orthogonality_figure(result)
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     from trilat.orthogonality import orthogonality_scale
 
@@ -101,6 +121,26 @@ def recovery_figure(result: Any) -> Any:
     against the condition number reached, log-log, with ``cond(C) eps``.
     Right: fraction of identifiable tasks (``rank C = D``) against ``N/D``
     for finite target ``cond``; ``cond = inf`` builds rank ``D - 1`` on purpose.
+
+    Parameters
+    ----------
+    result : SweepResult
+        Of the ``recovery`` sweep (any grid over its parameters, any seeds).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> from trilat.sweep import recovery, recovery_figure, sweep
+    >>> result = sweep(recovery, {"D": [2], "N": [2, 4], "cond": [1.0, 1e6]}, seeds=2, progress=False)
+    >>> fig = recovery_figure(result)
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     _needs(result, ("err_rel", "cond_actual", "identifiable"), "recovery")
     plt = _pyplot()
@@ -169,6 +209,26 @@ def linearization_figure(result: Any) -> Any:
     Left: ``1 - R^2`` of ``s(t) alpha C^+ z + C^+ b`` (filled) and of the best
     affine map of the same logits (hollow), log-log. Right: fraction of
     outputs in the linear range ``|u| < 2``.
+
+    Parameters
+    ----------
+    result : SweepResult
+        Of the ``linearization`` sweep (any grid over its parameters, any seeds).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> from trilat.sweep import linearization, linearization_figure, sweep
+    >>> result = sweep(linearization, {"t": [1, 5], "sigma": [0.2], "n_trials": [200]}, seeds=2, progress=False)
+    >>> fig = linearization_figure(result)
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     _needs(result, ("r2_closed_form", "r2_best_affine", "frac_linear"), "linearization")
     plt = _pyplot()
@@ -216,6 +276,26 @@ def ceiling_figure(result: Any) -> Any:
     only); ``s^2/Var`` collapses ``t`` and ``sigma``. Right:
     the measured unexplained variance ``1 - r^2`` over eq. 7's ``s^2/Var``,
     which should be 1.
+
+    Parameters
+    ----------
+    result : SweepResult
+        Of the ``ceiling`` sweep (any grid over its parameters, any seeds).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> from trilat.sweep import ceiling, ceiling_figure, sweep
+    >>> result = sweep(ceiling, {"t": [1, 5], "sigma": [0.2], "n_trials": [200]}, seeds=2, progress=False)
+    >>> fig = ceiling_figure(result)
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     _needs(result, ("r2_eq7", "r2_mu", "r2_bayes", "r2_linear"), "ceiling")
     plt = _pyplot()
@@ -297,6 +377,21 @@ def sweep_figure(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import os, tempfile
+    >>> from trilat.sweep import orthogonality, sweep, sweep_figure
+    >>> result = sweep(orthogonality, {"D": [2, 4], "N": [4, 16]}, seeds=2, progress=False)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "orthogonality.png")
+    >>> fig = sweep_figure("orthogonality", result, path, dpi=50)
+    >>> os.path.exists(path)
+    True
+    >>> plt.close(fig)
+    >>> tmp.cleanup()
     """
     if name not in _FIGURES:
         raise ValueError(f"no figure for sweep {name!r}; figures exist for {sorted(_FIGURES)}")

@@ -50,7 +50,27 @@ def check_params(config: Mapping[str, Any], sweep: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class BuiltinSweep:
-    """A built-in sweep: its function, default grid and seeds, and what it shows."""
+    """A built-in sweep: its function, default grid and seeds, and what it shows.
+
+    Attributes
+    ----------
+    name : str
+        ``"recovery"``, ``"orthogonality"``, ``"linearization"`` or ``"ceiling"``.
+    fn : callable ``(config, rng) -> dict[str, float]``
+    grid : dict of str to list
+        The default grid of ``trilat sweep NAME``.
+    seeds : int
+        Seeds per configuration by default.
+    description : str
+        One line, for ``trilat sweep --list``.
+
+    Examples
+    --------
+    >>> from trilat.sweep import SWEEPS
+    >>> builtin = SWEEPS["orthogonality"]  # a BuiltinSweep
+    >>> builtin.name, builtin.fn.__name__, builtin.parameters
+    ('orthogonality', 'orthogonality', {'D': 2, 'N': 6})
+    """
 
     name: str
     fn: Callable[[dict[str, Any], np.random.Generator], dict[str, float]]

@@ -70,6 +70,16 @@ class SweepResult:
         Parameter (configuration) column names, in order of first appearance.
     values : tuple of str
         Value column names returned by the function, in order of first appearance.
+
+    Examples
+    --------
+    >>> from trilat.sweep import orthogonality, sweep
+    >>> result = sweep(orthogonality, {"D": [2, 4], "N": [8, 64]}, seeds=3, progress=False)
+    >>> result.columns[:4], result.to_array().shape  # one row per (configuration, seed)
+    (('D', 'N', 'seed', 'cos_max'), (12,))
+    >>> summary = result.summarize()  # one row per configuration, mean and sem over seeds
+    >>> summary[["D", "N", "n"]].tolist()
+    [(2, 8, 3), (2, 64, 3), (4, 8, 3), (4, 64, 3)]
     """
 
     stored: tuple[dict[str, Any], ...]

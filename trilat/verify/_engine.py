@@ -66,7 +66,31 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def part1_row(task: Task, stats: Any | None) -> Part1Row:
-    """Part 1 for one task, from its Monte Carlo statistics (None when not identifiable)."""
+    """Part 1 for one task, from its Monte Carlo statistics (None when not identifiable).
+
+    Parameters
+    ----------
+    task : Task
+    stats : MonteCarloStats or None
+        What :func:`trilat.kernels.monte_carlo` returned for ``task``; None when
+        ``task`` is not identifiable.
+
+    Returns
+    -------
+    Part1Row
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.kernels import monte_carlo
+    >>> from trilat.verify import part1_row
+    >>> task = trilat.Task.evenly_spaced(6)
+    >>> row = part1_row(task, monte_carlo(task, n_trials=200, n_steps=5, rng=0, progress=False))
+    >>> row.identifiable, row.rank, row.passed
+    (True, 2, True)
+    >>> part1_row(trilat.Task.evenly_spaced(1), None).note  # N = 1 < D = 2
+    'not identifiable (N < D), as predicted'
+    """
     n, d = task.n_tasks, task.dim
     common = dict(n_tasks=n, rank=task.rank, condition_number=task.condition_number)
     if not task.identifiable:
@@ -127,6 +151,30 @@ def linearization_stats(
     part 1). The best affine decoder is the in-sample least-squares fit of
     ``mu`` on ``[z, 1]``, from streamed centred co-moments; R^2 is
     ``1 - SS_res/SS_tot`` per coordinate, averaged over coordinates.
+
+    Parameters
+    ----------
+    task : Task
+        Identifiable.
+    n_trials, n_steps : int
+        ``n`` and ``T``.
+    seed : int
+        The seed of :func:`trilat.simulate`.
+    progress : bool, optional
+        A progress bar on stderr; default: when stderr is a terminal.
+
+    Returns
+    -------
+    Part2
+        Lists of length ``T``.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.verify import linearization_stats
+    >>> part2 = linearization_stats(trilat.Task.evenly_spaced(6), 200, 5, seed=0, progress=False)
+    >>> part2.t, [round(r2, 2) for r2 in part2.r2_closed_form]
+    ([1.0, 2.0, 3.0, 4.0, 5.0], [0.95, 0.85, 0.75, 0.63, 0.49])
     """
     n, d = task.n_tasks, task.dim
     t = np.arange(1.0, n_steps + 1.0)
@@ -187,6 +235,25 @@ def part3_row(config: VerifyConfig, task: Task) -> Part3Row:
     mean exactly ``D / ((D + 2) N)`` for every N: the cosines are
     ``O(sqrt(D / ((D + 2) N)))``. Checked over ``RANDOM_SEEDS`` tasks by
     Bernstein's inequality (:func:`gram_interval`), which holds at every size.
+
+    Parameters
+    ----------
+    config : VerifyConfig
+        Its ``dim`` and ``seed`` (for the random tasks).
+    task : Task
+        The verified task of this ``N``.
+
+    Returns
+    -------
+    Part3Row
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, part3_row
+    >>> config = VerifyConfig(n_tasks=(6,))
+    >>> row = part3_row(config, config.task(6))
+    >>> row.task_passed, row.random_passed, round(row.gram_expected, 4)  # D / ((D + 2) N)
+    (True, True, 0.0833)
     """
     n, d = task.n_tasks, task.dim
     task_cos = max_abs_cos(task.C)
@@ -337,6 +404,13 @@ def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyRepo
     VerifyReport
         Every number of the four parts; ``passed`` when parts 1, 3 and the
         ceiling hold.
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> report.passed, [row.n_tasks for row in report.part1]
+    (True, [1, 6])
     """
     # numba is imported here, not at module level, so that `trilat --help` stays light;
     # the kernels give the same numbers as trilat.kernels._montecarlo's numpy reference

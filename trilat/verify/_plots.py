@@ -38,6 +38,18 @@ def verify_figures(report: Any, directory: str | os.PathLike[str], *, dpi: int =
     -------
     list of pathlib.Path
         The files written.
+
+    Examples
+    --------
+    >>> import pytest
+    >>> plt = pytest.importorskip("matplotlib.pyplot")
+    >>> import tempfile
+    >>> from trilat.verify import VerifyConfig, run_verify, verify_figures
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> [path.name for path in verify_figures(report, tmp.name, dpi=50)]
+    ['verify_ceiling.png', 'verify_linearization.png', 'verify_orthogonality.png']
+    >>> tmp.cleanup()
     """
     plt = pyplot()
     out = Path(directory)

@@ -35,7 +35,31 @@ RANDOM_SEEDS = 400  # random tasks per N in part 3
 
 @dataclass(frozen=True)
 class VerifyConfig:
-    """What to verify: D, the N values, sigma, T, trials and the seed."""
+    """What to verify: D, the N values, sigma, T, trials and the seed.
+
+    Attributes
+    ----------
+    dim : int
+        ``D``.
+    n_tasks : tuple of int
+        The ``N`` values verified.
+    sigma : float
+        Evidence noise per sample.
+    steps : int
+        ``T``, samples per trial.
+    trials : int
+        Monte Carlo trials per ``N``.
+    seed : int
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig
+    >>> config = VerifyConfig(n_tasks=(1, 6), steps=5, trials=200)
+    >>> config.task(6)
+    Task(dim=2, n_tasks=6, sigma=0.2, prior=Uniform(low=-0.5, high=0.5), rank=2, condition_number=1)
+    >>> print(config.task_kind)
+    evenly spaced (the paper's set)
+    """
 
     dim: int = 2
     n_tasks: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
@@ -73,6 +97,15 @@ class Part1Row:
         ``max_error < PART1_TOL``, or not identifiable exactly when ``N < D``.
     note : str
         What the check found, in words.
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> [(row.n_tasks, row.identifiable, row.passed) for row in report.part1]
+    [(1, False, True), (6, True, True)]
+    >>> report.part1[0].note
+    'not identifiable (N < D), as predicted'
     """
 
     n_tasks: int
@@ -102,6 +135,15 @@ class Part2:
         R^2 of the least-squares affine map of the same logits (in sample).
     share_linear : list of float
         Share of outputs with ``|u| <= 2``, where ``Phi^-1(sigmoid(z)) ~ alpha z``.
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> report.part2.n_tasks, report.part2.t  # the largest N, per t
+    (6, [1.0, 2.0, 3.0, 4.0, 5.0])
+    >>> [round(r2, 2) for r2 in report.part2.r2_closed_form]  # falls as outputs saturate
+    [0.95, 0.85, 0.75, 0.63, 0.49]
     """
 
     n_tasks: int
@@ -136,6 +178,14 @@ class Part3Row:
         Where the mean of ``q`` lies except with chance ``CHECK_CHANCE``.
     random_passed : bool
         ``gram_low <= gram_ms <= gram_high`` (:func:`trilat.verify.gram_interval`).
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> row = report.part3[1]  # N = 6
+    >>> row.n_tasks, row.task_passed, row.random_passed, round(row.gram_expected, 4)
+    (6, True, True, 0.0833)
     """
 
     n_tasks: int
@@ -173,6 +223,15 @@ class Ceiling:
     n_tasks_used : int or None
         ``N`` of the task whose trials gave ``r2`` (None: identity boundaries
         stood in, no identifiable task being verified).
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> [round(x, 2) for x in report.ceiling.eq7]  # 1 - s(t)^2 / Var(x*)
+    [0.52, 0.76, 0.84, 0.88, 0.9]
+    >>> all(report.ceiling.passed)
+    True
     """
 
     t: list[float]
@@ -186,7 +245,32 @@ class Ceiling:
 
 @dataclass
 class VerifyReport:
-    """All numbers of a run of ``trilat verify`` (``to_dict`` for JSON)."""
+    """All numbers of a run of ``trilat verify`` (``to_dict`` for JSON).
+
+    Attributes
+    ----------
+    config : VerifyConfig
+    part1 : list of Part1Row
+        One row per ``N``.
+    part2 : Part2 or None
+        For the largest identifiable ``N`` (None when there is none).
+    part3 : list of Part3Row
+        One row per ``N``.
+    ceiling : Ceiling
+    failures : list of str
+        The checks that failed, in words.
+    seconds : float
+        Wall time of the run.
+
+    Examples
+    --------
+    >>> from trilat.verify import VerifyConfig, run_verify
+    >>> report = run_verify(VerifyConfig(n_tasks=(1, 6), steps=5, trials=200), progress=False)
+    >>> report.passed, report.failures, len(report.part1), len(report.part3)
+    (True, [], 2, 2)
+    >>> sorted(report.to_dict())[:4]
+    ['ceiling', 'config', 'failures', 'part1']
+    """
 
     config: VerifyConfig
     part1: list[Part1Row]
