@@ -15,7 +15,7 @@ Derives, checking every step (per coordinate; all coordinates alike):
    the same form as eq. 7 but with the smaller conjugate variance; it never goes
    negative, and equals the best-affine R^2 of the flat mean;
 5. for reference, the Bayes R^2 under the uniform prior (truncated-Gaussian
-   posterior mean), evaluated by mpmath quadrature.
+   posterior mean), from ``trilat.bayes_decodability`` and checked by Monte Carlo.
 
 Run ``python derivations/ceiling.py``; import it by path for :func:`derive`.
 """
@@ -29,11 +29,11 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:  # the shared helper sits next to us
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import mpmath as mp
 import numpy as np
 import sympy as sp
 from _steps import Derivation, Phi, phi
-from scipy import special
+
+import trilat
 
 t = sp.Symbol("t", integer=True, positive=True)
 sigma = sp.Symbol("sigma", positive=True)
@@ -204,29 +204,17 @@ def derive() -> Derivation:
         "Uniform prior on [-1/2, 1/2], flat mean m = mu(t): x* | m is N(m, s^2) truncated to the "
         "box, so with alpha = (-1/2 - m)/s, beta = (1/2 - m)/s, Z = Phi(beta) - Phi(alpha), the "
         "Bayes risk is E_m[Var(x* | m)] = s^2 int [Z + alpha phi(alpha) - beta phi(beta) - "
-        "(phi(alpha) - phi(beta))^2 / Z] dm (density of m: Z). Evaluated by mpmath."
+        "(phi(alpha) - phi(beta))^2 / Z] dm (density of m: Z). Evaluated by trilat.bayes_decodability."
     )
     _monte_carlo(d)
     return d
 
 
 def bayes_r2_uniform(t_: float, sigma_: float, half: float = 0.5) -> float:
-    """Bayes R^2 for x* uniform on ``[-half, half]``: the truncated-Gaussian posterior mean."""
-    with mp.workdps(25):
-        s = mp.mpf(sigma_) / mp.sqrt(t_)
-        h = mp.mpf(half)
-
-        def integrand(m: mp.mpf) -> mp.mpf:
-            al, be = (-h - m) / s, (h - m) / s
-            Z = mp.ncdf(be) - mp.ncdf(al)
-            if Z == 0:
-                return mp.mpf(0)
-            pa, pb = mp.npdf(al), mp.npdf(be)
-            return Z + al * pa - be * pb - (pa - pb) ** 2 / Z
-
-        # the integrand vanishes like the tail of Phi beyond the box; 12 s past it is plenty
-        risk = s**2 * mp.quad(integrand, [-h - 12 * s, -h, 0, h, h + 12 * s])
-        return float(1 - risk / ((2 * h) ** 2 / 12))
+    """Bayes R^2 for x* uniform on ``[-half, half]``: ``trilat.bayes_decodability`` (one
+    implementation, in the core; tested there against mpmath quadrature)."""
+    task = trilat.Task(np.eye(1), np.zeros(1), sigma_, trilat.Uniform(-half, half))
+    return float(trilat.bayes_decodability(task, t_))
 
 
 def r2_table(ts=(1, 2, 5, 10, 20), sigma_: float = 0.2) -> list[tuple[float, ...]]:
@@ -256,10 +244,8 @@ def _monte_carlo(d: Derivation) -> None:
     x = rng.uniform(-0.5, 0.5, n)
     mu = x + sig * rng.standard_normal((n, t_)).mean(axis=1)
     cases.append(("uniform prior, mu(t) = mean(X)", x, mu, var_u, 1 - sig**2 / t_ / var_u))
-    s = sig / np.sqrt(t_)
-    al, be = (-0.5 - mu) / s, (0.5 - mu) / s
-    pdf = lambda v: np.exp(-(v**2) / 2) / np.sqrt(2 * np.pi)  # noqa: E731
-    post_mean = mu + s * (pdf(al) - pdf(be)) / (special.ndtr(be) - special.ndtr(al))
+    task = trilat.Task(np.eye(1), np.zeros(1), sig)
+    post_mean = trilat.posterior_mean(task, mu[:, None], t_, prior=trilat.Uniform())[:, 0]
     cases.append(
         ("uniform prior, truncated-Gaussian mean", x, post_mean, var_u, bayes_r2_uniform(t_, sig))
     )

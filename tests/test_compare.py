@@ -317,7 +317,7 @@ def test_json_round_trip(optimal: Comparison) -> None:
     arrays = [
         f.name for f in fields(Comparison) if isinstance(getattr(optimal, f.name), np.ndarray)
     ]
-    assert len(arrays) == 14  # the per-step arrays, with the step numbers and scored mask
+    assert len(arrays) == 17  # the per-step arrays (box oracle too), step numbers, scored mask
     for name in arrays:
         a, b = getattr(optimal, name), getattr(back, name)
         assert a.dtype == b.dtype
@@ -459,3 +459,54 @@ def test_compare_reports_and_takes_the_penalty(relu_base: Comparison) -> None:
     assert Comparison.from_json(fixed.to_json()).alpha == 0.01
     with pytest.raises(ValueError, match="alpha"):
         compare(_derived(_relu_latent), TASK, n_trials=100, alpha=-1.0)
+
+
+# --------------------------------------------------------------------------- the box-prior oracle
+
+
+def _box_oracle_network(task: trilat.Task, seen: list):
+    """Outputs the exact box-prior logits of the evidence it reads (and records it)."""
+
+    def fn(evidence):
+        seen.append(np.array(evidence))
+        post = trilat.posterior(task, evidence)
+        z = trilat.predict_logits(task, post.mean, std=post.std, prior=task.prior)
+        return post.mean, z
+
+    return from_callable(fn, input_kind="evidence", n_tasks=task.n_tasks)
+
+
+def test_box_oracle_scores_zero_over_itself_and_more_over_flat() -> None:
+    task = trilat.Task.evenly_spaced(3)
+    seen: list = []
+    c = compare(_box_oracle_network(task, seen), task, n_trials=40, n_steps=5, rng=3)
+    assert c.box_prior == [-0.5, 0.5] and c.box_trials == 40
+    np.testing.assert_allclose(c.excess_cross_entropy_box, 0.0, atol=1e-15)
+    assert np.all(c.excess_cross_entropy > 1e-5)
+    # independent: the oracle's own KL (from log-probabilities, trilat.oracle_gap) for the
+    # gap, and KL(flat || box) from the probabilities for the network's excess over flat
+    post = trilat.posterior(task, seen[0])
+    gap = trilat.oracle_gap(task, post.mean, std=post.std, prior=task.prior)
+    np.testing.assert_allclose(c.oracle_gap, gap.mean(axis=(0, 2)), rtol=1e-9, atol=1e-16)
+    p = trilat.predict(task, post.mean, std=post.std)  # flat
+    q = trilat.predict(task, post.mean, std=post.std, prior=task.prior)  # box
+    kl = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+    np.testing.assert_allclose(c.excess_cross_entropy, kl.mean(axis=(0, 2)), rtol=1e-7)
+    np.testing.assert_array_equal(c.excess_cross_entropy_box_trials, c.excess_cross_entropy)
+
+
+@pytest.mark.filterwarnings("ignore:output units")
+def test_flat_prior_only_and_json() -> None:
+    task = trilat.Task.evenly_spaced(3)
+    flat = compare(OptimalNetwork(task, "distances"), task, n_trials=16, n_steps=3, prior="flat")
+    assert flat.box_prior is None and flat.box_trials == 0
+    assert np.all(np.isnan(flat.oracle_gap)) and np.all(np.isnan(flat.excess_cross_entropy_box))
+    assert "box oracle" not in flat.to_markdown()
+    both = compare(OptimalNetwork(task, "distances"), task, n_trials=16, n_steps=3)
+    back = Comparison.from_json(both.to_json())
+    np.testing.assert_array_equal(back.oracle_gap, both.oracle_gap)
+    assert back.box_prior == both.box_prior and "box vs flat oracle KL" in both.to_markdown()
+    # the optimal (flat) network: its excess over the box oracle is the oracles' own gap
+    np.testing.assert_allclose(both.excess_cross_entropy_box, both.oracle_gap, rtol=1e-12)
+    with pytest.raises(ValueError, match="prior must be"):
+        compare(OptimalNetwork(task, "distances"), task, n_trials=16, n_steps=3, prior="box")

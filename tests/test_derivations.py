@@ -25,7 +25,7 @@ DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
 # Every test runs the sympy scripts (seconds each) or starts a process.
 pytestmark = pytest.mark.slow
 
-SCRIPTS = ("posterior", "recovery", "linearization", "ceiling")
+SCRIPTS = ("posterior", "recovery", "linearization", "ceiling", "noise")
 EPS = float(np.finfo(np.float64).eps)
 
 
@@ -369,3 +369,62 @@ def test_decodability_ceiling_is_the_derived_eq7(run_script):
         want = results["r2_gaussian"].subs(sub).evalf(30)
         # the conjugate std carries a few more roundings (1/sqrt of a sum): 8 eps
         assert abs(g - float(want)) <= 8 * EPS * (1 + float(1 - want))
+
+
+# -- anisotropic and correlated noise (derivations/noise.py) -------------------------------
+
+NOISE_COV = np.array([[0.04, 0.018], [0.018, 0.09]])
+
+
+def test_noise_covariance_scales_and_outputs_are_the_derived_ones(run_script):
+    """``Task.noise_scales / sqrt(t)`` and ``predict`` against the derived
+    ``s_i(t) = sqrt(c_i^T Sigma c_i / t)`` and ``Phi(k_i / s_i)``, evaluated at 30 digits.
+
+    Tolerance: the scale through a Cholesky factor errs by at most
+    ``~ (D + 1) eps tr(Sigma) / lam_min`` relative (tests/test_noise_cov.py derives it;
+    3.4e-14 here); ``predict`` moves by ``phi(u) |u|`` times that plus its own few eps.
+    """
+    sp = pytest.importorskip("sympy")
+    noise, _ = run_script("noise")
+    r = noise["derive"]().results
+    base = Task.evenly_spaced(6)
+    task = Task(base.C, base.b, noise_cov=NOISE_COV)
+    lam = np.linalg.eigvalsh(NOISE_COV)
+    rel = 4 * EPS * np.trace(NOISE_COV) / lam[0]
+    mu = np.array([0.07, -0.03])
+    for t in (1.0, 3.0, 20.0):
+        yhat = trilat.predict(task, mu, t)
+        for i, c in enumerate(task.C):
+            subs = {sp.Symbol("c_1", real=True): sp.Float(c[0], 30),
+                    sp.Symbol("c_2", real=True): sp.Float(c[1], 30),
+                    sp.Symbol("Sigma_11"): sp.Float(NOISE_COV[0, 0], 30),
+                    sp.Symbol("Sigma_12"): sp.Float(NOISE_COV[0, 1], 30),
+                    sp.Symbol("Sigma_22"): sp.Float(NOISE_COV[1, 1], 30),
+                    noise["t"]: sp.Float(t, 30)}  # fmt: skip
+            s_ref = r["scale"].subs(subs).evalf(30)
+            assert abs(task.noise_scales[i] / np.sqrt(t) - float(s_ref)) <= rel * float(s_ref)
+            k_ref = sp.Float(float(c @ mu), 30)  # c^T mu to one rounding (b = 0)
+            y_ref = float(r["yhat"].subs({noise["k"]: k_ref, noise["s"]: s_ref}).evalf(30))
+            u = float(k_ref / s_ref)
+            slack = np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi) * (abs(u) * rel + 2 * EPS)
+            assert abs(yhat[i] - y_ref) <= slack + 4 * EPS * y_ref
+
+
+def test_noise_covariance_posterior_is_the_derived_one(run_script):
+    sp = pytest.importorskip("sympy")
+    noise, _ = run_script("noise")
+    r = noise["derive"]().results
+    task = Task(np.eye(2), np.zeros(2), noise_cov=NOISE_COV)
+    evidence = np.random.default_rng(4).normal(size=(3, 2))
+    post = trilat.posterior(task, evidence)
+    names = {"Sigma_11": NOISE_COV[0, 0], "Sigma_12": NOISE_COV[0, 1], "Sigma_22": NOISE_COV[1, 1]}
+    for k, t in enumerate(post.t):
+        subs = {sp.Symbol(n): sp.Float(v, 30) for n, v in names.items()}
+        subs[noise["t"]] = sp.Float(t, 30)
+        cov_ref = np.array(r["posterior_cov"].subs(subs).evalf(30).tolist(), dtype=np.float64)
+        assert np.array_equal(post.cov[k], cov_ref)  # one correctly rounded division each
+        S = np.cumsum(evidence, axis=0)[k]
+        mean_subs = {sp.Symbol("S_1", real=True): sp.Float(S[0], 30),
+                     sp.Symbol("S_2", real=True): sp.Float(S[1], 30), noise["t"]: sp.Float(t, 30)}  # fmt: skip
+        mean_ref = np.array(r["posterior_mean"].subs(mean_subs).evalf(30).tolist(), dtype=float)
+        assert np.array_equal(post.mean[k], mean_ref[:, 0])

@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("model", ("trilat.priors", "trilat.mixing")),
     ("task", ("trilat.task", "trilat.protocol")),
-    ("oracle", ("trilat.oracle", "trilat.orthogonality")),
+    ("oracle", ("trilat.oracle", "trilat.box", "trilat.orthogonality")),
     ("linearization", ("trilat.linearization",)),
     ("kernels", ("trilat.kernels",)),
     ("measures", ("trilat.metrics", "trilat.adapters", "trilat._torch", "trilat.testing")),

@@ -70,6 +70,7 @@ def _outputs():
 # name -> (callable factory, valid keyword arguments, {array argument: refuse inf?})
 EXAMPLES = {
     "Task": (lambda: trilat.Task, dict(C=np.eye(2), b=np.zeros(2), sigma=0.2), {"C": True, "b": True}),
+    "Task[noise_cov]": (lambda: trilat.Task, dict(C=np.eye(2), b=np.zeros(2), noise_cov=np.array([[0.04, 0.01], [0.01, 0.09]])), {"noise_cov": True}),
     "AffineMap": (lambda: trilat.AffineMap, dict(weight=np.eye(2, 3), offset=np.zeros(2)), {"weight": True, "offset": True}),
     "AffineMap.__call__": (_decoder, dict(z=Z), {"z": True}),
     "OptimalNetwork.__call__": (lambda: trilat.OptimalNetwork(TASK), dict(evidence=np.zeros((2, 3, 2))), {"evidence": True}),
@@ -95,6 +96,14 @@ EXAMPLES = {
     "predict": (lambda: trilat.predict, dict(task=TASK, mu=MU, t=T[:, None]), {"mu": True, "t": True}),
     "predict_logits": (lambda: trilat.predict_logits, dict(task=TASK, mu=MU, t=T[:, None]), {"mu": True, "t": True}),
     "recover": (lambda: trilat.recover, dict(task=TASK, k=Z), {"k": False}),  # +-inf: saturated
+    "bayes_decodability": (lambda: trilat.bayes_decodability, dict(task=TASK, t=T), {"t": True}),
+    "bayes_decodability[std]": (lambda: trilat.bayes_decodability, dict(task=TASK, std=T), {"std": True}),
+    "estimate_from_logits": (lambda: trilat.estimate_from_logits, dict(task=TASK, z=Z, t=T[:, None]), {"z": True, "t": True}),
+    "estimate_from_logits[std]": (lambda: trilat.estimate_from_logits, dict(task=TASK, z=Z, std=T[:, None]), {"std": True}),
+    "oracle_gap": (lambda: trilat.oracle_gap, dict(task=TASK, mu=MU, t=T[:, None]), {"mu": True, "t": True}),
+    "oracle_gap[std]": (lambda: trilat.oracle_gap, dict(task=TASK, mu=MU, std=T[:, None]), {"std": True}),
+    "posterior_mean": (lambda: trilat.posterior_mean, dict(task=TASK, mu=MU, t=T[:, None]), {"mu": True, "t": True}),
+    "posterior_mean[std]": (lambda: trilat.posterior_mean, dict(task=TASK, mu=MU, std=T[:, None]), {"std": True}),
     "ccgp": (lambda: trilat.ccgp, dict(latents=LATENTS, factors=FACTORS, center=0.0), {"latents": True, "factors": True, "center": True}),
     "decodability": (lambda: trilat.decodability, dict(latents=LATENTS, targets=FACTORS), {"latents": True, "targets": True}),
     "factor_angles": (lambda: trilat.factor_angles, dict(weight=RNG.normal(size=(2, 5)), n_null=10), {"weight": True}),

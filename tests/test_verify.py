@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import special as scipy_special
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
@@ -156,6 +157,7 @@ def test_verify_random_tasks_in_higher_dimension(capsys):
     code, out, _ = run_cli(["verify", "--dim", "3", "--n-tasks", "2", "4", *FAST], capsys)
     assert code == 0
     assert "random unit rows" in out and "verified task" in out
+    assert "Prior gap: not run (it needs D <= 2" in out  # D = 3: nested quadrature, skipped
 
 
 def test_verify_json(capsys):
@@ -367,3 +369,23 @@ def test_gram_interval_is_valid_for_the_exact_mean():
         mean, variance = verify._engine.gram_moments(d, n)
         assert np.mean(q) == pytest.approx(mean, rel=0.02)
         assert np.var(q) == pytest.approx(variance, rel=0.05)
+
+
+def test_prior_gap_against_an_independent_kl():
+    """The prior gap's KL per t against KL(box || flat) from the two oracles' probabilities
+    (the part computes it from log-probabilities, trilat.oracle_gap), on 20 trials."""
+    config = verify.VerifyConfig()
+    task = config.task(6)
+    gap = verify._engine.prior_gap(task, 20, config.steps, 0)
+    assert gap.t == [1.0, 2.0, 5.0, 10.0, 20.0]
+    trials = trilat.simulate(task, 20, config.steps, rng=0)
+    post = trilat.posterior(task, trials.evidence)
+    sel = np.array([0, 1, 4, 9, 19])
+    mu, s = post.mean[:, sel], post.std[sel]
+    p = trilat.predict(task, mu, std=s, prior=task.prior)
+    q = trilat.predict(task, mu, std=s)
+    xlogy = scipy_special.xlogy  # 0 log 0 = 0 where both round to 0 or 1
+    kl = xlogy(p, p) - xlogy(p, q) + xlogy(1 - p, 1 - p) - xlogy(1 - p, 1 - q)
+    np.testing.assert_allclose(gap.kl_nats, kl.mean(axis=(0, 2)), rtol=1e-7)
+    assert gap.passed and gap.round_trip_checked > 0 and gap.round_trip_max_error < 1e-12
+    np.testing.assert_array_equal(gap.r2_bayes, trilat.bayes_decodability(task, gap.t))

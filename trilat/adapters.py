@@ -250,7 +250,10 @@ class OptimalNetwork:
     def __call__(self, evidence: np.ndarray) -> NetworkOutput:
         """Outputs for evidence of shape ``(n, T, D)``."""
         post = oracle_posterior(self.task, evidence)
-        logits = predict_logits(self.task, post.mean, std=post.std)
+        if post.std is None:  # noise covariance: a scale per output, from t (oracle.posterior)
+            logits = predict_logits(self.task, post.mean, post.t)
+        else:
+            logits = predict_logits(self.task, post.mean, std=post.std)
         if self.latent == "distances":
             latents = post.mean @ self.task.C.T - self.task.b
         elif self.latent == "posterior_mean":

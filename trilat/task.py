@@ -3,6 +3,8 @@
 A latent ``x* in R^D`` is drawn from a prior and held fixed over a trial; the
 agent sees ``X(t) = x* + sigma * eps(t)``, ``eps(t) ~ N(0, I_D)``, for
 ``t = 1..T``, and answers ``N`` binary questions ``y_i = 1[c_i^T x* > b_i]``.
+With a noise covariance ``Sigma`` (``Task(..., noise_cov=Sigma)``) the
+evidence is ``X(t) = x* + L eps(t)``, ``L L^T = Sigma`` (Cholesky).
 """
 
 from __future__ import annotations
@@ -59,14 +61,33 @@ class Task:
         Boundary normals; finite, no zero row.
     b : array_like, shape (N,)
         Offsets.
-    sigma : float
-        Noise standard deviation per evidence sample, ``> 0``.
+    sigma : float, optional
+        Noise standard deviation per evidence sample, ``> 0``: isotropic noise
+        ``sigma^2 I``, the paper's. Give exactly one of ``sigma`` and ``noise_cov``.
     prior : Uniform or Gaussian
         Prior of ``x*`` used to draw trials (default ``Uniform(-0.5, 0.5)``).
+    noise_cov : array_like, shape (D, D), optional
+        Covariance ``Sigma`` of one evidence sample's noise, in place of
+        ``sigma^2 I`` (anisotropic or correlated noise): finite, symmetric to
+        rounding (``|Sigma - Sigma^T| <= 64 eps max|Sigma|``; stored
+        symmetrised) and positive definite (its Cholesky factor must exist).
+        The flat-prior posterior is then ``N(mu(t), Sigma / t)`` and output
+        ``i`` has the scale ``sqrt(c_i^T Sigma c_i / t)``
+        (:attr:`noise_scales`). Such a task has no ``sigma``: reading
+        :attr:`sigma` raises ``ValueError``, and so does everything that
+        assumes isotropic noise (the box and Gaussian priors of the oracle,
+        the numba kernels); see :meth:`require_isotropic`.
 
     Attributes
     ----------
     C, b, sigma, prior, dim (D), n_tasks (N), rank, condition_number
+    noise_cov : ndarray, shape (D, D)
+        ``Sigma`` (``sigma^2 I`` for an isotropic task).
+    noise_scales : ndarray, shape (N,)
+        ``sqrt(c_i^T Sigma c_i)``, the noise std along each unit normal
+        (``sigma`` for every row of an isotropic task).
+    isotropic : bool
+        Whether the task was built with ``sigma`` (noise ``sigma^2 I``).
     pinv : ndarray, shape (D, N)
         ``C^+``, from a QR factorisation made once; raises
         :class:`NotIdentifiableError` when ``rank(C) < D``.
@@ -85,11 +106,25 @@ class Task:
     >>> paper = trilat.Task.evenly_spaced(6)
     >>> np.allclose(paper.C.T @ paper.C, 3 * np.eye(2))  # C^T C = (N/2) I
     True
+    >>> noisy = trilat.Task([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0], noise_cov=[[0.04, 0.0], [0.0, 0.09]])
+    >>> noisy.noise_scales  # sqrt(c_i^T Sigma c_i), the noise std along each normal
+    array([0.2, 0.3])
     """
 
-    __slots__ = ("_C", "_b", "_cond", "_pinv", "_prior", "_rank", "_sigma")
+    __slots__ = (
+        "_C", "_b", "_chol", "_cond", "_noise_cov", "_noise_scales", "_pinv", "_prior", "_rank",
+        "_sigma",
+    )  # fmt: skip
 
-    def __init__(self, C: Any, b: Any, sigma: float, prior: Prior | None = None) -> None:
+    def __init__(
+        self,
+        C: Any,
+        b: Any,
+        sigma: float | None = None,
+        prior: Prior | None = None,
+        *,
+        noise_cov: Any = None,
+    ) -> None:
         C = as_float_array(C, "C", ndim=2)
         if C.shape[0] == 0 or C.shape[1] == 0:
             raise ValueError(f"C must have at least one row and one column, got {describe(C)}")
@@ -134,7 +169,29 @@ class Task:
         sets = object.__setattr__
         sets(self, "_C", C)
         sets(self, "_b", b)
-        sets(self, "_sigma", positive_scalar(sigma, "sigma"))
+        if noise_cov is None:
+            if sigma is None:
+                raise ValueError(
+                    "give sigma (isotropic noise sigma^2 I) or noise_cov (a D x D covariance)"
+                )
+            sets(self, "_sigma", positive_scalar(sigma, "sigma"))
+            sets(self, "_noise_cov", None)
+            sets(self, "_chol", None)
+            scales = np.full(C.shape[0], self._sigma)
+        else:
+            if sigma is not None:
+                raise ValueError(
+                    f"give sigma or noise_cov, not both (got sigma={sigma!r}); noise_cov = "
+                    f"sigma^2 I is the isotropic case"
+                )
+            cov, chol = _noise_covariance(noise_cov, dim)
+            sets(self, "_sigma", None)
+            sets(self, "_noise_cov", cov)
+            sets(self, "_chol", chol)
+            # sqrt(c_i^T Sigma c_i) = ||L^T c_i||: a norm, never the sqrt of a rounded negative
+            scales = np.linalg.norm(C @ chol, axis=1)
+        scales.setflags(write=False)
+        sets(self, "_noise_scales", scales)
         sets(self, "_prior", prior)
         sets(self, "_rank", rank)
         sets(self, "_cond", cond)
@@ -145,12 +202,57 @@ class Task:
 
     C = property(lambda self: self._C, doc="Unit-norm boundary normals, shape (N, D).")
     b = property(lambda self: self._b, doc="Offsets, shape (N,), in units of the unit normals.")
-    sigma = property(lambda self: self._sigma, doc="Noise std per evidence sample.")
     prior = property(lambda self: self._prior, doc="Prior of x* used to draw trials.")
     rank = property(lambda self: self._rank, doc="Numerical rank of C.")
     condition_number = property(
         lambda self: self._cond, doc="s_1 / s_D of C (inf when rank(C) < D)."
     )
+
+    @property
+    def sigma(self) -> float:
+        """Noise std per evidence sample; ``ValueError`` for a task given ``noise_cov``."""
+        if self._sigma is None:
+            self.require_isotropic("Task.sigma")
+        return self._sigma
+
+    @property
+    def isotropic(self) -> bool:
+        """Whether the noise is ``sigma^2 I`` (the task was built with ``sigma``, not ``noise_cov``)."""
+        return self._noise_cov is None
+
+    @property
+    def noise_cov(self) -> np.ndarray:
+        """``Sigma``, the covariance of one sample's noise, shape ``(D, D)`` (``sigma^2 I`` if isotropic)."""
+        if self._noise_cov is None:
+            return self._sigma**2 * np.eye(self.dim)
+        return self._noise_cov
+
+    @property
+    def noise_cholesky(self) -> np.ndarray:
+        """Lower-triangular ``L`` with ``L L^T = Sigma``, shape ``(D, D)`` (``sigma I`` if isotropic)."""
+        if self._chol is None:
+            return self._sigma * np.eye(self.dim)
+        return self._chol
+
+    noise_scales = property(
+        lambda self: self._noise_scales,
+        doc="``sqrt(c_i^T Sigma c_i)``, the noise std along each unit normal, shape (N,).",
+    )
+
+    def require_isotropic(self, what: str) -> None:
+        """Raise ``ValueError`` naming ``what`` unless the noise is isotropic (``sigma^2 I``).
+
+        For the code that assumes ``sigma^2 I``: a scalar ``sigma``, independent
+        coordinates of the posterior (the exact box prior), a scalar precision
+        (the conjugate Gaussian prior), the numba kernels.
+        """
+        if self._noise_cov is not None:
+            raise ValueError(
+                f"{what} assumes isotropic noise sigma^2 I, but this task has a noise covariance "
+                f"noise_cov (D = {self.dim}); with noise_cov, the flat prior's oracle "
+                f"(trilat.predict/predict_logits/distances/estimate with prior='flat' and t) is "
+                f"supported, with scales sqrt(c_i^T noise_cov c_i / t) (Task.noise_scales)"
+            )
 
     @property
     def dim(self) -> int:
@@ -368,7 +470,10 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python description (for JSON)."""
         prior = {"kind": type(self._prior).__name__, **self._prior.__dict__}
-        return {"C": self._C.tolist(), "b": self._b.tolist(), "sigma": self._sigma, "prior": prior}
+        out = {"C": self._C.tolist(), "b": self._b.tolist(), "sigma": self._sigma, "prior": prior}
+        if self._noise_cov is not None:  # isotropic tasks keep their old description
+            out["noise_cov"] = self._noise_cov.tolist()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Task:
@@ -378,7 +483,7 @@ class Task:
         priors = {"Uniform": Uniform, "Gaussian": Gaussian}
         if kind not in priors:
             raise ValueError(f"prior kind must be one of {sorted(priors)}, got {kind!r}")
-        return cls(d["C"], d["b"], d["sigma"], priors[kind](**p))
+        return cls(d["C"], d["b"], d["sigma"], priors[kind](**p), noise_cov=d.get("noise_cov"))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Task):
@@ -388,15 +493,51 @@ class Task:
             and np.array_equal(self._b, other._b)
             and self._sigma == other._sigma
             and self._prior == other._prior
+            and (self._noise_cov is None) == (other._noise_cov is None)
+            and (self._noise_cov is None or np.array_equal(self._noise_cov, other._noise_cov))
         )
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
+        noise = (
+            f"sigma={self._sigma!r}"
+            if self._noise_cov is None
+            else f"noise_cov={self._noise_cov.tolist()!r}"
+        )
         return (
-            f"Task(dim={self.dim}, n_tasks={self.n_tasks}, sigma={self._sigma!r}, "
+            f"Task(dim={self.dim}, n_tasks={self.n_tasks}, {noise}, "
             f"prior={self._prior!r}, rank={self._rank}, condition_number={self._cond:.4g})"
         )
+
+
+def _noise_covariance(noise_cov: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(Sigma, L)``: ``noise_cov`` validated and symmetrised, and its Cholesky factor."""
+    cov = as_float_array(noise_cov, "noise_cov", ndim=2)
+    if cov.shape != (dim, dim):
+        raise ValueError(f"noise_cov must have shape ({dim}, {dim}) (D x D), got {describe(cov)}")
+    asym = float(np.max(np.abs(cov - cov.T)))
+    # symmetric to rounding: a covariance assembled in floating point (A A^T, V L V^T)
+    # may differ from its transpose by a few ulps of its largest entry
+    if asym > 64 * _EPS * float(np.max(np.abs(cov))):
+        raise ValueError(
+            f"noise_cov must be symmetric, got max |noise_cov - noise_cov^T| = {asym:.3g} "
+            f"with max |noise_cov| = {float(np.max(np.abs(cov))):.3g}"
+        )
+    cov = 0.5 * (cov + cov.T)  # exact for an exactly symmetric matrix
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        chol = None
+    if chol is None or not np.all(np.isfinite(chol)) or np.any(np.diag(chol) <= 0):
+        low = float(np.linalg.eigvalsh(cov)[0])
+        raise ValueError(
+            f"noise_cov must be positive definite (a Cholesky factor must exist), got smallest "
+            f"eigenvalue {low:.3g}"
+        )
+    cov.setflags(write=False)
+    chol.setflags(write=False)
+    return cov, chol
 
 
 def check_task(task: Any, *, identifiable: bool = False) -> Task:
@@ -452,6 +593,11 @@ def simulate(
 ) -> Trials:
     """Draw trials: ``x* ~ prior``, ``X(t) = x* + sigma eps(t)``, ``t = 1..T``.
 
+    With ``task.noise_cov`` (``Sigma``), ``X(t) = x* + L eps(t)`` with ``L``
+    its Cholesky factor, from the same ``eps(t)`` (so a diagonal ``Sigma``
+    scales each coordinate of the isotropic stream, and an isotropic task's
+    numbers are what they always were).
+
     Every number is a pure function of the seed and the trial's index
     (counter-based Philox4x64-10, normals by ``Phi^-1`` of 53-bit uniforms),
     so trials ``first_trial .. first_trial + n_trials - 1`` are the same
@@ -505,11 +651,11 @@ def simulate(
         trials = np.arange(first_trial + lo, first_trial + hi, dtype=np.uint64)
         u = _philox.uniforms(key, trials, steps, task.dim)
         x_star[lo:hi] = task.prior.quantile(u[:, 0, :])
-        np.add(
-            x_star[lo:hi, None, :],
-            task.sigma * scipy.special.ndtri(u[:, 1:, :]),
-            out=evidence[lo:hi],
-        )
+        if task.isotropic:
+            noise = task.sigma * scipy.special.ndtri(u[:, 1:, :])
+        else:  # eps L^T, row by row: each sample's noise is L eps
+            noise = scipy.special.ndtri(u[:, 1:, :]) @ task.noise_cholesky.T
+        np.add(x_star[lo:hi, None, :], noise, out=evidence[lo:hi])
     return Trials(x_star=x_star, evidence=evidence, first_trial=first_trial)
 
 

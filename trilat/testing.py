@@ -59,9 +59,12 @@ from trilat.task import Gaussian, Task, Uniform
 
 __all__ = [
     "boundaries",
+    "box_cases",
+    "box_latents",
     "cases",
     "latents",
     "logits",
+    "noise_covariances",
     "orthogonal_matrices",
     "probabilities",
     "task_from",
@@ -154,6 +157,61 @@ def orthogonal_matrices(dim: IntOrStrategy) -> Strategy:
         return q * signs
 
     return draw_orthogonal()
+
+
+def noise_covariances(
+    dim: IntOrStrategy,
+    *,
+    max_condition: float = 100.0,
+    min_std: float = 0.01,
+    max_std: float = 2.0,
+    diagonal: bool = False,
+) -> Strategy:
+    """Noise covariances ``Sigma`` for ``Task(..., noise_cov=Sigma)``: symmetric positive definite.
+
+    ``Sigma = Q diag(lam) Q^T`` (symmetrised exactly, ``(M + M^T) / 2``) with
+    ``Q`` from :func:`orthogonal_matrices` (the identity when
+    ``diagonal=True``) and ``lam_j = std^2 r_j``, ``std`` drawn from
+    ``[min_std, max_std]`` and each ``r_j`` from ``[1 / max_condition, 1]``:
+    so the condition number ``max lam / min lam <= max_condition`` by
+    construction (to rounding: the computed ``Sigma``'s eigenvalues are
+    within ``~D eps std^2`` of ``lam``). Shrinks towards ``Q = I``.
+
+    Parameters
+    ----------
+    dim : int or strategy of int
+        ``D >= 1``.
+    max_condition : float
+        Bound on ``cond(Sigma)``, ``>= 1``.
+    min_std, max_std : float
+        Range of ``sqrt(lam_max)``, ``0 < min_std <= max_std``.
+    diagonal : bool
+        Anisotropic but uncorrelated noise (``Sigma`` diagonal).
+
+    Returns
+    -------
+    strategy of ndarray, shape (D, D)
+    """
+    if not (isinstance(max_condition, (int, float)) and 1 <= max_condition < math.inf):
+        raise InvalidArgument(f"max_condition must be a finite number >= 1, got {max_condition!r}")
+    if not (isinstance(min_std, (int, float)) and isinstance(max_std, (int, float))) or not (
+        0 < min_std <= max_std < math.inf
+    ):
+        raise InvalidArgument(
+            f"noise_covariances needs 0 < min_std <= max_std < inf, got {min_std!r}, {max_std!r}"
+        )
+    dims = _ints(dim, "dim", st.integers(1, MAX_DIM), 1)
+
+    @st.composite
+    def draw_covariance(draw: Callable) -> np.ndarray:
+        d = draw(dims)
+        q = np.eye(d) if diagonal else draw(orthogonal_matrices(d))
+        std = draw(_unit(float(min_std), float(max_std)))
+        ratios = draw(_float_arrays(d, 1.0 / float(max_condition), 1.0))
+        m = (q * (std**2 * ratios)) @ q.T
+        return 0.5 * (m + m.T)
+
+    return draw_covariance()
 
 
 def _condition(C: np.ndarray) -> float:
@@ -323,11 +381,13 @@ def tasks(
     full_rank: bool = True,
     max_condition: float = 100.0,
     max_offset: float = 1.0,
+    noise_cov: bool | Strategy = False,
 ) -> Strategy:
     """:class:`trilat.Task` instances: boundaries from :func:`boundaries`, a noise ``sigma``.
 
     A falsifying example prints as the call that rebuilds it,
-    ``task_from(boundaries=(C, b), sigma=..., prior=...)``.
+    ``task_from(boundaries=(C, b), sigma=..., prior=...)`` (or
+    ``noise_cov=...`` in place of ``sigma``).
 
     Parameters
     ----------
@@ -337,6 +397,10 @@ def tasks(
         Noise std per sample; default from ``[0.01, 2]``.
     prior : Uniform, Gaussian or a strategy of them, optional
         Default ``Uniform(-0.5, 0.5)``, the paper's.
+    noise_cov : bool or strategy of ndarray
+        ``True``: correlated noise, ``Sigma`` from :func:`noise_covariances`
+        (``cond(Sigma) <= 100``) in place of ``sigma``; a strategy: its
+        ``(D, D)`` draws (it must match the drawn ``D``). Not with ``sigma``.
 
     Returns
     -------
@@ -356,6 +420,8 @@ def tasks(
     ...     assert task.sigma == 0.2 and not task.b.any()
     >>> test_identifiable()  # passes: nothing printed
     """
+    if noise_cov is not False and sigma is not None:
+        raise InvalidArgument("give sigma or noise_cov, not both")
     sigmas = _floats(sigma, "sigma", _unit(0.01, 2.0))
     if prior is None:
         priors = st.just(Uniform())
@@ -369,14 +435,27 @@ def tasks(
         dim, n_tasks, full_rank=full_rank, max_condition=max_condition, max_offset=max_offset
     )
 
+    if noise_cov is not False:
+        if noise_cov is not True and not isinstance(noise_cov, st.SearchStrategy):
+            raise InvalidArgument(f"noise_cov must be a bool or a strategy, got {noise_cov!r}")
+
+        def with_noise(pair: tuple[np.ndarray, np.ndarray]) -> Strategy:
+            covs = noise_covariances(pair[0].shape[1]) if noise_cov is True else noise_cov
+            return st.builds(task_from, boundaries=st.just(pair), noise_cov=covs, prior=priors)
+
+        return pairs.flatmap(with_noise)
     # builds() makes hypothesis print a falsifying task as the call that rebuilds it.
     return st.builds(task_from, boundaries=pairs, sigma=sigmas, prior=priors)
 
 
 def task_from(
-    boundaries: tuple[Any, Any], sigma: float, prior: Uniform | Gaussian | None = None
+    boundaries: tuple[Any, Any],
+    sigma: float | None = None,
+    prior: Uniform | Gaussian | None = None,
+    *,
+    noise_cov: Any = None,
 ) -> Task:
-    """``Task(C, b, sigma, prior)`` from a pair ``boundaries = (C, b)``.
+    """``Task(C, b, sigma, prior, noise_cov=noise_cov)`` from a pair ``boundaries = (C, b)``.
 
     What :func:`tasks` calls, so that a falsifying example hypothesis prints,
     ``task_from(boundaries=(array(...), array(...)), sigma=..., prior=...)``,
@@ -402,7 +481,7 @@ def task_from(
     Task(dim=2, n_tasks=2, sigma=0.2, prior=Uniform(low=-0.5, high=0.5), rank=2, condition_number=1)
     """
     C, b = boundaries
-    return Task(C, b, sigma, prior)
+    return Task(C, b, sigma, prior, noise_cov=noise_cov)
 
 
 def latents(
@@ -590,7 +669,9 @@ def cases(
     max_t : float
         Largest integer ``t``.
     **task_options
-        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``).
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``,
+        ``noise_cov``; the default ``max_offset=0.45`` makes every boundary
+        cross the default box; ``cases(noise_cov=True)`` draws correlated noise).
 
     Returns
     -------
@@ -636,11 +717,131 @@ class Case(tuple):
     def __repr__(self) -> str:
         task, mu, t = self
         with np.printoptions(floatmode="unique", threshold=sys.maxsize):
+            noise = f"sigma={task.sigma!r}" if task.isotropic else f"noise_cov={task.noise_cov!r}"
             source = (
-                f"task_from(boundaries=({task.C!r}, {task.b!r}), sigma={task.sigma!r}, "
-                f"prior={task.prior!r})"
+                f"task_from(boundaries=({task.C!r}, {task.b!r}), {noise}, prior={task.prior!r})"
             )
             return f"({source}, {np.asarray(mu)!r}, {t!r})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+def box_latents(
+    task: Task, *, shape: int | tuple[int, ...] | Strategy = (), margin: float = 0.0
+) -> Strategy:
+    """Latents ``mu`` inside the task's uniform box ``[low + margin, high - margin]^D``.
+
+    Faces and corners are drawn often (hypothesis favours the ends of a float
+    range), which is where the box prior's exact outputs differ from the flat ones.
+
+    Parameters
+    ----------
+    task : Task
+        With a :class:`trilat.Uniform` prior.
+    shape : int, tuple or strategy of tuples
+        Batch shape in front of the latent axis.
+    margin : float
+        Distance kept from every face, ``0 <= margin < (high - low)/2``.
+
+    Returns
+    -------
+    strategy of ndarray, shape ``shape + (D,)``
+
+    Examples
+    --------
+    A property test, run here on 10 fixed examples (in a test file, drop the settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> import trilat
+    >>> from trilat import testing as tt
+    >>> task = trilat.Task.evenly_spaced(3)
+    >>> @settings(max_examples=10, database=None, derandomize=True)
+    ... @given(tt.box_latents(task, shape=4, margin=0.1))
+    ... def test_inside(mu):
+    ...     assert mu.shape == (4, 2) and np.all(np.abs(mu) <= 0.4)
+    >>> test_inside()  # passes: nothing printed
+    """
+    if not isinstance(task, Task) or not isinstance(task.prior, Uniform):
+        raise InvalidArgument(f"box_latents needs a Task with a Uniform prior, got {task!r}")
+    low, high = task.prior.low, task.prior.high
+    if not (isinstance(margin, (int, float)) and 0 <= margin < (high - low) / 2):
+        raise InvalidArgument(f"margin must be in [0, (high - low)/2), got {margin!r}")
+    shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(shape)
+
+    @st.composite
+    def draw_latents(draw: Callable) -> np.ndarray:
+        batch = draw(shapes)
+        batch = (batch,) if isinstance(batch, (int, np.integer)) else tuple(batch)
+        return draw(_float_arrays((*batch, task.dim), low + margin, high - margin))
+
+    return draw_latents()
+
+
+def box_cases(
+    dim: IntOrStrategy | None = None,
+    n_tasks: IntOrStrategy | None = None,
+    *,
+    max_condition: float = 20.0,
+    max_t: float = 1000.0,
+    margin: float = 0.0,
+    **task_options: Any,
+) -> Strategy:
+    """Cases ``(task, mu, t)`` of the uniform box prior: an identifiable task, ``mu`` in the box.
+
+    What the box-prior round trip ``mu -> predict_logits(prior=box) ->
+    estimate_from_logits(prior=box)`` is stated for. The prior is the task's
+    (``Uniform(-0.5, 0.5)`` unless ``prior=`` gives another :class:`Uniform`).
+
+    Parameters
+    ----------
+    dim : int or strategy of int, optional
+        ``D``; default 1 to 3 (where the box prior's outputs are computed by
+        quadrature, not quasi-Monte Carlo).
+    n_tasks, max_condition
+        As in :func:`boundaries` (full rank).
+    max_t : float
+        Largest integer ``t``.
+    margin : float
+        As in :func:`box_latents`.
+    **task_options
+        Passed to :func:`tasks` (``sigma``, ``prior``, ``max_offset``; the
+        default ``max_offset=0.45`` makes every boundary cross the default box).
+
+    Returns
+    -------
+    strategy of (Task, ndarray of shape (D,), int)
+
+    Examples
+    --------
+    The box-prior round trip, run here on 5 fixed examples (in a test file, drop the
+    settings):
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> import trilat
+    >>> from trilat import testing as tt
+    >>> @settings(max_examples=5, database=None, derandomize=True, deadline=None)
+    ... @given(tt.box_cases(dim=2, n_tasks=3))
+    ... def test_round_trip(case):
+    ...     task, mu, t = case
+    ...     z = trilat.predict_logits(task, mu, t, prior=task.prior)
+    ...     mu_hat = trilat.estimate_from_logits(task, z, t, prior=task.prior)
+    ...     assert np.max(np.abs(mu_hat - mu)) <= 1e-10
+    >>> test_round_trip()  # passes: nothing printed
+    """
+    dims = _ints(dim, "dim", st.integers(1, 3), 1)
+    # |b| < 1/2 <= |c|_1 / 2: every boundary crosses the box [-1/2, 1/2]^D (one that
+    # misses it gives the same output for every mu, and says nothing about it)
+    task_options.setdefault("max_offset", 0.45)
+    task_strategy = tasks(dims, n_tasks, max_condition=max_condition, **task_options)
+
+    @st.composite
+    def draw_case(draw: Callable) -> tuple[Task, np.ndarray, int]:
+        task = draw(task_strategy)
+        if not isinstance(task.prior, Uniform):
+            raise InvalidArgument(f"box_cases needs a Uniform prior, got {task.prior!r}")
+        return task, draw(box_latents(task, margin=margin)), draw(times(max_value=max_t))
+
+    return draw_case()

@@ -206,6 +206,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "cross-validation inside each training set)",
     )
     parser.add_argument(
+        "--prior",
+        choices=("task", "flat"),
+        default="task",
+        help="oracles scored against: 'task' (default): the flat prior's (the theorem's) and, "
+        "for a uniform task prior and D <= 2, the exact box-prior oracle beside it (excess CE over both, "
+        "and the two oracles' own KL); 'flat': the flat prior's only",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="directory for comparison.json and the figures"
     )
     parser.add_argument("--no-figures", action="store_true", help="write the JSON only")
@@ -278,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 latent_step=args.latent_step,
                 alpha=args.alpha,
                 rng=args.seed,
+                prior=None if getattr(args, "prior", "task") == "task" else "flat",
             )
         for w in caught:  # one line each on stderr, before the report
             print(f"trilat compare: warning: {w.message}", file=sys.stderr)

@@ -20,6 +20,12 @@ def _task_line(c: Any) -> str:
     kind = type(prior).__name__
     params = ", ".join(f"{v:g}" for v in prior.__dict__.values())
     posterior = "conjugate Gaussian posterior" if kind == "Gaussian" else "flat-prior posterior"
+    if getattr(c, "box_prior", None) is not None and c.box_trials:
+        low, high = c.box_prior
+        posterior += (
+            f" (the theorem's), and beside it the exact box-prior oracle (uniform on "
+            f"[{low:g}, {high:g}]^D, first {c.box_trials} trials)"
+        )
     return (
         f"Task: D = {task.dim}, N = {task.n_tasks} boundaries, sigma = {task.sigma:g}, "
         f"prior {kind}({params}), Var(x*) = {prior.variance:.4g}; oracle: {posterior}."
@@ -39,7 +45,14 @@ def _step_table(c: Any) -> list[str]:
     plain = _plain(c)
     has_outputs = bool(np.any(c.scored))
     first = ["t"] if plain else ["step", "t"]
-    outputs = ["mean abs(Yhat - Yhat*)", "excess CE (nats)", "RMSE(mu_hat - mu)", "r²(mu_hat, x*)"]
+    box = getattr(c, "box_prior", None) is not None and has_outputs
+    outputs = ["mean abs(Yhat - Yhat*)", "excess CE (nats)"]
+    if box:
+        outputs += [
+            f"excess CE, first {c.box_trials} trials: flat / box oracle",
+            "box vs flat oracle KL",
+        ]
+    outputs += ["RMSE(mu_hat - mu)", "r²(mu_hat, x*)"]
     rest = ["eq. 7: r² of mu", "oracle r²", "R²(decode mu)", "R²(decode x*)"]
     header = [*first, "s(t)", *(outputs if has_outputs else []), *rest]
     cells = []
@@ -54,7 +67,11 @@ def _step_table(c: Any) -> list[str]:
         row = [f"{int(c.steps[i])}"] if plain else [f"{int(c.steps[i])}", f"{int(c.t[i])}"]
         row.append(number(c.posterior_std[i]))
         if has_outputs:
-            row += [number(c.output_abs_error[i]), number(c.excess_cross_entropy[i]), *est]
+            row += [number(c.output_abs_error[i]), number(c.excess_cross_entropy[i])]
+            if box:
+                pair = (c.excess_cross_entropy_box_trials[i], c.excess_cross_entropy_box[i])
+                row += [" / ".join(number(v) for v in pair), number(c.oracle_gap[i])]
+            row += est
         row += [
             number(c.ceiling[i]),
             number(c.optimal_r2[i]),
@@ -287,7 +304,16 @@ def markdown(c: Any) -> str:
         "which a decoder fitted in distribution (R²(decode x*)) can exceed at small t by "
         "shrinking towards the prior; "
         "excess CE is mean KL(Bern(Yhat*) || Bern(Yhat)) per output. "
-        "Every ridge penalty is relative, alpha · tr(H_cᵀH_c)/H on the centred training "
+        + (
+            f"Yhat* is the flat prior's (the theorem's, Phi(k/s(t))); the box oracle's are the "
+            f"exact Bayes-optimal outputs under the uniform prior on [{c.box_prior[0]:g}, "
+            f"{c.box_prior[1]:g}]^D (truncated-normal posterior); on the first {c.box_trials} "
+            f"trials the excess CE over each, and 'box vs flat oracle KL', what the flat oracle "
+            f"itself loses to the box one. "
+            if getattr(c, "box_prior", None) is not None and c.box_trials
+            else ""
+        )
+        + "Every ridge penalty is relative, alpha · tr(H_cᵀH_c)/H on the centred training "
         "latents H_c (H their non-constant units), so no score depends on the scale or offset of the latent state.",
     ]
     return "\n".join(lines) + "\n"

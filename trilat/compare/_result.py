@@ -23,6 +23,9 @@ def _array_fields() -> tuple[str, ...]:
         "ceiling",
         "output_abs_error",
         "excess_cross_entropy",
+        "excess_cross_entropy_box",
+        "excess_cross_entropy_box_trials",
+        "oracle_gap",
         "saturated",
         "estimate_rmse",
         "estimate_r2",
@@ -53,6 +56,13 @@ class Comparison:
     - ``output_abs_error``: mean ``|Yhat_net - Yhat_opt|`` over trials and tasks;
     - ``excess_cross_entropy``: mean ``KL(Bern(Yhat_opt) || Bern(Yhat_net))``,
       nats per output (saturated outputs left out);
+    - ``excess_cross_entropy_box``: the same over the exact box-prior oracle
+      (the truncated-normal posterior of the uniform prior ``box_prior``,
+      ``[low, high]``), on the first ``box_trials`` trials, beside
+      ``excess_cross_entropy_box_trials``, the flat oracle's on the same
+      trials; ``oracle_gap``:
+      ``KL(box oracle || flat oracle)`` on the same trials, what the theorem's
+      flat prior itself loses (NaN throughout when ``box_prior`` is None);
     - ``saturated``: how many outputs were exactly 0 or 1;
     - ``estimate_rmse``: RMS over trials and coordinates of
       ``mu_hat_net - mu(t)``, in units of ``x*``;
@@ -141,6 +151,17 @@ class Comparison:
     scored: np.ndarray
     identifiable: bool
     units: dict[str, Any]
+    excess_cross_entropy_box: np.ndarray | None = None
+    excess_cross_entropy_box_trials: np.ndarray | None = None
+    oracle_gap: np.ndarray | None = None
+    box_prior: list[float] | None = None
+    box_trials: int = 0
+
+    def __post_init__(self) -> None:
+        nan = np.full(np.shape(self.t), np.nan)  # no box oracle: NaN at every step
+        for name in ("excess_cross_entropy_box", "excess_cross_entropy_box_trials", "oracle_gap"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, nan.copy())
 
     def index(self, step: int) -> int:
         """The position of step number ``step`` in the per-step arrays."""
@@ -162,6 +183,12 @@ class Comparison:
     def from_dict(cls, d: dict[str, Any]) -> Comparison:
         """Inverse of :meth:`to_dict`."""
         names = {f.name for f in fields(cls)}
+        box_arrays = ("excess_cross_entropy_box", "excess_cross_entropy_box_trials", "oracle_gap")
+        d = dict(d)
+        if "box_prior" not in d:  # written before the box prior: the flat oracle only
+            d.update(box_prior=None, box_trials=0)
+            for name in box_arrays:
+                d[name] = ["nan"] * len(d.get("t", []))
         if set(d) != names:
             raise ValueError(
                 f"not a Comparison: missing {sorted(names - set(d))}, unexpected "

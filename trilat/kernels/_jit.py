@@ -530,6 +530,19 @@ def _prior_code(prior: Uniform | Gaussian) -> tuple[int, float, float]:
     return 1, prior.mean, prior.std
 
 
+def _isotropic(task: Task, name: str) -> Task:
+    """``task``, if its noise is ``sigma^2 I``; the kernels refuse a noise covariance.
+
+    They take one scalar ``sigma`` (the draw) and one ``s(t)`` per row (the
+    outputs and their inversion). Following ``Sigma`` would mean a Cholesky
+    product in the draw and a scale per output in every kernel, for a case
+    the closed-form oracle (and the numpy Monte Carlo driver built on it)
+    already covers exactly.
+    """
+    task.require_isotropic(f"trilat.kernels.{name} (one scalar sigma and s(t) per row)")
+    return task
+
+
 def _key(rng: Any) -> tuple[np.uint64, np.uint64]:
     k0, k1 = _philox.key_from_rng(rng)
     return np.uint64(k0), np.uint64(k1)
@@ -542,7 +555,8 @@ def simulate(
 
     Bit-identical to ``trilat.simulate`` for the same arguments (the same
     Philox4x64-10 stream, the same ``Phi^-1``). Shapes: ``x_star`` (n, D),
-    ``evidence`` (n, T, D).
+    ``evidence`` (n, T, D). Isotropic noise only (a task with ``noise_cov``
+    raises ``ValueError``).
 
     Parameters
     ----------
@@ -570,7 +584,7 @@ def simulate(
     >>> bool(np.array_equal(trials.evidence, trilat.simulate(task, 3, 20, rng=0).evidence))
     True
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "simulate")
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
     first_trial = trial_range(first_trial, n_trials)
@@ -646,6 +660,8 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> Outputs:
     The kernel version of :func:`trilat.predict`: ``mu`` of shape (..., D),
     ``t`` (or ``std``) broadcastable against ``mu.shape[:-1]``; outputs (..., N).
 
+    Isotropic noise only (a task with ``noise_cov`` raises ``ValueError``).
+
     Parameters
     ----------
     task : Task
@@ -672,7 +688,7 @@ def predict(task: Task, mu: Any, t: Any = None, *, std: Any = None) -> Outputs:
     >>> out.tail.shape, out.probabilities()[0, 0]  # on every boundary: 1/2
     ((5, 20, 6), array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]))
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "predict")
     mu = last_axis(mu, "mu", task.dim, "D, the latent dimension")
     lead = mu.shape[:-1]
     rows = np.ascontiguousarray(mu).reshape(-1, task.dim)
@@ -689,6 +705,8 @@ def invert(task: Task, outputs: Outputs, t: Any = None, *, std: Any = None) -> n
 
     Exact for every ``u``: ``Phi^-1`` of the tail probability, or
     ``ndtri_exp`` of its log, with the sign of ``u``; nothing saturates.
+
+    Isotropic noise only (a task with ``noise_cov`` raises ``ValueError``).
 
     Parameters
     ----------
@@ -716,7 +734,7 @@ def invert(task: Task, outputs: Outputs, t: Any = None, *, std: Any = None) -> n
     >>> bool(np.allclose(k, mu @ task.C.T - task.b, rtol=1e-13, atol=1e-15))
     True
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "invert")
     if not isinstance(outputs, Outputs):
         raise ValueError(f"outputs must be trilat.kernels.Outputs, got {type(outputs).__name__}")
     tail = last_axis(outputs.tail, "outputs.tail", task.n_tasks, "N, the number of tasks")
@@ -890,7 +908,7 @@ def roundtrip(
     >>> bool(rt.error.max() < 1e-13), bool(rt.n_saturated.sum() > 0)
     (True, True)
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "roundtrip")
     task.require_identifiable()
     n_trials = positive_int(n_trials, "n_trials", minimum=0)
     n_steps = positive_int(n_steps, "n_steps")
@@ -962,7 +980,7 @@ def monte_carlo(
     >>> stats.r2_mu_xstar[[0, -1]].round(2)  # eq. 7: 1 - s(t)^2 / Var(x*) = 0.52, 0.98
     array([0.5 , 0.98])
     """
-    task = check_task(task)
+    task = _isotropic(check_task(task), "monte_carlo")
     task.require_identifiable()
 
     def start(sums: MonteCarloSums) -> ChunkFolder:

@@ -21,6 +21,7 @@ __all__ = [
     "Part1Row",
     "Part2",
     "Part3Row",
+    "PriorGap",
     "VerifyConfig",
     "VerifyReport",
 ]
@@ -244,6 +245,52 @@ class Ceiling:
 
 
 @dataclass
+class PriorGap:
+    """The flat prior (the theorem's) against the exact box prior, per ``t`` (reported).
+
+    Attributes
+    ----------
+    n_tasks, n_trials : int
+        ``N`` of the task and the trials used (drawn from the box prior).
+    t : list of float
+        The ``t`` computed (``GAP_T`` within ``1..T``, and ``T``).
+    kl_nats : list of float
+        Mean over trials and outputs of ``KL(P_box || P_flat)``
+        (:func:`trilat.oracle_gap`): the cross-entropy the flat oracle loses
+        to the exact one, in nats per output.
+    kl_se : list of float
+        Its standard error over trials (NaN for one trial).
+    r2_flat, r2_box : list of float
+        R^2 against ``x*`` of the flat posterior mean ``mu(t)`` and of the exact
+        box posterior mean (:func:`trilat.posterior_mean`), on these trials.
+    r2_eq7, r2_bayes : list of float
+        Their population values: eq. 7 (:func:`trilat.decodability_ceiling`)
+        and :func:`trilat.bayes_decodability`.
+    round_trip_max_error : float
+        Largest ``|mu_hat - mu|`` of ``mu -> predict_logits(prior=box) ->
+        estimate_from_logits(prior=box)`` over the trials with ``mu`` in the box
+        and ``s(t) <= high - low``.
+    round_trip_checked : int
+        How many ``(trial, t)`` the round trip covered.
+    passed : bool
+        ``round_trip_max_error < PART1_TOL``.
+    """
+
+    n_tasks: int
+    n_trials: int
+    t: list[float]
+    kl_nats: list[float]
+    kl_se: list[float]
+    r2_flat: list[float]
+    r2_box: list[float]
+    r2_eq7: list[float]
+    r2_bayes: list[float]
+    round_trip_max_error: float
+    round_trip_checked: int
+    passed: bool
+
+
+@dataclass
 class VerifyReport:
     """All numbers of a run of ``trilat verify`` (``to_dict`` for JSON).
 
@@ -277,6 +324,7 @@ class VerifyReport:
     part2: Part2 | None
     part3: list[Part3Row]
     ceiling: Ceiling
+    prior_gap: PriorGap | None = None
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
