@@ -401,6 +401,7 @@ def _figure(rows: list[dict], ref: dict[int, float], path: Path) -> Path:
 # two shared CPU cores allow a small fraction of that, stated in the output.
 PAPER_TRIALS = 100_000 * 16
 PROTOCOL_ARCHS = {"paper": ("paper_rnn", "lstm", "gpt2"), "trilat": ("rnn",)}
+PROTOCOL_ORDER = ("paper_rnn", "rnn", "lstm", "gpt2")  # run order within an N_task, table order
 PROTOCOL_SETTINGS = {
     # steps per block; the decoder of generalize.py: n_fits fits, n_batches (0: the paper's
     # 3000/2000/1000 by N_task)
@@ -495,7 +496,10 @@ def run_protocol_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[
 def _protocol_rows(result: Any) -> list[dict]:
     rows = []
     recs = [r for r in result.records if not r.get("error_type")]
-    keys = dict.fromkeys((r["block"], r["arch"], r["n_tasks"]) for r in recs)
+    keys = sorted(
+        dict.fromkeys((r["block"], r["arch"], r["n_tasks"]) for r in recs),
+        key=lambda k: (k[0] != "paper", PROTOCOL_ORDER.index(k[1]), k[2]),
+    )
     for block, arch, n in keys:
         rs = [r for r in recs if (r["block"], r["arch"], r["n_tasks"]) == (block, arch, n)]
         row = {"block": block, "arch": arch, "n_tasks": n, "seeds": len(rs)}
@@ -586,15 +590,18 @@ def main_protocol(args: argparse.Namespace) -> int:
     """The paper-protocol block and trilat's recipe block, one sweep."""
     name = "quick" if args.quick else "full"
     setting = PROTOCOL_SETTINGS[name]
-    tasks = tuple(int(n) for n in args.tasks.split(",") if n)
+    tasks = tuple(int(n) for n in (args.tasks or ",".join(map(str, TASKS))).split(",") if n)
+    archs = tuple(a for a in (args.archs or ",".join(PROTOCOL_ORDER)).split(",") if a)
     seeds = args.seeds or setting["seeds"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     steps = dict(setting["steps"])
     if args.steps_paper:
         steps["paper"] = args.steps_paper
+        name = f"{name}_s{args.steps_paper}"  # its own file: rows pool every unit in a file
     if args.steps_trilat:
         steps["trilat"] = args.steps_trilat
+        name = f"{name}_t{args.steps_trilat}"
     grid = [
         {
             "block": block,
@@ -605,9 +612,14 @@ def main_protocol(args: argparse.Namespace) -> int:
             "n_fits": setting["n_fits"],
             "n_batches": setting["n_batches"],
         }
-        for block in ("paper", "trilat")
-        for arch in PROTOCOL_ARCHS[block]
-        for n in sorted(tasks, reverse=True)
+        # N_task outermost, in the order given, and trilat's RNN right after the paper's: a
+        # run cut short has every recipe of the first N_tasks, not one recipe of all of them
+        for n in tasks
+        for block, arch in sorted(
+            ((b, a) for b in ("paper", "trilat") for a in PROTOCOL_ARCHS[b]),
+            key=lambda ba: PROTOCOL_ORDER.index(ba[1]),
+        )
+        if arch in archs
     ]
     decoder = setting["n_batches"] or "the paper's"
     print(
@@ -706,12 +718,407 @@ def _protocol_figure(rows: list[dict], path: Path) -> Path:
     return path
 
 
+# --- the paper's other figures: stimulus duration (Fig. 5a), D (Fig. 5b), sigma (Fig. 5c) -------
+
+FIGURE_BLOCKS = ("duration", "dim", "sigma")
+FIGURE_SETTINGS = {
+    # steps: batches of 16 of the paper's recipe; the decoder of generalize.py: n_fits fits x
+    # n_batches batches (0: the paper's) per held-out orthant, at most max_held_out orthants
+    "quick": {
+        "seeds": 1,
+        "steps": 1000,
+        "eval_trials": 1000,
+        "n_fits": 1,
+        "n_batches": 300,
+        "max_held_out": 4,
+    },
+    "full": {
+        "seeds": 3,
+        "steps": 100_000,
+        "eval_trials": 4000,
+        "n_fits": 5,
+        "n_batches": 0,
+        "max_held_out": 16,
+    },
+}
+# what each block varies (D = 2 uses the paper's units; D > 2 random unit normals, b = 0)
+FIGURE_GRIDS = {
+    "duration": [{"dim": 2, "n_tasks": n, "sigma": 0.2} for n in (6, 24)],
+    "dim": [{"dim": d, "n_tasks": 24, "sigma": 0.2} for d in (2, 4, 6, 8, 10)],
+    "sigma": [{"dim": 2, "n_tasks": 6, "sigma": s} for s in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)],
+}
+# the stimulus steps t at which the duration block runs generalize.py's (corrected) analysis
+DURATION_STEPS = (1, 2, 3, 5, 10, 20)
+
+
+def _figure_task(config: dict[str, Any], seed: int) -> trilat.Task:
+    if config["dim"] == 2:
+        return trilat.Task.paper_units(config["n_tasks"], sigma=config["sigma"])
+    return trilat.Task.random(config["dim"], config["n_tasks"], sigma=config["sigma"], rng=seed)
+
+
+def run_figure_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Train one network with the paper's recipe on its trial and measure its generalisation.
+
+    At the decision step: compare's excess cross-entropy, trilat's ridge quadrant
+    (orthant) generalisation of ``x*`` from the latent state (16 orthants drawn when
+    ``2^D > 16``; enough trials that each holds ~16), and generalize.py's analysis,
+    faithful and corrected, on ``max_held_out`` orthants (all when ``2^D`` is fewer, else
+    drawn by the unit's seed). With ``config["per_t"]``: the same ridge score at every
+    stimulus step ``t`` and the corrected analysis at :data:`DURATION_STEPS`.
+    """
+    import warnings
+
+    from trilat.experiments import reference_generalization, train
+
+    task_seed, train_seed, eval_seed, gen_seed, pick_seed = (
+        int(s) for s in rng.integers(0, 2**63 - 1, size=5)
+    )
+    task = _figure_task(config, task_seed)
+    protocol = trilat.TrialProtocol.paper()
+    cpu = time.process_time()
+    net = train(
+        config["arch"],
+        task,
+        recipe="paper",
+        protocol=protocol,
+        steps=config["steps"],
+        eval_every=max(config["steps"] // 4, 1),
+        eval_trials=config["eval_trials"],
+        rng=train_seed,
+        progress=False,
+    )
+    values: dict[str, Any] = {
+        "train_cpu_seconds": time.process_time() - cpu,
+        "train_trials": config["steps"] * net.config["batch_size"],
+    }
+    cpu = time.process_time()
+    with warnings.catch_warnings():  # a briefly trained network may be near chance: recorded
+        warnings.simplefilter("ignore")
+        c = trilat.compare(
+            net, task, n_trials=config["eval_trials"], rng=eval_seed, progress=False
+        )
+    last = int(np.flatnonzero(c.scored)[-1])
+    values["excess_ce"] = float(c.excess_cross_entropy[last])
+    values["ceiling"] = float(c.ceiling[last])
+    dim = task.dim
+    # trilat's metric: enough trials that a drawn orthant holds ~16 of them
+    n_ridge = max(config["eval_trials"], 16 * 2**dim)
+    trials = trilat.simulate(task, n_ridge, protocol.stimulus, rng=eval_seed)
+    latents = np.asarray(net(protocol.inputs(trials.evidence, net.mixing)).latents)
+    steps = [int(protocol.step_numbers()[last])]
+    if config["per_t"]:
+        steps = list(range(1, protocol.stimulus + 1)) + steps
+    for step in steps:
+        gen = metrics.regression_generalization(
+            latents[:, protocol.index(step)],
+            trials.x_star,
+            "quadrant",
+            prior_variance=task.prior.variance,
+            max_folds=16,
+            rng=eval_seed,
+        )
+        values[f"ridge_s{step}"] = gen.median
+    values["ridge"] = values[f"ridge_s{steps[-1]}"]
+    n_orthants = 2**dim
+    k = min(config["max_held_out"], n_orthants)
+    held = np.sort(np.random.default_rng(pick_seed).choice(n_orthants, k, replace=False))
+    kwargs = {
+        "mixing": net.mixing,
+        "protocol": protocol,
+        "n_fits": config["n_fits"],
+        "n_batches": config["n_batches"] or None,
+        "held_out": held,
+        "rng": gen_seed,
+    }
+    for faithful in (True, False):
+        ref = reference_generalization(net, task, faithful=faithful, **kwargs)
+        key = "faithful" if faithful else "corrected"
+        for q, row in zip(held, ref.scores, strict=True):
+            for f, score in enumerate(row):
+                values[f"{key}_o{q}_fit{f}"] = float(score)
+        values[key] = ref.median
+    if config["per_t"]:
+        for step in DURATION_STEPS:
+            ref = reference_generalization(net, task, step=step, **kwargs)
+            values[f"corrected_s{step}"] = ref.median
+    values["analysis_cpu_seconds"] = time.process_time() - cpu
+    return values
+
+
+def _figure_rows(result: Any, block: str) -> list[dict]:
+    recs = [r for r in result.records if not r.get("error_type")]
+    rows = []
+    for key in dict.fromkeys((r["arch"], r["dim"], r["n_tasks"], r["sigma"]) for r in recs):
+        rs = [r for r in recs if (r["arch"], r["dim"], r["n_tasks"], r["sigma"]) == key]
+        row: dict[str, Any] = dict(zip(("arch", "dim", "n_tasks", "sigma"), key, strict=True))
+        row["seeds"] = len(rs)
+        for kind in ("faithful", "corrected"):
+            scores = np.array([r[k] for r in rs for k in r if k.startswith(f"{kind}_o")], float)
+            row[kind] = tuple(float(v) for v in np.percentile(scores, [25, 50, 75]))
+        ridge = np.array([r["ridge"] for r in rs])
+        row["ridge"] = (float(ridge.min()), float(np.median(ridge)), float(ridge.max()))
+        for k in ("excess_ce", "ceiling", "train_cpu_seconds", "analysis_cpu_seconds"):
+            row[k] = float(np.mean([r[k] for r in rs]))
+        row["train_trials"] = rs[0]["train_trials"]
+        if "ridge_s1" in rs[0]:
+            row["ridge_t"] = {
+                int(k[7:]): float(np.median([r[k] for r in rs]))
+                for k in rs[0]
+                if k.startswith("ridge_s")
+            }
+            row["corrected_t"] = {
+                t: float(np.median([r[f"corrected_s{t}"] for r in rs])) for t in DURATION_STEPS
+            }
+        rows.append(row)
+    return rows
+
+
+def _eq7(sigma: float, t: float) -> float:
+    """Eq. 7 with the uniform prior: ``1 - sigma^2 / (t / 12)``."""
+    return 1.0 - 12.0 * sigma**2 / t
+
+
+def _figure_markdown(rows: list[dict], block: str) -> str:
+    lines = []
+    if block == "duration":
+        lines.append(
+            "| arch | N_task | seeds | t (evidence samples) | ridge gen. r² (median over seeds) | "
+            "generalize.py corrected | eq. 7, 1 − σ²/(t·Var x*) | Fig5a.py, 1 − σ²/((t + 1)·Var x*) "
+            "| in-distribution shrinkage Var/(Var + s²) |"
+        )
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            s = r["sigma"]
+            for t in range(1, 21):
+                corr = r["corrected_t"].get(t)
+                corr_s = f"{corr:.3f}" if corr is not None else ""
+                shrink = 1.0 / (1.0 + 12.0 * s**2 / t)
+                lines.append(
+                    f"| {r['arch']} | {r['n_tasks']} | {r['seeds']} | {t} | "
+                    f"{r['ridge_t'][t]:.3f} | {corr_s} | {_eq7(s, t):.3f} | "
+                    f"{1 - 12 * s**2 / (t + 1):.3f} | {shrink:.3f} |"
+                )
+            lines.append(
+                f"| {r['arch']} | {r['n_tasks']} | {r['seeds']} | decision step (t = 20) | "
+                f"{r['ridge_t'][21]:.3f} | {r['corrected'][1]:.3f} | {_eq7(s, 20):.3f} | "
+                f"{1 - 12 * s**2 / 21:.3f} | {1 / (1 + 12 * s**2 / 20):.3f} |"
+            )
+        head = "\n".join(lines) + "\n"
+    else:
+        head = (
+            "| arch | D | N_task | σ | seeds | training trials (% of 1.6M) | excess CE at decision "
+            "(nats) | eq. 7 at T | ridge gen. r² median (min–max over seeds) | generalize.py "
+            "corrected median [IQR] | faithful median [IQR] | train CPU s | analysis CPU s |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        )
+        for r in rows:
+            f, c, g = r["faithful"], r["corrected"], r["ridge"]
+            head += (
+                f"| {r['arch']} | {r['dim']} | {r['n_tasks']} | {r['sigma']} | {r['seeds']} | "
+                f"{r['train_trials']:.0f} ({100 * r['train_trials'] / PAPER_TRIALS:.1f}%) | "
+                f"{r['excess_ce']:.4f} | {r['ceiling']:.3f} | {g[1]:.3f} ({g[0]:.3f}–{g[2]:.3f})"
+                f" | {c[1]:.3f} [{c[0]:.3f}, {c[2]:.3f}] | {f[1]:.3f} [{f[0]:.3f}, {f[2]:.3f}] | "
+                f"{r['train_cpu_seconds']:.0f} | {r['analysis_cpu_seconds']:.0f} |\n"
+            )
+    note = (
+        "\nridge: trilat.metrics.regression_generalization (quadrant scheme; for D > 2, 16 "
+        "orthants drawn among the 2^D) on the latent state; generalize.py: "
+        "trilat.experiments.reference_generalization (Adam decoder), corrected = tested on the "
+        "held-out orthant, faithful = the paper's test set (q2/q4 tested on q1/q3; for D > 2 "
+        "the all-positive or all-negative orthant).\n"
+    )
+    return head + note
+
+
+def _figure_plot(rows: list[dict], block: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+    if block == "duration":
+        t = np.arange(1, 21)
+        for r, color in zip(rows, colors, strict=False):
+            label = f"{r['arch']}, N = {r['n_tasks']}"
+            ax.plot(
+                t,
+                [r["ridge_t"][k] for k in t],
+                "o-",
+                color=color,
+                ms=4,
+                label=f"{label}: ridge, state at step t",
+            )
+            ts = sorted(r["corrected_t"])
+            ax.plot(
+                ts,
+                [r["corrected_t"][k] for k in ts],
+                "s--",
+                color=color,
+                mfc="none",
+                label=f"{label}: generalize.py corrected",
+            )
+            ax.plot([21], [r["ridge_t"][21]], "*", color=color, ms=9)
+        sigma = rows[0]["sigma"]
+        tt = np.linspace(1, 21, 200)
+        ax.plot(tt, 1 - 12 * sigma**2 / tt, "k-", lw=1.2, label="eq. 7, t = evidence samples")
+        ax.plot(tt, 1 - 12 * sigma**2 / (tt + 1), "k:", lw=1.2, label="Fig5a.py, 1 − 0.48/(t + 1)")
+        ax.plot(
+            tt,
+            1 / (1 + 12 * sigma**2 / tt),
+            color="gray",
+            ls="-.",
+            lw=1,
+            label="Var/(Var + s²): shrinkage fitted in distribution",
+        )
+        ax.set_xlabel("evidence samples t (stars: the decision step, t = 20 + an empty step)")
+        low = min(min(r["ridge_t"].values()) for r in rows)
+        low = min(low, min(min(r["corrected_t"].values()) for r in rows))
+        ax.set_ylim(min(0.0, low - 0.05), 1.02)
+        ax.set_xticks([1, 2, 3, 5, 10, 15, 20, 21])
+        ax.set_xticklabels(["1", "2", "3", "5", "10", "15", "20", "dec."])
+        ax.set_title("Fig. 5a analogue: OOD r² of x* against evidence seen")
+    else:
+        xkey = "dim" if block == "dim" else "sigma"
+        x = np.array([r[xkey] for r in rows], float)
+        order = np.argsort(x)
+        x = x[order]
+        rs = [rows[i] for i in order]
+        for kind, color, marker, ls in (
+            ("corrected", "tab:blue", "o", "-"),
+            ("faithful", "tab:red", "s", ":"),
+        ):
+            med = np.array([r[kind][1] for r in rs])
+            err = [med - [r[kind][0] for r in rs], [r[kind][2] for r in rs] - med]
+            ax.errorbar(
+                x,
+                med,
+                yerr=err,
+                marker=marker,
+                ls=ls,
+                color=color,
+                capsize=3,
+                label=f"generalize.py {kind} (median, IQR)",
+            )
+        ax.plot(
+            x,
+            [r["ridge"][1] for r in rs],
+            "^-",
+            color="tab:green",
+            label="trilat ridge (median over seeds)",
+        )
+        if block == "dim":
+            ax.axhline(_eq7(0.2, 20), color="k", lw=1, ls="--", label="eq. 7 at T = 20 (0.976)")
+            ax.set_xlabel(f"latent dimension D (random boundaries, N = {rs[0]['n_tasks']})")
+            ax.set_title("Fig. 5b analogue: OOD r² against D")
+        else:
+            ss = np.linspace(x.min(), x.max(), 100)
+            ax.plot(ss, [_eq7(s, 20) for s in ss], "k--", lw=1, label="eq. 7 at T = 20")
+            ax.set_xlabel(f"evidence noise σ (N = {rs[0]['n_tasks']})")
+            ax.set_title("Fig. 5c analogue: OOD r² against σ")
+        lo = min(0.0, min(min(r["corrected"][0], r["ridge"][1]) for r in rs) - 0.05)
+        ax.set_ylim(lo, 1.02)
+    ax.set_ylabel("out-of-distribution r² of x*")
+    ax.legend(fontsize=6.5, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main_figure(args: argparse.Namespace) -> int:
+    """One of the paper's other figures (duration, D, sigma), paper recipe, on the sweep engine."""
+    block = args.blocks
+    name = "quick" if args.quick else "full"
+    setting = dict(FIGURE_SETTINGS[name])
+    if args.steps_paper:
+        setting["steps"] = args.steps_paper
+        name = f"{name}_s{args.steps_paper}"
+    seeds = args.seeds or setting["seeds"]
+    archs = tuple(a for a in (args.archs or "paper_rnn").split(",") if a)
+    base = FIGURE_GRIDS[block]
+    if args.tasks:
+        tasks = [int(n) for n in args.tasks.split(",") if n]
+        base = [dict(b, n_tasks=n) for b in base for n in tasks]
+        base = list({tuple(sorted(b.items())): b for b in base}.values())
+    grid = [
+        dict(
+            b,
+            arch=arch,
+            steps=setting["steps"],
+            eval_trials=setting["eval_trials"],
+            n_fits=setting["n_fits"],
+            n_batches=setting["n_batches"],
+            max_held_out=setting["max_held_out"],
+            per_t=block == "duration",
+        )
+        for arch in archs
+        for b in base
+    ]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"paper_claims {block} ({name}): {len(grid)} configurations x {seeds} seeds; paper recipe "
+        f"{setting['steps']} batches of 16 ({100 * setting['steps'] * 16 / PAPER_TRIALS:.1f}% of "
+        f"the paper's 1.6M trials); decoder {setting['n_fits']} fit(s) x "
+        f"{setting['n_batches'] or 'the paper'}'s batches on <= {setting['max_held_out']} "
+        f"held-out orthants; {args.workers} worker(s)",
+        flush=True,
+    )
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    executor = (
+        cf.ProcessPoolExecutor(args.workers, mp_context=context) if args.workers > 1 else None
+    )
+    try:
+        result = sweep(
+            run_figure_unit,
+            grid,
+            seeds=seeds,
+            executor=executor,
+            out=out / f"{block}_{name}.jsonl",
+            progress=None,
+            retry_errors=True,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    errors = [r for r in result.records if r.get("error_type")]
+    for r in errors:
+        print(f"error in {r['arch']} D={r['dim']} N={r['n_tasks']}: {r['error_message']}")
+    rows = _figure_rows(result, block)
+    if not rows:
+        print("no network finished; nothing to tabulate")
+        return 1
+    table = _figure_markdown(rows, block)
+    print()
+    print(table)
+    fig = _figure_plot(rows, block, out / f"{block}_{name}.png")
+    (out / f"{block}_{name}.md").write_text(table)
+    print(f"figure: {fig}\ntable: {out / f'{block}_{name}.md'}")
+    print(
+        f"runtime: {time.perf_counter() - start:.0f} s wall for {len(result)} networks (stored "
+        "units not re-timed)"
+    )
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the short setting (< 10 min)")
     parser.add_argument("--seeds", type=int, help="seeds per configuration")
-    parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated")
-    parser.add_argument("--tasks", default=",".join(map(str, TASKS)), help="comma-separated")
+    parser.add_argument(
+        "--archs",
+        default=None,
+        help="comma-separated (default: rnn,transformer for --blocks recipe; paper_rnn,rnn,lstm,"
+        "gpt2 for the protocol blocks; paper_rnn for the figure blocks)",
+    )
+    parser.add_argument(
+        "--tasks", default=None, help="comma-separated N_task (default: each block's own)"
+    )
     parser.add_argument("--steps-rnn", type=int, help="optimiser steps of the RNN")
     parser.add_argument("--steps-transformer", type=int, help="optimiser steps of the transformer")
     parser.add_argument("--batch-size", type=int)
@@ -732,10 +1139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--blocks",
         default="protocol",
-        choices=("protocol", "recipe"),
+        choices=("protocol", "recipe", *FIGURE_BLOCKS),
         help="protocol: the paper's recipe on its protocol (paper_rnn, lstm, gpt2) and trilat's "
         "recipe (rnn), with generalize.py's analysis faithful and corrected; recipe: the "
-        "earlier table of trilat's recipe alone (rnn, transformer)",
+        "earlier table of trilat's recipe alone (rnn, transformer); duration, dim, sigma: the "
+        "paper's Fig. 5a, 5b, 5c (generalisation against evidence samples t, D, sigma) on "
+        "networks trained with the paper's recipe",
     )
     parser.add_argument("--steps-paper", type=int, help="batches of the paper's recipe")
     parser.add_argument("--steps-trilat", type=int, help="batches of trilat's recipe")
@@ -747,10 +1156,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.blocks == "protocol":
         return main_protocol(args)
+    if args.blocks in FIGURE_BLOCKS:
+        return main_figure(args)
 
     setting = SETTINGS["quick" if args.quick else "full"]
-    archs = tuple(a for a in args.archs.split(",") if a)
-    tasks = tuple(int(n) for n in args.tasks.split(",") if n)
+    archs = tuple(a for a in (args.archs or ",".join(ARCHS)).split(",") if a)
+    tasks = tuple(int(n) for n in (args.tasks or ",".join(map(str, TASKS))).split(",") if n)
     steps = dict(setting["steps"])
     if args.steps_rnn:
         steps["rnn"] = args.steps_rnn

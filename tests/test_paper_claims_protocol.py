@@ -49,3 +49,53 @@ def test_one_protocol_unit_measures_both_analyses(block: str, arch: str) -> None
     # quadrants 1 and 3 are tested alike by both analyses
     for q in (1, 3):
         assert values[f"faithful_q{q}_fit0"] == values[f"corrected_q{q}_fit0"]
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+@pytest.mark.parametrize("dim,per_t", [(3, False), (2, True)])
+def test_one_figure_unit_measures_ridge_and_both_analyses(dim: int, per_t: bool) -> None:
+    """The D / sigma / duration blocks: one network, trilat's ridge and generalize.py's analysis
+    on at most ``max_held_out`` orthants, per stimulus step with ``per_t``."""
+    pytest.importorskip("torch")
+    bench = _bench()
+    config = {
+        "arch": "paper_rnn",
+        "dim": dim,
+        "n_tasks": 4,
+        "sigma": 0.3,
+        "steps": 8,
+        "eval_trials": 200,
+        "n_fits": 1,
+        "n_batches": 4,
+        "max_held_out": 2,
+        "per_t": per_t,
+    }
+    values = bench.run_figure_unit(config, np.random.default_rng(0))
+    assert values["train_trials"] == 8 * 16
+    for key in ("faithful", "corrected"):
+        held = [k for k in values if k.startswith(f"{key}_o")]
+        assert len(held) == 2 and np.isfinite([values[k] for k in held]).all()
+    # the ridge score at the decision step (21), and at every stimulus step with per_t
+    assert values["ridge"] == values["ridge_s21"]
+    assert all(f"ridge_s{t}" in values for t in range(1, 21)) == per_t
+    assert all(f"corrected_s{t}" in values for t in bench.DURATION_STEPS) == per_t
+    rows = [
+        dict(
+            config,
+            seeds=1,
+            faithful=(0.1, 0.2, 0.3),
+            corrected=(0.0, 0.1, 0.2),
+            ridge=(0.5, 0.5, 0.5),
+            excess_ce=0.1,
+            ceiling=0.9,
+            train_cpu_seconds=1.0,
+            analysis_cpu_seconds=1.0,
+            train_trials=128,
+            ridge_t={t: 0.5 for t in range(1, 22)},
+            corrected_t={t: 0.1 for t in bench.DURATION_STEPS},
+        )
+    ]
+    table = bench._figure_markdown(rows, "duration")
+    # sigma = 0.3: eq. 7 at t = 1 is 1 - 12 * 0.09 = -0.08, Fig5a.py's 1 - 1.08/2 = 0.46
+    assert "| paper_rnn | 4 | 1 | 1 | 0.500 | 0.100 | -0.080 | 0.460 |" in table

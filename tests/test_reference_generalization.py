@@ -175,3 +175,24 @@ def test_bad_arguments_are_named() -> None:
         reference_generalization(RunningMeanCode(), task, mixing=_identity, protocol=None)
     with pytest.raises(ValueError, match="fixation step"):
         reference_generalization(RunningMeanCode(), task, mixing=_identity, protocol=PAPER, step=0)
+
+
+def test_a_subset_of_held_out_orthants_scores_as_the_same_rows_of_the_full_run() -> None:
+    """``held_out``: each hold-out draws from its own stream, so a subset is the full run's rows."""
+    task = trilat.Task.random(3, 4, rng=1)
+    rs = np.random.default_rng(0)
+    a = rs.normal(size=(3, 8))
+
+    def code(x):  # a random linear code of the running sum of the stimulus channels
+        h = np.cumsum(x[..., :-1], axis=1) @ a
+        return NetworkOutput(latents=h, logits=np.zeros((*h.shape[:2], 0)))
+
+    kwargs = {"mixing": _identity, "protocol": PAPER, "n_fits": 2, "n_batches": 30, "rng": 4}
+    full = reference_generalization(code, task, **kwargs)
+    part = reference_generalization(code, task, held_out=[6, 1], **kwargs)
+    np.testing.assert_array_equal(part.scores, full.scores[[6, 1]])
+    np.testing.assert_array_equal(part.angles, full.angles[[6, 1]])
+    assert part.tested == [[6], [1]] and part.settings["held_out"] == [6, 1]
+    for bad in ([8], [1, 1], [], [0.5]):
+        with pytest.raises(ValueError, match=r"held_out must be distinct orthant rows in 0\.\.7"):
+            reference_generalization(code, task, held_out=bad, **kwargs)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,8 @@ class ReferenceGeneralization:
     Attributes
     ----------
     scores : ndarray, shape (Q, n_fits)
-        ``r^2`` per held-out orthant (rows in :func:`orthants` order) and fit.
+        ``r^2`` per held-out orthant and fit: ``Q`` rows in the order of
+        ``settings["held_out"]`` (by default every orthant, in :func:`orthants` order).
     median, q25, q75 : float
         Over all ``Q n_fits`` scores (the paper's point and error bar).
     angles : ndarray, shape (Q, n_fits, D (D - 1) / 2)
@@ -248,6 +250,7 @@ def reference_generalization(
     step: int | None = None,
     chunk: int = 4096,
     threads: int | None = 1,
+    held_out: Sequence[int] | None = None,
 ) -> ReferenceGeneralization:
     """The paper's generalisation analysis on ``network``, faithful to its code or corrected.
 
@@ -294,10 +297,17 @@ def reference_generalization(
     threads : int or None
         torch's threads during the call (restored after): a 64 x 2 decoder on
         batches of 16 only loses to thread synchronisation. ``None``: as set.
+    held_out : sequence of int, optional
+        The orthants held out, as rows of :func:`orthants` (default: all
+        ``2^D``; for ``D = 10`` that is 1024 hold-outs, so pass a subset).
+        Each hold-out's trials and decoders come from its own stream, so a
+        subset scores exactly as the same rows of the run over all orthants.
 
     Returns
     -------
     ReferenceGeneralization
+        ``scores`` and ``angles`` have one row per held-out orthant, in the
+        order of ``held_out``.
 
     Examples
     --------
@@ -341,6 +351,7 @@ def reference_generalization(
     # the same seed train the same decoders on the same trials
     seed = int(as_rng(rng).integers(0, 2**63 - 1))
     signs = orthants(dim)
+    rows = _held_out_rows(held_out, len(signs))
 
     def latents(x_star: np.ndarray, gen: np.random.Generator) -> np.ndarray:
         out = []
@@ -359,7 +370,16 @@ def reference_generalization(
 
     with torch_threads(threads):
         scores, angles, test_x, tested = _fit_all(
-            latents, seed, signs, dim, n_fits, n_train, n_test_batches, batch_size, lr, faithful
+            latents,
+            seed,
+            signs,
+            rows,
+            n_fits,
+            n_train,
+            n_test_batches,
+            batch_size,
+            lr,
+            faithful,
         )
     q25, med, q75 = (float(v) for v in np.percentile(scores, [25, 50, 75]))
     note = FLAW if faithful else "corrected: each hold-out is tested on its own orthant"
@@ -382,15 +402,35 @@ def reference_generalization(
             "lr": lr,
             "step": step,
             "n_fits": n_fits,
+            "held_out": rows.tolist(),
         },
     )
+
+
+def _held_out_rows(held_out: Any, n_orthants: int) -> np.ndarray:
+    if held_out is None:
+        return np.arange(n_orthants)
+    rows = np.asarray(held_out)
+    if (
+        rows.ndim != 1
+        or rows.size == 0
+        or not np.issubdtype(rows.dtype, np.integer)
+        or rows.min() < 0
+        or rows.max() >= n_orthants
+        or len(np.unique(rows)) != rows.size
+    ):
+        raise ValueError(
+            f"held_out must be distinct orthant rows in 0..{n_orthants - 1} (a 1-D sequence of "
+            f"ints), got {held_out!r}"
+        )
+    return rows.astype(np.int64)
 
 
 def _fit_all(
     latents: Any,
     seed: int,
     signs: np.ndarray,
-    dim: int,
+    held_out: np.ndarray,
     n_fits: int,
     n_train: int,
     n_test_batches: int,
@@ -398,17 +438,22 @@ def _fit_all(
     lr: float,
     faithful: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
-    """The decoders of every hold-out and fit: scores, angles, test ``x*``, orthants tested."""
-    n_orthants = len(signs)
-    scores = np.full((n_orthants, n_fits), np.nan)
+    """The decoders of every hold-out and fit: scores, angles, test ``x*``, orthants tested.
+
+    Hold-out ``o`` (a row of ``signs``) and fit ``f`` draw from stream ``o n_fits + f`` of
+    the seed, whichever orthants are held out.
+    """
+    n_orthants, dim = signs.shape
+    n_held = len(held_out)
+    scores = np.full((n_held, n_fits), np.nan)
     n_pairs = dim * (dim - 1) // 2
-    angles = np.full((n_orthants, n_fits, n_pairs), np.nan)
+    angles = np.full((n_held, n_fits, n_pairs), np.nan)
     n_test = n_test_batches * batch_size
-    test_x = np.zeros((n_orthants, n_fits, n_test, dim))
+    test_x = np.zeros((n_held, n_fits, n_test, dim))
     tested: list[list[int]] = []
     pairs = list(itertools.combinations(range(dim), 2))
     streams = np.random.SeedSequence(seed).spawn(n_orthants * n_fits)
-    for o in range(n_orthants):
+    for row, o in enumerate(held_out):
         train_rows = np.array([r for r in range(n_orthants) if r != o])
         for fit in range(n_fits):
             train_seq, test_seq, init_seq = streams[o * n_fits + fit].spawn(3)
@@ -428,14 +473,14 @@ def _fit_all(
                 opt.step()
             gen = np.random.default_rng(test_seq)
             x_test = _draw_x_star(gen, n_test, signs, np.array([o]), faithful)
-            test_x[o, fit] = x_test
+            test_x[row, fit] = x_test
             with torch.no_grad():
                 pred = decoder(torch.as_tensor(latents(x_test, gen), dtype=torch.float32))
             err = pred.double().numpy() - x_test
-            scores[o, fit] = 1.0 - float(np.mean(err**2)) / _VAR
+            scores[row, fit] = 1.0 - float(np.mean(err**2)) / _VAR
             w = decoder.weight.detach().double().numpy()  # (D, H): row i reads x*_i
             for p, (i, j) in enumerate(pairs):
                 cos = w[i] @ w[j] / (np.linalg.norm(w[i]) * np.linalg.norm(w[j]))
-                angles[o, fit, p] = math.degrees(math.acos(float(np.clip(cos, -1.0, 1.0))))
-        tested.append(sorted({int(i) for i in orthant_index(test_x[o].reshape(-1, dim))}))
+                angles[row, fit, p] = math.degrees(math.acos(float(np.clip(cos, -1.0, 1.0))))
+        tested.append(sorted({int(i) for i in orthant_index(test_x[row].reshape(-1, dim))}))
     return scores, angles, test_x, tested
