@@ -259,24 +259,140 @@ def test_jacobian_against_finite_differences() -> None:
 # --------------------------------------------------------------------------- inversion
 
 
+# The box-prior outputs determine mu only locally (where d z / d mu has rank D): the map can
+# fold, for D = 2 as for D = 3 (test_the_box_map_folds), so for D >= 2 the solve is checked
+# to return a preimage of z, and the round trip to mu itself where it is provable: D = 1 (each
+# output is monotone in mu, the truncated normal having a monotone likelihood ratio in mu).
+
+
+def _preimage_residual(task: Task, mu_hat: np.ndarray, z: np.ndarray, t: float) -> float:
+    z_hat = trilat.predict_logits(task, mu_hat, t, prior=task.prior)
+    ok = np.isfinite(z)
+    assert np.array_equal(np.isfinite(z_hat), ok)
+    return float(np.max(np.abs(z_hat[ok] - z[ok]) / (1.0 + np.abs(z[ok])), initial=0.0))
+
+
 @settings(max_examples=40, deadline=None)
-@given(tt.box_cases(dim=st.integers(1, 2), n_tasks=st.integers(2, 5)))
-def test_round_trip_box(case: tuple) -> None:
+@given(tt.box_cases(dim=1, n_tasks=st.integers(1, 4)))
+def test_round_trip_box_d1(case: tuple) -> None:
     task, mu, t = case
-    if task.dim > task.n_tasks:
-        return
     z = trilat.predict_logits(task, mu, t, prior=task.prior)
     mu_hat = trilat.estimate_from_logits(task, z, t, prior=task.prior)
     assert np.max(np.abs(mu_hat - mu)) <= 1e-10
+
+
+@settings(max_examples=40, deadline=None)
+@given(tt.box_cases(dim=2, n_tasks=st.integers(2, 5)))
+def test_box_solve_returns_a_preimage(case: tuple) -> None:
+    task, mu, t = case
+    z = trilat.predict_logits(task, mu, t, prior=task.prior)
+    mu_hat = trilat.estimate_from_logits(task, z, t, prior=task.prior)
+    assert _preimage_residual(task, mu_hat, z, t) <= 1e-9
 
 
 @settings(max_examples=8, deadline=None)
 @given(tt.box_cases(dim=3, n_tasks=3, max_t=100))
-def test_round_trip_box_d3(case: tuple) -> None:
+def test_box_solve_returns_a_preimage_d3(case: tuple) -> None:
     task, mu, t = case
     z = trilat.predict_logits(task, mu, t, prior=task.prior)
     mu_hat = trilat.estimate_from_logits(task, z, t, prior=task.prior)
-    assert np.max(np.abs(mu_hat - mu)) <= 1e-10
+    assert _preimage_residual(task, mu_hat, z, t) <= 1e-9
+
+
+def test_round_trip_box_where_one_to_one() -> None:
+    """Near a face with well-separated boundaries the solve gives mu back (the docstring's case)."""
+    task = Task.evenly_spaced(3)
+    mu = np.array([[0.45, -0.2], [-0.48, 0.3], [0.1, 0.49]])
+    z = trilat.predict_logits(task, mu, 4, prior=task.prior)
+    assert not np.allclose(z, trilat.predict_logits(task, mu, 4), atol=0.1)  # the box matters
+    np.testing.assert_allclose(
+        trilat.estimate_from_logits(task, z, 4, prior=task.prior), mu, rtol=0, atol=1e-10
+    )
+
+
+# Found by hypothesis: two points 0.05 apart inside the box whose exact outputs agree, with the
+# Jacobian's determinant changing sign between them (a fold). Row 2 is checked against mpmath.
+_FOLD_C = np.array(
+    [
+        [0.5356871243440249, 0.0958087550780587, 0.8389636388201945],
+        [-0.1983825566854627, 0.7643207695070201, -0.6135618326649205],
+        [0.4481385123009508, 0.3057720217778664, 0.8400448467138923],
+    ]
+)
+_FOLD_B = np.array([0.45, -0.33145456144850705, 0.30634740947288414])
+_FOLD_SIGMA, _FOLD_T = 0.2066229581345599, 8
+_FOLD_MU = np.array([3.7663586820636064e-1, 1.2277296064192860e-141, 7.6054299165508976e-4])
+_FOLD_MU2 = np.array([0.32547827452475175, 0.00505387669241889, 0.02052280381447214])
+
+
+def test_the_box_map_folds() -> None:
+    task = Task(_FOLD_C, _FOLD_B, _FOLD_SIGMA)
+    z1, z2 = (
+        trilat.predict_logits(task, m, _FOLD_T, prior=task.prior) for m in (_FOLD_MU, _FOLD_MU2)
+    )
+    assert np.max(np.abs(_FOLD_MU - _FOLD_MU2)) > 0.05
+    np.testing.assert_allclose(z1, z2, rtol=1e-10, atol=0)
+    s = np.array([_FOLD_SIGMA / np.sqrt(_FOLD_T)])
+    dets = [
+        np.linalg.det(
+            box_log_probabilities(_FOLD_C, _FOLD_B, m[None], s, jacobian=True).jacobian[0]
+        )
+        for m in (_FOLD_MU, _FOLD_MU2)
+    ]
+    assert dets[0] < -100 and dets[1] > 100  # far from singular at both ends
+    # the solve from the flat closed form reaches the second point: a preimage, not mu
+    mu_hat = trilat.estimate_from_logits(task, z1, _FOLD_T, prior=task.prior)
+    np.testing.assert_allclose(mu_hat, _FOLD_MU2, rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_the_box_map_folds_mpmath() -> None:
+    """Output 2 at both points, by mpmath quadrature over two coordinates (the third in
+    closed form): equal to 12 digits, as the library says."""
+    mp.mp.dps = 20
+    s = mp.mpf(_FOLD_SIGMA) / mp.sqrt(_FOLD_T)
+    half = mp.mpf(1) / 2
+
+    def tn_pdf(x, m):
+        return mp.npdf(x, m, s) / (mp.ncdf((half - m) / s) - mp.ncdf((-half - m) / s))
+
+    def tn_sf(x, m):
+        if x >= half:
+            return mp.mpf(0)
+        if x <= -half:
+            return mp.mpf(1)
+        z = mp.ncdf((half - m) / s) - mp.ncdf((-half - m) / s)
+        return (mp.ncdf((half - m) / s) - mp.ncdf((x - m) / s)) / z
+
+    def logit(mu: np.ndarray) -> mp.mpf:
+        c = [mp.mpf(v) for v in _FOLD_C[2]]
+        m = [mp.mpf(v) for v in mu]
+
+        def f(x0, x1):
+            return (
+                tn_pdf(x0, m[0])
+                * tn_pdf(x1, m[1])
+                * tn_sf((_FOLD_B[2] - c[0] * x0 - c[1] * x1) / c[2], m[2])
+            )
+
+        p = mp.quad(f, [-half, m[0], half], [-half, m[1], half])
+        return mp.log(p / (1 - p))
+
+    l1, l2 = logit(_FOLD_MU), logit(_FOLD_MU2)
+    assert abs(l1 - l2) < 1e-11 * abs(l1)
+    task = Task(_FOLD_C, _FOLD_B, _FOLD_SIGMA)
+    z = trilat.predict_logits(task, _FOLD_MU, _FOLD_T, prior=task.prior)[2]
+    assert abs(float(l1) - z) <= 1e-11 * abs(z)
+
+
+def test_qmc_refuses_rare_events() -> None:
+    """Four nested integrals (QMC) and P ~ 3e-6: refused, not estimated."""
+    c = np.array([[0.4, 0.45, 0.45, 0.45, 0.48]])
+    c = c / np.linalg.norm(c)
+    mu = np.array([0.45, -0.5, 0.5, 0.4, -0.45])
+    with pytest.raises(ValueError, match="QMC_MIN_P"):
+        box_log_probabilities(c, np.array([0.7]), mu, np.array(0.2))
+    assert box_log_probabilities(c, np.array([0.5]), mu, np.array(0.2)).qmc_rel_se[0] > 0
 
 
 def test_round_trip_flat_and_gaussian() -> None:

@@ -672,9 +672,13 @@ def estimate_from_logits(
     (``recover(task, distances_from_logits(task, z, t))``). Gaussian: the
     same at the conjugate std gives the conjugate mean, which is affine in
     ``mu``. Uniform box: the outputs are no longer ``Phi`` of an affine
-    function of ``mu``, but they still determine it when ``rank C = D``;
-    ``mu`` solves ``z_box(mu) = z`` by Gauss-Newton started from the flat
-    closed form, with the Jacobian in closed form,
+    function of ``mu``; they determine it locally wherever ``d z / d mu`` has
+    rank ``D``, but not always globally (the map can fold for ``D >= 2``: two
+    points of the box with the same exact outputs, ``tests/test_box.py``), so
+    what is returned is a preimage of ``z`` (its outputs reproduce ``z``),
+    ``mu`` itself where the map is one-to-one (``D = 1``; the evenly spaced
+    tasks measured in docs/mathematics.md). It solves ``z_box(mu) = z`` by
+    Gauss-Newton started from the flat closed form, with the Jacobian in closed form,
     ``d z_i / d mu_d = (E[x_d | c_i^T x > b_i] - E[x_d | c_i^T x < b_i]) / s^2``
     (the truncated normal is an exponential family in ``mu / s^2``), the step
     ``-J^+ r`` halved until the residual decreases, until the step is below
