@@ -156,7 +156,8 @@ def test_predict_and_its_logits_match_mpmath_of_the_closed_form(case):
     """``predict_logits`` against ``log Phi(u) - log Phi(-u)`` at the exact ``u`` of mpmath.
 
     The float ``u`` differs from the exact one by ``du <= (D + 1) eps/2 a_i / s_i``
-    (the dot product ``c_i^T mu - b_i``, ``a_i = |c_i|^T |mu| + |b_i|``) plus
+    (the dot product ``c_i^T mu - b_i``, ``a_i = |c_i|^T |mu| + |b_i|``; plus
+    ``(D + 1)`` half subnormal units over ``s_i`` where its products underflow) plus
     ``|u| (rel + 2 eps)`` (the scale's error, :func:`_scale_rel_bound`, and the
     roundings of ``sqrt t``, ``/ sqrt t`` and ``/ s``); the logit then moves by
     ``L'(u) du`` and adds its own ``C_STABLE eps (|z| + |u L'(u)|)``. The same
@@ -170,6 +171,9 @@ def test_predict_and_its_logits_match_mpmath_of_the_closed_form(case):
     a = np.abs(task.C) @ np.abs(mu) + np.abs(task.b)
     for i, u in enumerate(_mp_scaled_distances(task, mu, t)):
         du = EPS * (0.5 * (task.dim + 1) * a[i] / s[i]) + float(abs(u)) * (rel + 2 * EPS)
+        # products c_d mu_d that underflow lose up to half a subnormal unit each, absolute,
+        # and the division by s_i scales that up (found at s_i = 1/16, u ~ 1e-320)
+        du += 0.5 * (task.dim + 1) * tb.SUBNORMAL / s[i]
         du *= 1.01
         # near 0 the two logs cancel to ~ 4 phi(0) u: carry the digits that cancel
         with mp.extradps(max(0, int(-mp.log10(abs(u)))) + 5 if u != 0 else 0):
