@@ -76,6 +76,7 @@ __all__ = ["VerifyConfig", "VerifyReport", "run_verify"]
 
 LINEAR_U = 2.0  # |u| below which Phi^-1(sigmoid(z)) ~ alpha z is accurate
 GAP_MAX_DIM = 2  # D = 3 needs nested quadrature (~5-10 ms an output): too slow for every run
+GAP_MAX_TASKS = 64  # beyond, ~1000 trials-by-t x N exact outputs: seconds and GiB for a report
 GAP_TRIALS = 200  # trials of the prior-gap part (reported with its standard error)
 GAP_T = (1, 2, 5, 10, 20)  # the t of the prior gap (and T): the exact outputs cost ~30 us each
 ROUND_TRIP_MAX_WIDTH = 1e4  # the round trip is checked where the box is 1..1e4 s(t) wide
@@ -550,6 +551,7 @@ def run_verify(config: VerifyConfig, progress: bool | None = None) -> VerifyRepo
         part2_n is not None
         and isinstance(tasks[part2_n].prior, Uniform)
         and tasks[part2_n].dim <= GAP_MAX_DIM
+        and tasks[part2_n].n_tasks <= GAP_MAX_TASKS
     ):
         gap = prior_gap(tasks[part2_n], min(config.trials, GAP_TRIALS), config.steps, config.seed)
     failures = [f"part 1, N = {row.n_tasks}: {row.note}" for row in part1 if not row.passed]

@@ -169,8 +169,9 @@ def _prior_gap(report: VerifyReport) -> list[str]:
     g = report.prior_gap
     if g is None:
         return [
-            "Prior gap: not run (it needs D <= 2 and an identifiable task with a uniform prior;",
-            "  for D = 3 the exact outputs take nested quadrature: use trilat.oracle_gap directly)",
+            "Prior gap: not run (it needs D <= 2, N <= 64 and an identifiable task with a uniform",
+            "  prior; for D = 3 the exact outputs take nested quadrature, and N > 64 would take",
+            "  seconds and GiB: use trilat.oracle_gap directly)",
         ]
     rows = [
         [f"{t:g}", f"{kl:.3g} +- {se:.1g}", f"{rf:.4f}", f"{rb:.4f}", f"{e7:.4f}", f"{by:.4f}"]
