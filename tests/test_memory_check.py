@@ -74,7 +74,13 @@ def test_verify_memory_estimate_bounds_the_measured_peak():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main(['verify', '--n-tasks', '{n}', '--steps', '{steps}', '--trials', '{trials}',"
         " '--no-progress'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so the child
+        # reported the pytest process's own peak (3.5-8 GiB late in the suite)
+        "import re, pathlib\n"
+        "st = pathlib.Path('/proc/self/status')\n"
+        "m = re.search(r'^VmHWM:\\s+(\\d+) kB', st.read_text(), re.M) if st.exists() else None\n"
+        "print(int(m.group(1)) * 1024 if m else"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=900, check=True)  # fmt: skip
