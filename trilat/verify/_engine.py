@@ -46,6 +46,7 @@ from trilat._tail_bounds import (
 )
 from trilat.kernels._montecarlo import RunningMoments, chunks, default_chunk_trials
 from trilat.linearization import linear_decoder
+from trilat.metrics._linear import r2_columns
 from trilat.oracle import (
     bayes_decodability,
     decodability_ceiling,
@@ -442,11 +443,9 @@ def prior_gap(task: Task, n_trials: int, n_steps: int, seed: Any) -> PriorGap:
         ]
         or [np.empty((0, len(ts)))]
     )  # (n, len(ts))
-    x = trials.x_star[:, None, :]
-    ss_tot = np.sum((trials.x_star - trials.x_star.mean(axis=0)) ** 2, axis=0)  # (D,)
 
-    def r2(est: np.ndarray) -> np.ndarray:
-        return np.mean(1.0 - np.sum((est - x) ** 2, axis=0) / ss_tot, axis=-1)
+    def r2(est: np.ndarray) -> np.ndarray:  # (n, len(ts), D) -> (len(ts),), mean over D
+        return np.array([np.mean(r2_columns(trials.x_star, est[:, j])) for j in range(len(ts))])
 
     box_mean = posterior_mean(task, mean, std=std, prior=box)
     m = min(ROUND_TRIP_TRIALS, n_trials, rows)
