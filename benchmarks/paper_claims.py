@@ -102,7 +102,7 @@ SETTINGS = {
 
 def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Train one network and measure it (one unit of the sweep)."""
-    from trilat.experiments import fixed_points, slow_points, train
+    from trilat.experiments import train
 
     task = trilat.Task.evenly_spaced(config["n_tasks"])
     train_seed, eval_seed, fp_seed = (int(s) for s in rng.integers(0, 2**63 - 1, size=3))
@@ -135,15 +135,31 @@ def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
         config["arch"], net, task, config["eval_trials"], eval_seed
     )
     if config["arch"] != "transformer":
-        fp = fixed_points(net, rng=fp_seed, progress=False)
-        values["fp_found"] = fp.n_fixed
-        values["attractor_dim"] = fp.dimension if fp.n_fixed else -1
-        lead = np.median(np.abs(fp.eigenvalues[:, :3]), axis=0) if fp.n_fixed else [np.nan] * 3
-        for k in range(3):
-            values[f"fp_lambda{k + 1}"] = float(lead[k])
-        sp = slow_points(net, rng=fp_seed, progress=False)
-        values["slow_found"] = sp.n_fixed
-        values["slow_spread2"] = float(sp.spread[:2].sum()) if sp.spread.size else float("nan")
+        values.update(_attractor(net, fp_seed))
+    return values
+
+
+def _attractor(net: Any, seed: int) -> dict[str, Any]:
+    """Fixed and slow points under the fixation input (``[f(0), 1]`` on the paper's trial).
+
+    The exact fixed points' count, attractor dimension (the median count of
+    eigenvalues with ``|lambda - 1| < 1 - e^(-2/T)``, -1 when none was found)
+    and the median ``|lambda|`` of the three eigenvalues nearest 1; the slow
+    points' count, dimension and fraction of variance on two principal axes.
+    """
+    from trilat.experiments import fixed_points, slow_points
+
+    values: dict[str, Any] = {}
+    fp = fixed_points(net, rng=seed, progress=False)
+    values["fp_found"] = fp.n_fixed
+    values["attractor_dim"] = fp.dimension if fp.n_fixed else -1
+    lead = np.median(np.abs(fp.eigenvalues[:, :3]), axis=0) if fp.n_fixed else [np.nan] * 3
+    for k in range(3):
+        values[f"fp_lambda{k + 1}"] = float(lead[k])
+    sp = slow_points(net, rng=seed, progress=False)
+    values["slow_found"] = sp.n_fixed
+    values["slow_dim"] = sp.dimension if sp.n_fixed else -1
+    values["slow_spread2"] = float(sp.spread[:2].sum()) if sp.spread.size else float("nan")
     return values
 
 
@@ -402,6 +418,7 @@ def _figure(rows: list[dict], ref: dict[int, float], path: Path) -> Path:
 PAPER_TRIALS = 100_000 * 16
 PROTOCOL_ARCHS = {"paper": ("paper_rnn", "lstm", "gpt2"), "trilat": ("rnn",)}
 PROTOCOL_ORDER = ("paper_rnn", "rnn", "lstm", "gpt2")  # run order within an N_task, table order
+RECURRENT = ("paper_rnn", "rnn", "lstm")  # a recurrent map: fixed points
 PROTOCOL_SETTINGS = {
     # steps per block; the decoder of generalize.py: n_fits fits, n_batches (0: the paper's
     # 3000/2000/1000 by N_task)
@@ -434,6 +451,9 @@ def run_protocol_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[
         trilat.TrialProtocol.paper() if config["block"] == "paper" else trilat.TrialProtocol()
     )
     train_seed, eval_seed, gen_seed = (int(s) for s in rng.integers(0, 2**63 - 1, size=3))
+    # drawn after the others, so that the units of results files written before the
+    # attractor columns existed keep their seeds
+    fp_seed = int(rng.integers(0, 2**63 - 1))
     cpu, wall = time.process_time(), time.perf_counter()
     net = train(
         config["arch"],
@@ -445,6 +465,7 @@ def run_protocol_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[
         eval_trials=config["eval_trials"],
         rng=train_seed,
         progress=False,
+        **({"batch_size": config["batch_size"]} if config.get("batch_size") else {}),
     )
     values: dict[str, Any] = {
         "train_cpu_seconds": time.process_time() - cpu,
@@ -490,6 +511,8 @@ def run_protocol_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[
         values[f"{key}_median"] = ref.median
         values[f"{key}_angle"] = ref.angle_median
     values["analysis_cpu_seconds"] = time.process_time() - cpu
+    if config["arch"] in RECURRENT:
+        values.update(_attractor(net, fp_seed))
     return values
 
 
@@ -524,8 +547,79 @@ def _protocol_rows(result: Any) -> list[dict]:
             "unit_warning",
         ):
             row[k] = float(np.mean([r[k] for r in rs]))
+        for k in ("corrected_median", "gen_ridge", "train_cpu_seconds"):
+            row[f"per_seed_{k}"] = [float(r[k]) for r in rs]
+        if all("attractor_dim" in r for r in rs):
+            for k in ("attractor_dim", "fp_found", "slow_dim", "slow_found"):
+                row[k] = [int(r[k]) for r in rs]
+            row["fp_lambda"] = [np.nanmedian([r[f"fp_lambda{k}"] for r in rs]) for k in (1, 2, 3)]
+            row["slow_spread2"] = float(np.nanmedian([r["slow_spread2"] for r in rs]))
         rows.append(row)
     return rows
+
+
+def _attractor_cell(r: dict) -> str:
+    """Fixed-point dimension per seed (points found); median |lambda| nearest 1; slow points."""
+    if "attractor_dim" not in r:
+        return "—"
+    fixed = ", ".join(
+        f"{d} ({f})" if d >= 0 else f"none ({f})"
+        for d, f in zip(r["attractor_dim"], r["fp_found"], strict=True)
+    )
+    lam = ", ".join(f"{x:.2f}" for x in r["fp_lambda"])
+    slow = ", ".join(
+        f"{d} ({f})" if d >= 0 else f"none ({f})"
+        for d, f in zip(r["slow_dim"], r["slow_found"], strict=True)
+    )
+    return f"{fixed}; {lam}; slow {slow}; {r['slow_spread2']:.2f}"
+
+
+def _recipe_comparison(rows: list[dict]) -> str:
+    """Issue item 5: trilat's recipe against the paper's, the same architecture, per N_task.
+
+    Per seed, the corrected generalize.py median and trilat's ridge score;
+    the difference of the means (trilat - paper) with Welch's 95% interval
+    over seeds, and the training CPU seconds.
+    """
+    from scipy import stats
+
+    pairs = {}
+    for r in rows:
+        pairs.setdefault(r["n_tasks"], {})[(r["block"], r["arch"])] = r
+    head = (
+        "| N_task | seeds paper / trilat | corrected: paper RNN | trilat RNN | Δ [95% CI] | "
+        "ridge: paper RNN | trilat RNN | Δ [95% CI] | train CPU s paper / trilat |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = []
+    for n in sorted(pairs):
+        paper, ours = pairs[n].get(("paper", "paper_rnn")), pairs[n].get(("trilat", "rnn"))
+        if paper is None or ours is None:
+            continue
+        cells = [f"{n}", f"{paper['seeds']} / {ours['seeds']}"]
+        for key in ("per_seed_corrected_median", "per_seed_gen_ridge"):
+            a, b = np.array(paper[key]), np.array(ours[key])
+            cells += [_mean_sem(a), _mean_sem(b)]
+            if len(a) > 1 and len(b) > 1:
+                ci = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+                cells.append(f"{b.mean() - a.mean():+.3f} [{ci.low:+.3f}, {ci.high:+.3f}]")
+            else:
+                cells.append(f"{b.mean() - a.mean():+.3f}")
+        cells.append(f"{paper['train_cpu_seconds']:.0f} / {ours['train_cpu_seconds']:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    note = (
+        "\nMean ± standard error over seeds of each seed's score (corrected: the median over "
+        "quadrants x fits); Δ = trilat − paper, Welch's 95% interval over seeds.\n"
+    )
+    return head + "\n".join(lines) + "\n" + note
+
+
+def _mean_sem(a: np.ndarray) -> str:
+    if len(a) < 2:
+        return f"{a.mean():.3f}"
+    return f"{a.mean():.3f} ± {a.std(ddof=1) / np.sqrt(len(a)):.3f}"
 
 
 def _protocol_markdown(rows: list[dict]) -> str:
@@ -533,8 +627,10 @@ def _protocol_markdown(rows: list[dict]) -> str:
         "| recipe | arch | N_task | seeds | training trials (% of 1.6M) | step | excess CE "
         "(nats) | implied r² (eq. 7) | R² decode μ | trilat gen. r² (ridge) | factor angle "
         "(folds) | CCGP | generalize.py faithful median [IQR] | corrected median [IQR] | "
-        "q2/q4 medians faithful → corrected | train CPU s | analysis CPU s |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "q2/q4 medians faithful → corrected | train CPU s | analysis CPU s | attractor dim per "
+        "seed (fixed points found); median \\|λ\\| of the 3 nearest 1; slow-point dim per seed "
+        "(found); their variance on 2 axes |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     lines = []
     for r in rows:
@@ -549,7 +645,7 @@ def _protocol_markdown(rows: list[dict]) -> str:
             f"{r['ccgp']:.3f} | {f[1]:.3f} [{f[0]:.3f}, {f[2]:.3f}] | "
             f"{c[1]:.3f} [{c[0]:.3f}, {c[2]:.3f}] | {r['faithful_q24']:.3f} → "
             f"{r['corrected_q24']:.3f} | {r['train_cpu_seconds']:.0f} | "
-            f"{r['analysis_cpu_seconds']:.0f} |"
+            f"{r['analysis_cpu_seconds']:.0f} | {_attractor_cell(r)} |"
         )
     note = (
         "\n⚠: compare's unit check warned (an output unit at or below chance at the scored "
@@ -602,6 +698,9 @@ def main_protocol(args: argparse.Namespace) -> int:
     if args.steps_trilat:
         steps["trilat"] = args.steps_trilat
         name = f"{name}_t{args.steps_trilat}"
+    batch = {"paper": None, "trilat": args.batch_trilat}
+    if args.batch_trilat:
+        name = f"{name}_b{args.batch_trilat}"
     grid = [
         {
             "block": block,
@@ -611,6 +710,7 @@ def main_protocol(args: argparse.Namespace) -> int:
             "eval_trials": setting["eval_trials"],
             "n_fits": setting["n_fits"],
             "n_batches": setting["n_batches"],
+            **({"batch_size": batch[block]} if batch[block] else {}),
         }
         # N_task outermost, in the order given, and trilat's RNN right after the paper's: a
         # run cut short has every recipe of the first N_tasks, not one recipe of all of them
@@ -626,7 +726,7 @@ def main_protocol(args: argparse.Namespace) -> int:
         f"paper_claims protocol blocks ({name}): {len(grid)} configurations x {seeds} seeds; "
         f"paper recipe {steps['paper']} batches of 16 "
         f"({100 * steps['paper'] * 16 / PAPER_TRIALS:.1f}% of the paper's 1.6M trials), trilat "
-        f"recipe {steps['trilat']} batches of 64; decoder {setting['n_fits']} fits x "
+        f"recipe {steps['trilat']} batches of {args.batch_trilat or 64}; decoder {setting['n_fits']} fits x "
         f"{decoder} batches; {args.workers} worker(s), "
         f"{multiprocessing.cpu_count()} cores",
         flush=True,
@@ -656,7 +756,7 @@ def main_protocol(args: argparse.Namespace) -> int:
     if not rows:
         print("no network finished; nothing to tabulate")
         return 1
-    table = _protocol_markdown(rows) + "\n" + fig5a_curves()
+    table = _protocol_markdown(rows) + "\n" + _recipe_comparison(rows) + "\n" + fig5a_curves()
     elapsed = time.perf_counter() - start
     print()
     print(table)
@@ -787,6 +887,7 @@ def run_figure_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[st
         eval_trials=config["eval_trials"],
         rng=train_seed,
         progress=False,
+        **({"batch_size": config["batch_size"]} if config.get("batch_size") else {}),
     )
     values: dict[str, Any] = {
         "train_cpu_seconds": time.process_time() - cpu,
@@ -1148,6 +1249,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps-paper", type=int, help="batches of the paper's recipe")
     parser.add_argument("--steps-trilat", type=int, help="batches of trilat's recipe")
+    parser.add_argument(
+        "--batch-trilat", type=int, help="batch size of trilat's recipe (default: the recipe's 64)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     parser.add_argument("--out", default="trilat-out/paper_claims", help="output directory")
     parser.add_argument(

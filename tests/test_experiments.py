@@ -470,6 +470,42 @@ def test_slow_points_of_a_linear_rnn_span_its_attractor(d):
         slow_points(rnn, TASK, mixing=MIXING, refine=3)
 
 
+def test_fixed_points_under_a_fixation_channel_turn_it_on():
+    """The paper's trial: input ``[f(0), 1]``. With the fixation channel's column of
+    ``B`` equal to ``(I - A) v``, the fixed points under it are ``v`` plus the
+    eigenspace of 1 (with the channel off they would be the eigenspace itself)."""
+    protocol = trilat.TrialProtocol.paper()
+    rnn = _linear_rnn(12, 41, 2, seed=4)
+    a = rnn.A.detach().numpy()
+    v = np.random.default_rng(1).standard_normal(12)
+    with torch.no_grad():
+        rnn.B[:, :40] = 0.0  # the mixed channels: no drive, so f(0) moves nothing
+        rnn.B[:, 40] = torch.as_tensor((np.eye(12) - a) @ v)
+    fp = fixed_points(
+        rnn, TASK, mixing=MIXING, protocol=protocol, n_initial=32, iterations=300, rng=0
+    )
+    np.testing.assert_array_equal(fp.input[:40], MIXING(np.zeros((1, 2)))[0])
+    assert fp.input[40] == 1.0
+    assert fp.n_fixed == 32 and fp.dimension == 2
+    off = fp.points - v
+    resid = off - off @ rnn.basis @ rnn.basis.T
+    assert np.abs(resid).max() < 1e-6 * np.abs(off).max()
+    with pytest.raises(ValueError, match="stimulus = 20"):
+        fixed_points(rnn, TASK, mixing=MIXING, protocol=protocol, n_steps=10)
+
+
+def test_fixed_points_read_the_protocol_of_a_trained_network():
+    net = _tiny(
+        "paper_rnn",
+        recipe="paper",
+        protocol=trilat.TrialProtocol.paper(5),
+        n_steps=None,
+    )
+    fp = fixed_points(net, n_initial=8, n_trials=8, iterations=5, refine=2)
+    assert fp.input.shape == (net.mixing.out_dim + 1,) and fp.input[-1] == 1.0
+    assert fp.tol == pytest.approx(1 - math.exp(-2 / 5))
+
+
 def test_fixed_points_reject_a_network_without_a_recurrent_map():
     net = build("transformer", 40, 3, hidden=16)
     with pytest.raises(ValueError, match="no recurrent map"):

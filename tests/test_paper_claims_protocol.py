@@ -49,6 +49,45 @@ def test_one_protocol_unit_measures_both_analyses(block: str, arch: str) -> None
     # quadrants 1 and 3 are tested alike by both analyses
     for q in (1, 3):
         assert values[f"faithful_q{q}_fit0"] == values[f"corrected_q{q}_fit0"]
+    # the recurrent map's fixed and slow points, of the 128 searches
+    assert 0 <= values["fp_found"] <= 128 and 0 <= values["slow_found"] <= 128
+    assert (
+        values["attractor_dim"] == -1 if values["fp_found"] == 0 else values["attractor_dim"] >= 0
+    )
+    config["batch_size"] = 32
+    values = bench.run_protocol_unit(config, np.random.default_rng(0))
+    assert values["train_trials"] == 8 * 32
+
+
+def test_recipe_comparison_gives_welch_intervals() -> None:
+    """Paper 0.5, 0.6, 0.7 against trilat 0.6, 0.7, 0.8: difference 0.1, standard error
+    sqrt(0.01/3 + 0.01/3) = 0.08165 on Welch's 4 degrees of freedom (t_0.975 = 2.7764):
+    0.1 -/+ 0.2267."""
+    row = {"seeds": 3, "train_cpu_seconds": 20.0}
+    rows = [
+        {
+            **row,
+            "block": "paper",
+            "arch": "paper_rnn",
+            "n_tasks": 6,
+            "per_seed_corrected_median": [0.5, 0.6, 0.7],
+            "per_seed_gen_ridge": [0.7, 0.7, 0.7 + 1e-9],
+        },
+        {
+            **row,
+            "block": "trilat",
+            "arch": "rnn",
+            "n_tasks": 6,
+            "per_seed_corrected_median": [0.6, 0.7, 0.8],
+            "per_seed_gen_ridge": [0.5, 0.5, 0.5 + 1e-9],
+        },
+        {**row, "block": "paper", "arch": "lstm", "n_tasks": 6},
+    ]
+    table = _bench()._recipe_comparison(rows)
+    line = next(x for x in table.splitlines() if x.startswith("| 6 |"))
+    assert "| 0.600 ± 0.058 | 0.700 ± 0.058 | +0.100 [-0.127, +0.327] |" in line
+    assert "| 0.700 ± 0.000 | 0.500 ± 0.000 | -0.200 [-0.200, -0.200] |" in line
+    assert _bench()._recipe_comparison(rows[2:]) == ""
 
 
 @pytest.mark.torch

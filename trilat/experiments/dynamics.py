@@ -20,7 +20,11 @@ origin ``X = 0`` lies on every boundary, so it favours no answer of any task.
 A network that accumulates evidence then holds what it has accumulated, and
 the set of states it can hold is the attractor. ``"mean"`` (the average
 observation ``E f(X)``), ``"zero"`` (``u = 0``, input switched off) or any
-vector are available for comparison.
+vector are available for comparison. A network trained on a trial with a
+fixation channel (:meth:`trilat.TrialProtocol.paper`) gets that channel on,
+``[f(m), 1]``, as in its fixation and stimulus periods: the paper's
+``analyze.py`` feeds ``[1, 0, 0]`` (fixation on, stimulus off); its
+trajectories are those of the whole trial (:meth:`TrialProtocol.inputs`).
 
 Fixed points and slow points. A trained network's attractor is approximate:
 ``F(h) = h`` has isolated solutions (64 equations in 64 unknowns), and the
@@ -53,6 +57,7 @@ from trilat._checks import (
 from trilat._progress import progress as progress_block
 from trilat.experiments._runtime import torch_threads
 from trilat.mixing import MixingMLP
+from trilat.protocol import TrialProtocol
 from trilat.task import Gaussian, Task, simulate
 
 __all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points", "slow_points"]
@@ -86,8 +91,8 @@ class FixedPoints:
         Threshold on the speed for a point to count as fixed.
     fixation : str
         How the input was chosen.
-    input : ndarray, shape (obs_dim,)
-        The constant input ``u``.
+    input : ndarray, shape (obs_dim,) or (obs_dim + 1,)
+        The constant input ``u`` (with a fixation channel, ``[u, 1]``).
     n_initial : int
         Initial states tried.
     all_speed : ndarray, shape (n_initial,)
@@ -227,6 +232,7 @@ def fixed_points(
     task: Task | None = None,
     *,
     mixing: MixingMLP | None = None,
+    protocol: TrialProtocol | None = None,
     fixation: Any = "center",
     n_initial: int = 128,
     n_trials: int = 256,
@@ -264,13 +270,19 @@ def fixed_points(
         Default ``network.task``.
     mixing : MixingMLP, optional
         Default ``network.mixing``.
+    protocol : TrialProtocol, optional
+        The trial the network was trained on; default ``network.protocol``
+        (``None``: the evidence steps alone). The trajectories that seed the
+        searches run through the whole trial, and with a fixation channel the
+        constant input is ``[u, 1]``: the channel on, stimulus at ``u``.
     fixation : {"center", "mean", "zero"} or array_like
-        The constant input (see the module docstring); default ``f`` of the
-        prior's centre.
+        The constant input to the mixed channels (see the module docstring);
+        default ``f`` of the prior's centre.
     n_initial, n_trials : int
         Searches, and the trials whose states seed them.
     n_steps : int, optional
-        ``T`` of those trials (default: the training ``T``, else 20).
+        ``T`` of those trials (default: the training ``T`` or the protocol's
+        ``stimulus``, else 20).
     noise : float
         Perturbation of the initial states, in units of the states' RMS spread.
     iterations, lr : int, float
@@ -332,7 +344,15 @@ def fixed_points(
             f"mixing must be a trilat.MixingMLP (or come with the network), got {mixing!r}"
         )
     config = getattr(network, "config", {})
-    steps = positive_int(n_steps if n_steps is not None else config.get("n_steps", 20), "n_steps")
+    protocol = getattr(network, "protocol", None) if protocol is None else protocol
+    if protocol is not None and not isinstance(protocol, TrialProtocol):
+        raise ValueError(f"protocol must be a trilat.TrialProtocol, got {protocol!r}")
+    default_steps = config.get("n_steps", 20) if protocol is None else protocol.stimulus
+    steps = positive_int(n_steps if n_steps is not None else default_steps, "n_steps")
+    if protocol is not None and steps != protocol.stimulus:
+        raise ValueError(
+            f"n_steps = {steps} but the protocol has stimulus = {protocol.stimulus} steps"
+        )
     n_initial = positive_int(n_initial, "n_initial")
     n_trials = positive_int(n_trials, "n_trials")
     iterations = positive_int(iterations, "iterations", minimum=0)
@@ -344,6 +364,8 @@ def fixed_points(
     gen = as_rng(rng)
     trial_seed = int(gen.integers(0, 2**63 - 1))
     kind, u_np = fixation_input(fixation, task, mixing, n_steps=steps, rng=trial_seed)
+    if protocol is not None and protocol.fixation_channel:
+        u_np = np.append(u_np, 1.0)
 
     dtype = torch.float64
     original = next(module.parameters()).dtype
@@ -356,8 +378,9 @@ def fixed_points(
         with torch_threads(threads):
             u = torch.as_tensor(u_np, dtype=dtype)
             evidence = simulate(task, n_trials, steps, trial_seed).evidence
+            observed = mixing(evidence) if protocol is None else protocol.inputs(evidence, mixing)
             with torch.no_grad():
-                traj = module.states(torch.as_tensor(mixing(evidence), dtype=dtype))
+                traj = module.states(torch.as_tensor(observed, dtype=dtype))
             traj = traj.reshape(-1, module.state_size)
             scale = float(torch.sqrt(((traj - traj.mean(0)) ** 2).sum(1).mean()))
             if not scale > 0:
