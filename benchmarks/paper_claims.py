@@ -145,9 +145,11 @@ def _attractor(net: Any, seed: int) -> dict[str, Any]:
     The exact fixed points' count, attractor dimension (the median count of
     eigenvalues with ``|lambda - 1| < 1 - e^(-2/T)``, -1 when none was found)
     and the median ``|lambda|`` of the three eigenvalues nearest 1; the slow
-    points' count, dimension and fraction of variance on two principal axes.
+    points' count, dimension and fraction of variance on two principal axes; and the
+    spread across trials and drift of the end-of-evidence states after T steps of
+    the fixation input (:func:`trilat.experiments.hold`; 1 and 0 for an attractor).
     """
-    from trilat.experiments import fixed_points, slow_points
+    from trilat.experiments import fixed_points, hold, slow_points
 
     values: dict[str, Any] = {}
     fp = fixed_points(net, rng=seed, progress=False)
@@ -160,6 +162,9 @@ def _attractor(net: Any, seed: int) -> dict[str, Any]:
     values["slow_found"] = sp.n_fixed
     values["slow_dim"] = sp.dimension if sp.n_fixed else -1
     values["slow_spread2"] = float(sp.spread[:2].sum()) if sp.spread.size else float("nan")
+    held = hold(net, rng=seed)
+    values["hold_spread"] = float(held.spread[-1])
+    values["hold_drift"] = float(held.drift[-1])
     return values
 
 
@@ -554,6 +559,7 @@ def _protocol_rows(result: Any) -> list[dict]:
                 row[k] = [int(r[k]) for r in rs]
             row["fp_lambda"] = [np.nanmedian([r[f"fp_lambda{k}"] for r in rs]) for k in (1, 2, 3)]
             row["slow_spread2"] = float(np.nanmedian([r["slow_spread2"] for r in rs]))
+            row["hold_spread"] = [float(r["hold_spread"]) for r in rs]
         rows.append(row)
     return rows
 
@@ -571,7 +577,8 @@ def _attractor_cell(r: dict) -> str:
         f"{d} ({f})" if d >= 0 else f"none ({f})"
         for d, f in zip(r["slow_dim"], r["slow_found"], strict=True)
     )
-    return f"{fixed}; {lam}; slow {slow}; {r['slow_spread2']:.2f}"
+    held = ", ".join(f"{x:.2g}" for x in r["hold_spread"])
+    return f"{fixed}; {lam}; slow {slow}; {r['slow_spread2']:.2f}; held {held}"
 
 
 def _recipe_comparison(rows: list[dict]) -> str:
@@ -629,7 +636,7 @@ def _protocol_markdown(rows: list[dict]) -> str:
         "(folds) | CCGP | generalize.py faithful median [IQR] | corrected median [IQR] | "
         "q2/q4 medians faithful → corrected | train CPU s | analysis CPU s | attractor dim per "
         "seed (fixed points found); median \\|λ\\| of the 3 nearest 1; slow-point dim per seed "
-        "(found); their variance on 2 axes |\n"
+        "(found); their variance on 2 axes; spread held after T steps of fixation, per seed |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     lines = []

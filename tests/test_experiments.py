@@ -23,6 +23,7 @@ History: Any = None
 TrainedNetwork: Any = None
 build: Any = None
 fixed_points: Any = None
+hold: Any = None
 load: Any = None
 make_batch: Any = None
 schedule_targets: Any = None
@@ -34,7 +35,7 @@ _oracle_logits: Any = None
 
 @pytest.fixture(autouse=True, scope="module")
 def _torch_and_experiments():
-    global torch, History, TrainedNetwork, build, fixed_points, load, make_batch
+    global torch, History, TrainedNetwork, build, fixed_points, hold, load, make_batch
     global schedule_targets, slow_points, train, training, _oracle_logits
     torch = pytest.importorskip("torch")
     ex = importlib.import_module("trilat.experiments")
@@ -44,6 +45,7 @@ def _torch_and_experiments():
     )  # fmt: skip
     load, make_batch, schedule_targets = ex.load, ex.make_batch, ex.schedule_targets
     slow_points, train, training = ex.slow_points, ex.train, ex.training
+    hold = ex.hold
     _oracle_logits = ex.training._oracle_logits
 
 
@@ -504,6 +506,45 @@ def test_fixed_points_read_the_protocol_of_a_trained_network():
     fp = fixed_points(net, n_initial=8, n_trials=8, iterations=5, refine=2)
     assert fp.input.shape == (net.mixing.out_dim + 1,) and fp.input[-1] == 1.0
     assert fp.tol == pytest.approx(1 - math.exp(-2 / 5))
+
+
+@pytest.mark.parametrize("lam", [1.0, 0.9, 1.1])
+@pytest.mark.parametrize("paper_trial", [False, True])
+def test_hold_scales_the_spread_by_the_map(lam, paper_trial):
+    """``A = lambda I`` with no drive but the fixation channel's ``(I - A) v``: the states
+    move as ``h(T+k) - v = lambda^k (h(T) - v)``, so the spread across trials is exactly
+    ``lambda^k`` of that at the end of the evidence, and at ``lambda = 1`` nothing moves."""
+    protocol = trilat.TrialProtocol.paper() if paper_trial else None
+    obs = 41 if paper_trial else 40
+    rnn = _linear_rnn(12, obs, 2, seed=3)
+    v = np.random.default_rng(2).standard_normal(12)
+    with torch.no_grad():
+        rnn.A.copy_(lam * torch.eye(12, dtype=torch.float64))
+        if paper_trial:
+            rnn.B[:, 40] = torch.as_tensor((1 - lam) * v)
+    held = hold(rnn, TASK, mixing=MIXING, protocol=protocol, fixation="zero", n_hold=30)
+    k = np.arange(1, 31)
+    np.testing.assert_allclose(held.spread, lam**k, rtol=1e-12)
+    if lam == 1.0:
+        np.testing.assert_array_equal(held.drift, 0.0)
+    else:
+        assert np.all(np.diff(held.drift) > 0)
+    assert held.input.shape == (obs,) and held.steps.tolist() == k.tolist()
+    assert held.n_trials == 256 and "30 steps" in held.summary()
+
+
+def test_hold_refuses_what_it_cannot_measure():
+    with pytest.raises(ValueError, match="no recurrent map"):
+        hold(build("transformer", 40, 3, hidden=16), TASK, mixing=MIXING)
+    rnn = _linear_rnn(4, 40, 1, 0)
+    with pytest.raises(ValueError, match="n_trials must be an integer >= 2"):
+        hold(rnn, TASK, mixing=MIXING, n_trials=1)
+    with pytest.raises(ValueError, match="n_hold must be an integer >= 1"):
+        hold(rnn, TASK, mixing=MIXING, n_hold=0)
+    with torch.no_grad():
+        rnn.B.zero_()  # no input reaches the states: they do not vary
+    with pytest.raises(ValueError, match="do not vary"):
+        hold(rnn, TASK, mixing=MIXING)
 
 
 def test_fixed_points_reject_a_network_without_a_recurrent_map():

@@ -54,6 +54,7 @@ def test_one_protocol_unit_measures_both_analyses(block: str, arch: str) -> None
     assert (
         values["attractor_dim"] == -1 if values["fp_found"] == 0 else values["attractor_dim"] >= 0
     )
+    assert values["hold_spread"] > 0 and values["hold_drift"] >= 0
     config["batch_size"] = 32
     values = bench.run_protocol_unit(config, np.random.default_rng(0))
     assert values["train_trials"] == 8 * 32

@@ -14,7 +14,8 @@
 - :func:`load` reads a saved network back (``weights_only=True``);
 - :func:`fixed_points` finds the fixed points of a trained RNN's recurrent
   map and the dimension of its attractor; :func:`slow_points` the sheet of
-  slow points around them that forms the approximate attractor.
+  slow points around them that forms the approximate attractor; :func:`hold`
+  whether the states a trial's evidence left are kept under the fixation input.
 
 This package imports torch; ``import trilat`` does not import it.
 """
@@ -23,8 +24,10 @@ from trilat.experiments.data import LOSSES, Batch, make_batch, schedule_targets
 from trilat.experiments.dynamics import (
     FIXATIONS,
     FixedPoints,
+    Hold,
     fixation_input,
     fixed_points,
+    hold,
     slow_points,
 )
 from trilat.experiments.generalization import (
@@ -61,6 +64,7 @@ __all__ = [
     "CausalTransformer",
     "FixedPoints",
     "History",
+    "Hold",
     "PaperGPT",
     "PaperRNN",
     "Recipe",
@@ -70,6 +74,7 @@ __all__ = [
     "build",
     "fixation_input",
     "fixed_points",
+    "hold",
     "load",
     "make_batch",
     "orthant_index",

@@ -38,8 +38,10 @@ axes (``FixedPoints.spread``) show the sheet's dimension.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +62,15 @@ from trilat.mixing import MixingMLP
 from trilat.protocol import TrialProtocol
 from trilat.task import Gaussian, Task, simulate
 
-__all__ = ["FIXATIONS", "FixedPoints", "fixation_input", "fixed_points", "slow_points"]
+__all__ = [
+    "FIXATIONS",
+    "FixedPoints",
+    "Hold",
+    "fixation_input",
+    "fixed_points",
+    "hold",
+    "slow_points",
+]
 
 FIXATIONS = ("center", "mean", "zero")
 
@@ -328,31 +338,9 @@ def fixed_points(
     >>> found.kind, found.all_speed.shape  # the final speed of each of the 8 searches
     ('fixed', (8,))
     """
-    module = getattr(network, "module", network)
-    if not (hasattr(module, "step") and hasattr(module, "states")):
-        raise ValueError(
-            f"{type(module).__name__} has no recurrent map: fixed points need a module with "
-            f"step(state, inputs) and states(observations) (the 'rnn', 'gru' and 'lstm' "
-            f"architectures; a transformer has none)"
-        )
-    task = getattr(network, "task", None) if task is None else task
-    mixing = getattr(network, "mixing", None) if mixing is None else mixing
-    if not isinstance(task, Task):
-        raise ValueError(f"task must be a trilat.Task (or come with the network), got {task!r}")
-    if not isinstance(mixing, MixingMLP):
-        raise ValueError(
-            f"mixing must be a trilat.MixingMLP (or come with the network), got {mixing!r}"
-        )
-    config = getattr(network, "config", {})
-    protocol = getattr(network, "protocol", None) if protocol is None else protocol
-    if protocol is not None and not isinstance(protocol, TrialProtocol):
-        raise ValueError(f"protocol must be a trilat.TrialProtocol, got {protocol!r}")
-    default_steps = config.get("n_steps", 20) if protocol is None else protocol.stimulus
-    steps = positive_int(n_steps if n_steps is not None else default_steps, "n_steps")
-    if protocol is not None and steps != protocol.stimulus:
-        raise ValueError(
-            f"n_steps = {steps} but the protocol has stimulus = {protocol.stimulus} steps"
-        )
+    module, task, mixing, protocol, steps = _recurrent_setup(
+        network, task, mixing, protocol, n_steps
+    )
     n_initial = positive_int(n_initial, "n_initial")
     n_trials = positive_int(n_trials, "n_trials")
     iterations = positive_int(iterations, "iterations", minimum=0)
@@ -363,43 +351,27 @@ def fixed_points(
     tol = 1.0 - math.exp(-2.0 / steps) if tol is None else positive_scalar(tol, "tol")
     gen = as_rng(rng)
     trial_seed = int(gen.integers(0, 2**63 - 1))
-    kind, u_np = fixation_input(fixation, task, mixing, n_steps=steps, rng=trial_seed)
-    if protocol is not None and protocol.fixation_channel:
-        u_np = np.append(u_np, 1.0)
+    kind, u_np = _constant_input(fixation, task, mixing, protocol, steps, trial_seed)
 
     dtype = torch.float64
-    original = next(module.parameters()).dtype
-    was_training = module.training
-    grad_flags = [p.requires_grad for p in module.parameters()]
-    module.to(dtype).eval()
-    try:
-        for p in module.parameters():
-            p.requires_grad_(False)
-        with torch_threads(threads):
-            u = torch.as_tensor(u_np, dtype=dtype)
-            evidence = simulate(task, n_trials, steps, trial_seed).evidence
-            observed = mixing(evidence) if protocol is None else protocol.inputs(evidence, mixing)
-            with torch.no_grad():
-                traj = module.states(torch.as_tensor(observed, dtype=dtype))
-            traj = traj.reshape(-1, module.state_size)
-            scale = float(torch.sqrt(((traj - traj.mean(0)) ** 2).sum(1).mean()))
-            if not scale > 0:
-                raise ValueError(
-                    "the network's states do not vary along trajectories; nothing to analyse"
-                )
-            pick = torch.as_tensor(gen.integers(0, traj.shape[0], size=n_initial))
-            kick = torch.as_tensor(gen.standard_normal((n_initial, traj.shape[1])), dtype=dtype)
-            h0 = traj[pick] + noise * scale / math.sqrt(traj.shape[1]) * kick
-            h = _search(module, u, h0, scale, iterations, lr, refine, progress)
-            with torch.no_grad():
-                speed = torch.linalg.vector_norm(module.step(h, u) - h, dim=1).numpy()
-            fixed = speed < speed_tol * scale
-            points = h[torch.as_tensor(fixed)]
-            jac = _jacobians(module, u, points).numpy()
-    finally:
-        for p, flag in zip(module.parameters(), grad_flags, strict=True):
-            p.requires_grad_(flag)
-        module.to(original).train(was_training)
+    with _frozen_float64(module), torch_threads(threads):
+        u = torch.as_tensor(u_np, dtype=dtype)
+        traj = _trajectories(module, task, mixing, protocol, n_trials, steps, trial_seed)
+        traj = traj.reshape(-1, module.state_size)
+        scale = float(torch.sqrt(((traj - traj.mean(0)) ** 2).sum(1).mean()))
+        if not scale > 0:
+            raise ValueError(
+                "the network's states do not vary along trajectories; nothing to analyse"
+            )
+        pick = torch.as_tensor(gen.integers(0, traj.shape[0], size=n_initial))
+        kick = torch.as_tensor(gen.standard_normal((n_initial, traj.shape[1])), dtype=dtype)
+        h0 = traj[pick] + noise * scale / math.sqrt(traj.shape[1]) * kick
+        h = _search(module, u, h0, scale, iterations, lr, refine, progress)
+        with torch.no_grad():
+            speed = torch.linalg.vector_norm(module.step(h, u) - h, dim=1).numpy()
+        fixed = speed < speed_tol * scale
+        points = h[torch.as_tensor(fixed)]
+        jac = _jacobians(module, u, points).numpy()
 
     points_np = points.numpy()
     eig = np.linalg.eigvals(jac) if len(jac) else np.zeros((0, points_np.shape[1]), complex)
@@ -426,6 +398,231 @@ def fixed_points(
         n_initial=n_initial,
         all_speed=speed,
     )
+
+
+def _recurrent_setup(
+    network: Any,
+    task: Task | None,
+    mixing: MixingMLP | None,
+    protocol: TrialProtocol | None,
+    n_steps: int | None,
+) -> tuple[Any, Task, MixingMLP, TrialProtocol | None, int]:
+    """The module with a recurrent map, and the task, mixing, protocol and ``T`` it was
+    trained on (defaults from a :class:`~trilat.experiments.TrainedNetwork`)."""
+    module = getattr(network, "module", network)
+    if not (hasattr(module, "step") and hasattr(module, "states")):
+        raise ValueError(
+            f"{type(module).__name__} has no recurrent map: the analysis needs a module with "
+            f"step(state, inputs) and states(observations) (the 'rnn', 'gru' and 'lstm' "
+            f"architectures; a transformer has none)"
+        )
+    task = getattr(network, "task", None) if task is None else task
+    mixing = getattr(network, "mixing", None) if mixing is None else mixing
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a trilat.Task (or come with the network), got {task!r}")
+    if not isinstance(mixing, MixingMLP):
+        raise ValueError(
+            f"mixing must be a trilat.MixingMLP (or come with the network), got {mixing!r}"
+        )
+    config = getattr(network, "config", {})
+    protocol = getattr(network, "protocol", None) if protocol is None else protocol
+    if protocol is not None and not isinstance(protocol, TrialProtocol):
+        raise ValueError(f"protocol must be a trilat.TrialProtocol, got {protocol!r}")
+    default_steps = config.get("n_steps", 20) if protocol is None else protocol.stimulus
+    steps = positive_int(n_steps if n_steps is not None else default_steps, "n_steps")
+    if protocol is not None and steps != protocol.stimulus:
+        raise ValueError(
+            f"n_steps = {steps} but the protocol has stimulus = {protocol.stimulus} steps"
+        )
+    return module, task, mixing, protocol, steps
+
+
+def _constant_input(
+    fixation: Any,
+    task: Task,
+    mixing: MixingMLP,
+    protocol: TrialProtocol | None,
+    steps: int,
+    seed: int,
+) -> tuple[str, np.ndarray]:
+    """:func:`fixation_input`, with the fixation channel on when the protocol has one."""
+    kind, u = fixation_input(fixation, task, mixing, n_steps=steps, rng=seed)
+    if protocol is not None and protocol.fixation_channel:
+        u = np.append(u, 1.0)
+    return kind, u
+
+
+def _trajectories(
+    module: Any,
+    task: Task,
+    mixing: MixingMLP,
+    protocol: TrialProtocol | None,
+    n_trials: int,
+    steps: int,
+    seed: int,
+) -> torch.Tensor:
+    """States ``(n_trials, S, state_size)`` along simulated trials, float64, through the
+    whole trial of ``protocol`` (its fixation, stimulus, delay and decision steps)."""
+    evidence = simulate(task, n_trials, steps, seed).evidence
+    observed = mixing(evidence) if protocol is None else protocol.inputs(evidence, mixing)
+    with torch.no_grad():
+        return module.states(torch.as_tensor(observed, dtype=torch.float64))
+
+
+@contextlib.contextmanager
+def _frozen_float64(module: Any) -> Iterator[None]:
+    """The module in float64 and eval mode, parameters frozen; all restored on exit."""
+    original = next(module.parameters()).dtype
+    was_training = module.training
+    grad_flags = [p.requires_grad for p in module.parameters()]
+    module.to(torch.float64).eval()
+    try:
+        for p in module.parameters():
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), grad_flags, strict=True):
+            p.requires_grad_(flag)
+        module.to(original).train(was_training)
+
+
+@dataclass(frozen=True, eq=False)
+class Hold:
+    """What the fixation input does to the states a trial's evidence left.
+
+    Attributes
+    ----------
+    steps : ndarray of int, shape (K,)
+        Steps ``k = 1..K`` after the last evidence step.
+    spread : ndarray, shape (K,)
+        ``RMS_i ||h_i(T+k) - mean_j h_j(T+k)|| / RMS_i ||h_i(T) - mean_j h_j(T)||``:
+        the spread of the states across trials, relative to that at the last
+        evidence step ``T``. 1 holds what the trials left (an attractor); below
+        1 forgets it (the states collapse); above 1 expands it (unstable).
+    drift : ndarray, shape (K,)
+        ``RMS_i ||h_i(T+k) - h_i(T)||`` in units of the spread at ``T``: 0 for
+        an exact attractor.
+    fixation : str
+        How the input was chosen.
+    input : ndarray, shape (obs_dim,) or (obs_dim + 1,)
+        The constant input ``u`` (with a fixation channel, ``[u, 1]``).
+    n_trials : int
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, hold
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = build("rnn", obs_dim=40, n_tasks=6, hidden=8)  # untrained, for the shapes
+    >>> held = hold(network, task, mixing=mixing, n_hold=5, n_trials=16)
+    >>> held.steps.tolist(), held.spread.shape, held.drift.shape
+    ([1, 2, 3, 4, 5], (5,), (5,))
+    """
+
+    steps: np.ndarray
+    spread: np.ndarray
+    drift: np.ndarray
+    fixation: str
+    input: np.ndarray
+    n_trials: int
+
+    def summary(self) -> str:
+        """One sentence: the spread and drift after the last step held."""
+        k = int(self.steps[-1])
+        return (
+            f"after {k} steps under the {self.fixation} input the states of {self.n_trials} "
+            f"trials spread {self.spread[-1]:.3g} times as wide as at the end of the evidence "
+            f"(1: held, < 1: forgotten, > 1: unstable), each moved {self.drift[-1]:.3g} spreads"
+        )
+
+
+def hold(
+    network: Any,
+    task: Task | None = None,
+    *,
+    mixing: MixingMLP | None = None,
+    protocol: TrialProtocol | None = None,
+    fixation: Any = "center",
+    n_trials: int = 256,
+    n_steps: int | None = None,
+    n_hold: int | None = None,
+    rng: Any = 0,
+    threads: int | None = 1,
+) -> Hold:
+    """Run the fixation input on from the states a trial's evidence left: are they held?
+
+    From the state ``h_i(T)`` after the last evidence step of each of
+    ``n_trials`` simulated trials, ``h_i(T+k) = F(h_i(T+k-1); u)`` for
+    ``k = 1..n_hold`` under the constant fixation input ``u`` (as
+    :func:`fixed_points`), in float64. A network that stores its estimate in
+    an attractor keeps the states' spread across trials (ratio 1) and each
+    state where it is (drift 0); a leaky one lets them collapse, an unstable
+    one blows them apart: ``spread ~ |lambda|^k`` along the leading mode. This
+    needs no fixed point, and says what a search that finds none cannot.
+
+    Parameters
+    ----------
+    network, task, mixing, protocol, fixation, n_steps, threads
+        As :func:`fixed_points`.
+    n_trials : int
+        Trials whose end states are held.
+    n_hold : int, optional
+        Steps to hold; default ``T``.
+    rng : int, Generator or None, default 0
+        Seeds the trials.
+
+    Returns
+    -------
+    Hold
+
+    Raises
+    ------
+    ValueError
+        A network without a recurrent map, or bad arguments.
+
+    Examples
+    --------
+    >>> import trilat
+    >>> from trilat.experiments import build, hold
+    >>> task, mixing = trilat.Task.evenly_spaced(6), trilat.MixingMLP(2)
+    >>> network = build("rnn", obs_dim=40, n_tasks=6, hidden=8)
+    >>> held = hold(network, task, mixing=mixing, n_trials=32)
+    >>> len(held.spread)  # T = 20 steps held by default
+    20
+    """
+    module, task, mixing, protocol, steps = _recurrent_setup(
+        network, task, mixing, protocol, n_steps
+    )
+    n_trials = positive_int(n_trials, "n_trials", minimum=2)
+    n_hold = positive_int(steps if n_hold is None else n_hold, "n_hold")
+    trial_seed = int(as_rng(rng).integers(0, 2**63 - 1))
+    kind, u_np = _constant_input(fixation, task, mixing, protocol, steps, trial_seed)
+    last = steps - 1 if protocol is None else protocol.fixation + protocol.stimulus - 1
+    with _frozen_float64(module), torch_threads(threads), torch.no_grad():
+        h0 = _trajectories(module, task, mixing, protocol, n_trials, steps, trial_seed)[:, last]
+        u = torch.as_tensor(u_np, dtype=torch.float64)
+        spread0 = _rms(h0 - h0.mean(0))
+        if not spread0 > 0:
+            raise ValueError("the states at the end of the evidence do not vary; nothing to hold")
+        spread, drift = np.empty(n_hold), np.empty(n_hold)
+        h = h0
+        for k in range(n_hold):
+            h = module.step(h, u)
+            spread[k] = _rms(h - h.mean(0)) / spread0
+            drift[k] = _rms(h - h0) / spread0
+    return Hold(
+        steps=np.arange(1, n_hold + 1),
+        spread=spread,
+        drift=drift,
+        fixation=kind,
+        input=u_np,
+        n_trials=n_trials,
+    )
+
+
+def _rms(x: torch.Tensor) -> float:
+    """``sqrt(mean_i ||x_i||^2)`` over the rows."""
+    return float(torch.sqrt((x**2).sum(1).mean()))
 
 
 def slow_points(
