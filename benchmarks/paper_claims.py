@@ -290,11 +290,17 @@ def _summarise(result: Any, archs: tuple[str, ...], tasks: tuple[int, ...]) -> l
                 row["attractor_dim"] = [int(r["attractor_dim"]) for r in recs]
                 row["fp_found"] = [int(r["fp_found"]) for r in recs]
                 row["fp_lambda"] = [
-                    np.nanmedian([r[f"fp_lambda{k}"] for r in recs]) for k in (1, 2, 3)
+                    _nanmedian([r[f"fp_lambda{k}"] for r in recs]) for k in (1, 2, 3)
                 ]
-                row["slow_spread2"] = float(np.nanmedian([r["slow_spread2"] for r in recs]))
+                row["slow_spread2"] = float(_nanmedian([r["slow_spread2"] for r in recs]))
             rows.append(row)
     return rows
+
+
+def _nanmedian(values: list[float]) -> float:
+    """The median of the finite values; NaN (without numpy's warning) when there are none."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
 
 
 def _markdown(rows: list[dict], ref: dict[int, float]) -> str:
@@ -557,8 +563,8 @@ def _protocol_rows(result: Any) -> list[dict]:
         if all("attractor_dim" in r for r in rs):
             for k in ("attractor_dim", "fp_found", "slow_dim", "slow_found"):
                 row[k] = [int(r[k]) for r in rs]
-            row["fp_lambda"] = [np.nanmedian([r[f"fp_lambda{k}"] for r in rs]) for k in (1, 2, 3)]
-            row["slow_spread2"] = float(np.nanmedian([r["slow_spread2"] for r in rs]))
+            row["fp_lambda"] = [_nanmedian([r[f"fp_lambda{k}"] for r in rs]) for k in (1, 2, 3)]
+            row["slow_spread2"] = float(_nanmedian([r["slow_spread2"] for r in rs]))
             row["hold_spread"] = [float(r["hold_spread"]) for r in rs]
         rows.append(row)
     return rows
@@ -775,12 +781,14 @@ def main_protocol(args: argparse.Namespace) -> int:
 
 
 def _protocol_figure(rows: list[dict], path: Path) -> Path:
+    """Three panels against N_task: generalize.py's analysis faithful and corrected; trilat's
+    ridge score per seed; the spread of the states held T steps under the fixation input."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_g, ax_t) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_g, ax_r, ax_h) = plt.subplots(1, 3, figsize=(16, 4.3))
     for (block, arch), color in zip(
         dict.fromkeys((r["block"], r["arch"]) for r in rows),
         ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"),
@@ -791,6 +799,7 @@ def _protocol_figure(rows: list[dict], path: Path) -> Path:
             key=lambda r: r["n_tasks"],
         )
         n = np.array([r["n_tasks"] for r in rs], float)
+        label = f"{block} recipe, {arch}"
         for key, ls, shift in (("faithful", ":", 0.95), ("corrected", "-", 1.05)):
             med = np.array([r[key][1] for r in rs])
             err = [med - [r[key][0] for r in rs], [r[key][2] for r in rs] - med]
@@ -802,23 +811,34 @@ def _protocol_figure(rows: list[dict], path: Path) -> Path:
                 marker="o",
                 capsize=2,
                 color=color,
-                label=f"{block} {arch}, {key}",
+                label=f"{label}, {key}",
             )
-    ax_g.set_xscale("log")
-    ax_g.set_xticks(list(TASKS))
-    ax_g.set_xticklabels([str(n) for n in TASKS])
-    ax_g.set_xlabel("N_task")
-    ax_g.set_ylabel("generalize.py r² (median, IQR over quadrants x fits)")
-    ax_g.set_title("The paper's analysis: faithful (dotted) vs corrected (solid)")
+        for r in rs:
+            ridge = r["per_seed_gen_ridge"]
+            ax_r.scatter(np.full(len(ridge), r["n_tasks"]), ridge, s=10, color=color, alpha=0.5)
+        ax_r.plot(n, [np.mean(r["per_seed_gen_ridge"]) for r in rs], color=color, label=label)
+        if all("hold_spread" in r for r in rs):
+            for r in rs:
+                held = r["hold_spread"]
+                ax_h.scatter(np.full(len(held), r["n_tasks"]), held, s=10, color=color, alpha=0.5)
+            ax_h.plot(n, [np.median(r["hold_spread"]) for r in rs], color=color, label=label)
+    for ax in (ax_g, ax_r, ax_h):
+        ax.set_xscale("log")
+        ax.set_xticks(list(TASKS))
+        ax.set_xticklabels([str(n) for n in TASKS])
+        ax.set_xlabel("N_task")
+    ax_g.set_ylabel("generalize.py r² (median, IQR over quadrants x fits x seeds)")
+    ax_g.set_title("The paper's analysis: faithful (dotted), corrected (solid)")
     ax_g.legend(fontsize=6)
-    t = np.arange(1, 41)
-    ax_t.plot(t, 1 - 0.48 / t, label="eq. 7, t = stimulus steps")
-    ax_t.plot(t, 1 - 0.48 / (t + 1), ls="--", label="Fig5a.py, 1 − 0.48/(timing + 1)")
-    ax_t.set_ylim(0.5, 1.0)
-    ax_t.set_xlabel("stimulus steps")
-    ax_t.set_ylabel("r² ceiling")
-    ax_t.set_title("Fig. 5a theory curve, two counts of t")
-    ax_t.legend(fontsize=8)
+    ax_r.axhline(0.976, color="grey", ls="--", lw=0.8, label="eq. 7 at T")
+    ax_r.set_ylabel("trilat ridge quadrant generalisation r²")
+    ax_r.set_title("trilat's metric, per seed (dots) and mean (line)")
+    ax_r.legend(fontsize=7)
+    ax_h.set_yscale("log")
+    ax_h.axhline(1.0, color="grey", ls="--", lw=0.8, label="held (an attractor)")
+    ax_h.set_ylabel("states' spread after T steps of fixation / at T")
+    ax_h.set_title("Holding the evidence: per seed (dots), median (line)")
+    ax_h.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -40,7 +40,7 @@ EXEMPT_CLASSES = {
     "CCGP", "Comparison", "Decodability", "FactorAngles", "Generalization", "Parallelism",
     "Posterior", "Trials", "NotIdentifiableError", "Network", "RoundTrip", "FixedPoints",
     "History", "Batch", "CausalTransformer", "RecurrentNetwork", "TrainedNetwork",
-    "ReferenceGeneralization", "PaperRNN", "PaperGPT", "Recipe",
+    "ReferenceGeneralization", "PaperRNN", "PaperGPT", "Recipe", "Hold",
     "Gaussian", "Uniform",
     "Outputs",  # the record kernels.predict returns; kernels.invert checks it (test below)
 }  # fmt: skip
@@ -123,11 +123,12 @@ EXAMPLES = {
     "fixation_input": (lambda: trilat.experiments.fixation_input, dict(fixation=np.zeros(40), task=TASK, mixing=trilat.MixingMLP(2, rng=0)), {"fixation": True}),
 }  # fmt: skip
 # Parameters that take an array only as one of several forms, covered by another entry:
-# fixed_points / slow_points pass ``fixation`` to fixation_input, ``std`` is ``t``'s twin.
+# fixed_points / slow_points / hold pass ``fixation`` to fixation_input, ``std`` is ``t``'s twin.
 # NetworkOutput's latents and logits: compare refuses NaN / inf in them naming the trial
 # and step (tests/test_compare.py::test_nan_and_wrong_returns_are_reported).
 COVERED_ELSEWHERE = {
     ("fixed_points", "fixation"),
+    ("hold", "fixation"),
     ("slow_points", "kwargs"),
     ("NetworkOutput", "latents"),
     ("NetworkOutput", "logits"),
