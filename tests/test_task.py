@@ -18,6 +18,7 @@ from scipy import stats
 
 import trilat
 from trilat import Gaussian, MixingMLP, NotIdentifiableError, Task, Uniform
+from trilat.testing import tasks
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -64,6 +65,25 @@ def test_properties_and_readonly_arrays():
             arr[0] = 1.0
     with pytest.raises(AttributeError, match="immutable"):
         task.sigma = 1.0
+
+
+@given(task=tasks(), anisotropic=st.booleans(), gaussian=st.booleans())
+def test_pickle_copy_and_deepcopy_give_the_same_task(task, anisotropic, gaussian):
+    """An immutable Task survives pickle (process pools), copy and deepcopy bit for bit."""
+    import copy
+    import pickle
+
+    if anisotropic:
+        cov = np.diag(np.linspace(0.01, 0.09, task.dim)) + 0.001
+        task = Task(task.C, task.b, noise_cov=cov, prior=Gaussian(0.1, 0.7) if gaussian else None)
+    elif gaussian:
+        task = Task(task.C, task.b, task.sigma, Gaussian(0.1, 0.7))
+    for again in (pickle.loads(pickle.dumps(task)), copy.copy(task), copy.deepcopy(task)):
+        assert again == task
+        for name in ("C", "b", "noise_scales", "pinv"):
+            np.testing.assert_array_equal(getattr(again, name), getattr(task, name))
+        assert again.condition_number == task.condition_number
+        assert again.rank == task.rank
 
 
 def test_input_arrays_are_copied_not_aliased():

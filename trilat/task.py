@@ -200,6 +200,11 @@ class Task:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Task is immutable; make a new Task instead of setting {name!r}")
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # pickle, copy and deepcopy rebuild through __init__ (slots set one by one would
+        # meet __setattr__); canonicalisation is idempotent, so the copy equals bit for bit
+        return _rebuild_task, (self._C, self._b, self._sigma, self._prior, self._noise_cov)
+
     C = property(lambda self: self._C, doc="Unit-norm boundary normals, shape (N, D).")
     b = property(lambda self: self._b, doc="Offsets, shape (N,), in units of the unit normals.")
     prior = property(lambda self: self._prior, doc="Prior of x* used to draw trials.")
@@ -509,6 +514,13 @@ class Task:
             f"Task(dim={self.dim}, n_tasks={self.n_tasks}, {noise}, "
             f"prior={self._prior!r}, rank={self._rank}, condition_number={self._cond:.4g})"
         )
+
+
+def _rebuild_task(
+    C: np.ndarray, b: np.ndarray, sigma: float | None, prior: Prior, noise_cov: Any
+) -> Task:
+    """``Task.__reduce__``'s constructor (``noise_cov`` is keyword-only in ``Task``)."""
+    return Task(C, b, sigma, prior, noise_cov=noise_cov)
 
 
 def _noise_covariance(noise_cov: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
