@@ -131,6 +131,47 @@ def test_a_linear_code_of_mu_scores_eq_7() -> None:
     np.testing.assert_allclose(result.angles[:, 0, 0], 90.0, atol=3.0)
 
 
+class Affine:
+    """The latents of ``network`` mapped by ``h -> a h + c``: for a ReLU network with its
+    input weights and biases scaled by ``a`` and its readout by ``1/a``, the same outputs
+    with states ``a h``."""
+
+    input_kind = "observations"
+
+    def __init__(self, network, a: float, c: float) -> None:
+        self.network, self.a, self.c = network, a, c
+
+    def __call__(self, x: np.ndarray) -> NetworkOutput:
+        out = self.network(x)
+        return NetworkOutput(latents=self.a * out.latents + self.c, logits=out.logits)
+
+
+def test_the_papers_analysis_moves_with_the_state_scale_and_the_standardized_one_does_not():
+    task = trilat.Task.paper_units(6)
+    kwargs = {"mixing": _identity, "protocol": PAPER, "n_fits": 2, "n_batches": 300, "rng": 0}
+    code = RunningMeanCode(features=64)
+    raw = reference_generalization(code, task, **kwargs)
+    # the same code, states x4: the decoder stopped early at a fixed rate reads it worse
+    # (measured: median 0.90 -> -0.01)
+    assert reference_generalization(Affine(code, 4.0, 0.0), task, **kwargs).median < (
+        raw.median - 0.5
+    )
+    base = reference_generalization(code, task, standardize=True, **kwargs)
+    assert base.settings["standardize"] and not raw.settings["standardize"]
+    for a in (4.0, 0.25):  # powers of 2: (a h - a m) / (a s) rounds as (h - m) / s
+        scaled = reference_generalization(Affine(code, a, 0.0), task, standardize=True, **kwargs)
+        np.testing.assert_array_equal(scaled.scores, base.scores)
+    for a, c in ((1.0, 3.0), (3.0, -1.0), (1e3, 1e2)):
+        # other maps change the float32 inputs by their rounding (6e-8 relative); measured
+        # differences in the scores are 0
+        moved = reference_generalization(Affine(code, a, c), task, standardize=True, **kwargs)
+        np.testing.assert_allclose(moved.scores, base.scores, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="standardize must be a bool"):
+        reference_generalization(code, task, standardize="yes", **kwargs)
+    with pytest.raises(ValueError, match="do not vary"):
+        reference_generalization(Affine(code, 0.0, 1.0), task, standardize=True, **kwargs)
+
+
 def test_faithful_median_is_above_the_corrected_on_a_code_that_does_not_generalise() -> None:
     """A nonlinear code of mu: the paper's q2/q4 test sets are in distribution, so its
     median is higher than the corrected one; q1 and q3 are scored identically by both."""
