@@ -49,6 +49,9 @@ def test_one_protocol_unit_measures_both_analyses(block: str, arch: str) -> None
     # quadrants 1 and 3 are tested alike by both analyses
     for q in (1, 3):
         assert values[f"faithful_q{q}_fit0"] == values[f"corrected_q{q}_fit0"]
+    # the corrected analysis on standardised latents: the same trials, its own scores
+    std = [values[f"standardized_q{q}_fit0"] for q in range(1, 5)]
+    assert np.isfinite(std).all() and values["standardized_median"] == np.median(std)
     # the recurrent map's fixed and slow points, of the 128 searches
     assert 0 <= values["fp_found"] <= 128 and 0 <= values["slow_found"] <= 128
     assert (
