@@ -533,6 +533,39 @@ def test_hold_scales_the_spread_by_the_map(lam, paper_trial):
     assert held.n_trials == 256 and "30 steps" in held.summary()
 
 
+def test_hold_starts_at_the_last_evidence_step_with_the_fixation_channel_on():
+    """A trial with delay and decision periods after the evidence. With ``A = lambda I``
+    and the fixation channel's column ``(1 - lambda) v``, ``h(T+k) - h(T) = (lambda^k - 1)
+    (h(T) - v)``: the drift is ``|lambda^k - 1| RMS(h(T) - v) / RMS(h(T) - mean h(T))``
+    exactly, for the state ``h(T)`` after the 20th evidence step (index 20 of the trial),
+    and only with the channel on. ``rng=0`` draws the trials from ``simulate``'s seed
+    ``default_rng(0).integers(2**63 - 1)``, as :func:`hold` documents."""
+    protocol = trilat.TrialProtocol(
+        fixation=1, stimulus=20, delay=3, decision=2, fixation_channel=True, scored="decision"
+    )
+    lam = 0.9
+    rnn = _linear_rnn(12, 41, 2, seed=5)
+    v = np.random.default_rng(6).standard_normal(12)
+    with torch.no_grad():
+        rnn.A.copy_(lam * torch.eye(12, dtype=torch.float64))
+        rnn.B[:, 40] = torch.as_tensor((1 - lam) * v)
+    held = hold(rnn, TASK, mixing=MIXING, protocol=protocol, fixation="zero", n_hold=10, rng=0)
+    seed = int(np.random.default_rng(0).integers(0, 2**63 - 1))
+    evidence = trilat.simulate(TASK, 256, 20, seed).evidence
+    with torch.no_grad():
+        states = rnn.states(torch.as_tensor(protocol.inputs(evidence, MIXING))).numpy()
+    h0 = states[:, 20]
+    assert not np.allclose(h0, states[:, -1])  # the delay and decision steps move it
+
+    def rms(x):
+        return np.sqrt(np.mean(np.sum(x**2, axis=1)))
+
+    k = np.arange(1, 11)
+    expected = np.abs(lam**k - 1) * rms(h0 - v) / rms(h0 - h0.mean(0))
+    np.testing.assert_allclose(held.drift, expected, rtol=1e-12)
+    assert held.input[-1] == 1.0 and held.input.shape == (41,)
+
+
 def test_hold_refuses_what_it_cannot_measure():
     with pytest.raises(ValueError, match="no recurrent map"):
         hold(build("transformer", 40, 3, hidden=16), TASK, mixing=MIXING)

@@ -22,9 +22,10 @@ the set of states it can hold is the attractor. ``"mean"`` (the average
 observation ``E f(X)``), ``"zero"`` (``u = 0``, input switched off) or any
 vector are available for comparison. A network trained on a trial with a
 fixation channel (:meth:`trilat.TrialProtocol.paper`) gets that channel on,
-``[f(m), 1]``, as in its fixation and stimulus periods: the paper's
-``analyze.py`` feeds ``[1, 0, 0]`` (fixation on, stimulus off); its
-trajectories are those of the whole trial (:meth:`TrialProtocol.inputs`).
+``[f(m), 1]`` (for the paper's box, ``m = 0``, the input of its fixation
+period): the paper's ``analyze.py`` feeds ``[1, 0, 0]`` (fixation on,
+stimulus off); its trajectories are those of the whole trial
+(:meth:`TrialProtocol.inputs`).
 
 Fixed points and slow points. A trained network's attractor is approximate:
 ``F(h) = h`` has isolated solutions (64 equations in 64 unknowns), and the
@@ -282,9 +283,11 @@ def fixed_points(
         Default ``network.mixing``.
     protocol : TrialProtocol, optional
         The trial the network was trained on; default ``network.protocol``
-        (``None``: the evidence steps alone). The trajectories that seed the
-        searches run through the whole trial, and with a fixation channel the
-        constant input is ``[u, 1]``: the channel on, stimulus at ``u``.
+        (``None`` for a network trained on the evidence steps alone; pass
+        ``TrialProtocol(stimulus=T)`` to analyse a protocol-trained network
+        on those). The trajectories that seed the searches run through the
+        whole trial, and with a fixation channel the constant input is
+        ``[u, 1]``: the channel on, stimulus at ``u``.
     fixation : {"center", "mean", "zero"} or array_like
         The constant input to the mixed channels (see the module docstring);
         default ``f`` of the prior's centre.
@@ -490,6 +493,10 @@ def _frozen_float64(module: Any) -> Iterator[None]:
 class Hold:
     """What the fixation input does to the states a trial's evidence left.
 
+    ``h`` is the recurrent state as :meth:`step` carries it: the hidden units,
+    or ``[h, c]`` for an LSTM (whose cell state ``c`` is unbounded and
+    weighs in the spread as much as its units' outputs).
+
     Attributes
     ----------
     steps : ndarray of int, shape (K,)
@@ -507,6 +514,7 @@ class Hold:
     input : ndarray, shape (obs_dim,) or (obs_dim + 1,)
         The constant input ``u`` (with a fixation channel, ``[u, 1]``).
     n_trials : int
+        Trials whose end states were held.
 
     Examples
     --------
@@ -532,7 +540,7 @@ class Hold:
         return (
             f"after {k} steps under the {self.fixation} input the states of {self.n_trials} "
             f"trials spread {self.spread[-1]:.3g} times as wide as at the end of the evidence "
-            f"(1: held, < 1: forgotten, > 1: unstable), each moved {self.drift[-1]:.3g} spreads"
+            f"(1: held, < 1: forgotten, > 1: unstable), each moved {self.drift[-1]:.3g} spreads (RMS)"
         )
 
 
