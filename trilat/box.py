@@ -98,6 +98,10 @@ MAX_OUTSIDE = 30.0  # mu at most this many s outside the box (trilat.predict ref
 QMC_POINTS = 2048
 QMC_REPLICATES = 8
 QMC_MIN_P = 1e-4  # QMC samples the posterior, not the event: below this it misses the event
+# outputs evaluated per pass: the quadrature holds ~8 KiB of work arrays per output, so
+# 960k outputs at once peaked at 8 GiB; 16k keep it near 130 MiB (an element's result does
+# not depend on the pass it is in, up to the rounding of size-dependent matrix kernels)
+CHUNK_OUTPUTS = 16_384
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
 _LOG2 = math.log(2.0)
@@ -722,6 +726,39 @@ def box_log_probabilities(
     batch = np.broadcast_shapes(mu.shape[:-1], np.shape(s))
     mu_f = np.broadcast_to(mu, (*batch, dim)).reshape(-1, dim)
     s_f = np.broadcast_to(s, batch).reshape(-1)
+    rows = max(1, CHUNK_OUTPUTS // n_tasks)
+    parts = [
+        _box_rows(C, b, mu_f[i : i + rows], s_f[i : i + rows], low, high, jacobian, nodes)
+        for i in range(0, mu_f.shape[0], rows)
+    ] or [_box_rows(C, b, mu_f, s_f, low, high, jacobian, nodes)]
+    log_p, log_q, jac, rel_se, flat, u = (
+        None if part[0] is None else np.concatenate(part) for part in zip(*parts, strict=True)
+    )
+    return BoxResult(
+        log_p.reshape(*batch, n_tasks),
+        log_q.reshape(*batch, n_tasks),
+        None if jac is None else jac.reshape(*batch, n_tasks, dim),
+        rel_se.reshape(*batch, n_tasks),
+        flat.reshape(*batch, n_tasks),
+        logit_ndtr(u).reshape(*batch, n_tasks),
+        special.ndtr(u).reshape(*batch, n_tasks),
+    )
+
+
+def _box_rows(
+    C: np.ndarray,
+    b: np.ndarray,
+    mu_f: np.ndarray,
+    s_f: np.ndarray,
+    low: float,
+    high: float,
+    jacobian: bool,
+    nodes: int,
+) -> tuple[np.ndarray, ...]:
+    """:func:`box_log_probabilities` of ``B`` rows ``mu_f (B, D)``, ``s_f (B,)``, flat:
+    ``log P``, ``log(1 - P)``, the Jacobian ``(B N, D)`` or ``None``, the QMC relative
+    error, the closed-form flags and ``u``, each of ``B N`` outputs."""
+    n_tasks = C.shape[0]
     nb = mu_f.shape[0]
     u = ((mu_f @ C.T - b) / s_f[:, None]).reshape(-1)  # (B N,), as the flat oracle computes it
     sm = np.repeat(s_f, n_tasks)
@@ -754,13 +791,5 @@ def box_log_probabilities(
         # E[x | side] - E[x | other side] = (E[x | side] - E[x]) / (1 - P_side)
         with np.errstate(all="ignore"):
             diff = (cond - mean_all) / (-np.expm1(lp))[:, None]
-        jac = (sign[:, None] * diff / (sm**2)[:, None]).reshape(*batch, n_tasks, dim)
-    return BoxResult(
-        log_p.reshape(*batch, n_tasks),
-        log_q.reshape(*batch, n_tasks),
-        jac,
-        rel_se.reshape(*batch, n_tasks),
-        flat.reshape(*batch, n_tasks),
-        logit_ndtr(u).reshape(*batch, n_tasks),
-        special.ndtr(u).reshape(*batch, n_tasks),
-    )
+        jac = sign[:, None] * diff / (sm**2)[:, None]
+    return log_p, log_q, jac, rel_se, flat, u

@@ -82,9 +82,6 @@ GAP_TRIALS = 200  # trials of the prior-gap part (reported with its standard err
 GAP_T = (1, 2, 5, 10, 20)  # the t of the prior gap (and T): the exact outputs cost ~30 us each
 ROUND_TRIP_MAX_WIDTH = 1e4  # the round trip is checked where the box is 1..1e4 s(t) wide
 ROUND_TRIP_TRIALS = 10  # trials whose every gap t goes through the box-prior round trip
-# exact box outputs per call: the quadrature holds ~8 KiB of work arrays per output, so 960k
-# outputs at once (200 trials x 6 t x N = 800) peaked at 8 GiB; 16k keep it near 130 MiB
-GAP_CHUNK_OUTPUTS = 16_384
 PART2_N = 6  # the paper's N for part 2 (else the identifiable N closest to it)
 EPS = float(np.finfo(np.float64).eps)
 
@@ -435,20 +432,13 @@ def prior_gap(task: Task, n_trials: int, n_steps: int, seed: Any) -> PriorGap:
     sel = np.asarray(ts) - 1
     mean, std = post.mean[:, sel], post.std[sel]
     box = task.prior
-    rows = max(1, GAP_CHUNK_OUTPUTS // (len(ts) * task.n_tasks))
-    kl = np.concatenate(
-        [
-            np.mean(oracle_gap(task, mean[i : i + rows], std=std, prior=box), axis=-1)
-            for i in range(0, n_trials, rows)
-        ]
-        or [np.empty((0, len(ts)))]
-    )  # (n, len(ts))
+    kl = np.mean(oracle_gap(task, mean, std=std, prior=box), axis=-1)  # (n, len(ts))
 
     def r2(est: np.ndarray) -> np.ndarray:  # (n, len(ts), D) -> (len(ts),), mean over D
         return np.array([np.mean(r2_columns(trials.x_star, est[:, j])) for j in range(len(ts))])
 
     box_mean = posterior_mean(task, mean, std=std, prior=box)
-    m = min(ROUND_TRIP_TRIALS, n_trials, rows)
+    m = min(ROUND_TRIP_TRIALS, n_trials)
     mu = mean[:m]
     width = box.high - box.low
     inside = np.all((mu >= box.low) & (mu <= box.high), axis=-1) & (
