@@ -100,6 +100,23 @@ SETTINGS = {
 }
 
 
+def _run_sweep(
+    fn: Any, grid: list[dict], seeds: int, workers: int, out: Path
+) -> tuple[Any, list[dict]]:
+    """``sweep(fn, grid)`` on ``workers`` spawned processes (serially for one), resumed from
+    and stored to ``out``; the result and its failed records."""
+    context = multiprocessing.get_context("spawn")  # no fork after torch's threads start
+    executor = cf.ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else None
+    try:
+        result = sweep(
+            fn, grid, seeds=seeds, executor=executor, out=out, progress=None, retry_errors=True
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    return result, [r for r in result.records if r.get("error_type")]
+
+
 def run_unit(config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Train one network and measure it (one unit of the sweep)."""
     from trilat.experiments import train
@@ -754,30 +771,15 @@ def main_protocol(args: argparse.Namespace) -> int:
         f"paper_claims protocol blocks ({name}): {len(grid)} configurations x {seeds} seeds; "
         f"paper recipe {steps['paper']} batches of 16 "
         f"({100 * steps['paper'] * 16 / PAPER_TRIALS:.1f}% of the paper's 1.6M trials), trilat "
-        f"recipe {steps['trilat']} batches of {args.batch_trilat or 64}; decoder {setting['n_fits']} fits x "
-        f"{decoder} batches; {args.workers} worker(s), "
+        f"recipe {steps['trilat']} batches of {args.batch_trilat or 64}; decoder "
+        f"{setting['n_fits']} fits x {decoder} batches; {args.workers} worker(s), "
         f"{multiprocessing.cpu_count()} cores",
         flush=True,
     )
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    executor = (
-        cf.ProcessPoolExecutor(args.workers, mp_context=context) if args.workers > 1 else None
+    result, errors = _run_sweep(
+        run_protocol_unit, grid, seeds, args.workers, out / f"protocol_{name}.jsonl"
     )
-    try:
-        result = sweep(
-            run_protocol_unit,
-            grid,
-            seeds=seeds,
-            executor=executor,
-            out=out / f"protocol_{name}.jsonl",
-            progress=None,
-            retry_errors=True,
-        )
-    finally:
-        if executor is not None:
-            executor.shutdown()
-    errors = [r for r in result.records if r.get("error_type")]
     for r in errors:
         print(f"error in {r['block']} {r['arch']} N={r['n_tasks']}: {r['error_message']}")
     rows = _protocol_rows(result)
@@ -1212,24 +1214,9 @@ def main_figure(args: argparse.Namespace) -> int:
         flush=True,
     )
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    executor = (
-        cf.ProcessPoolExecutor(args.workers, mp_context=context) if args.workers > 1 else None
+    result, errors = _run_sweep(
+        run_figure_unit, grid, seeds, args.workers, out / f"{block}_{name}.jsonl"
     )
-    try:
-        result = sweep(
-            run_figure_unit,
-            grid,
-            seeds=seeds,
-            executor=executor,
-            out=out / f"{block}_{name}.jsonl",
-            progress=None,
-            retry_errors=True,
-        )
-    finally:
-        if executor is not None:
-            executor.shutdown()
-    errors = [r for r in result.records if r.get("error_type")]
     for r in errors:
         print(f"error in {r['arch']} D={r['dim']} N={r['n_tasks']}: {r['error_message']}")
     rows = _figure_rows(result, block)
@@ -1343,24 +1330,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")  # no fork after torch's threads start
-    executor = (
-        cf.ProcessPoolExecutor(args.workers, mp_context=context) if args.workers > 1 else None
-    )
-    try:
-        result = sweep(
-            run_unit,
-            grid,
-            seeds=seeds,
-            executor=executor,
-            out=out / f"{name}.jsonl",
-            progress=None,
-            retry_errors=True,
-        )
-    finally:
-        if executor is not None:
-            executor.shutdown()
-    errors = [r for r in result.records if r.get("error_type")]
+    result, errors = _run_sweep(run_unit, grid, seeds, args.workers, out / f"{name}.jsonl")
     for r in errors:
         print(f"error in {r['arch']} N={r['n_tasks']} seed={r['seed']}: {r['error_message']}")
     rows = _summarise(result, archs, tasks)
