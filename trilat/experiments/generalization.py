@@ -315,7 +315,10 @@ def reference_generalization(
         ``a = 1``, -0.28 at ``a = 4``, 0.89 at ``a = 1/4``). Standardised, the
         score is unchanged by ``h -> a h + c`` for any ``a > 0`` and shift
         ``c``: bit for bit when ``c = 0`` and ``a`` is a power of 2, otherwise
-        up to the float32 rounding of the decoder's inputs.
+        up to the float32 rounding of the decoder's inputs. The standardised
+        states have unit mean squared norm: a convention, on which the
+        level of the score depends (as the paper's depends on the network's
+        own scale).
 
     Returns
     -------
@@ -426,7 +429,14 @@ def reference_generalization(
 
 
 def _standardizer(h: np.ndarray) -> tuple[np.ndarray, float]:
-    """The training latents' mean and RMS distance from it; refuses constant latents."""
+    """The training latents' mean and RMS distance from it; refuses constant latents.
+
+    Not :func:`trilat.metrics._linear.normalise`: its scale sums over the samples (what a
+    closed-form ridge penalty needs), so the inputs an Adam decoder at a fixed rate sees
+    would shrink with the number of training trials; this one is per sample (the
+    standardised states have unit mean squared norm). Any fixed convention makes the
+    score invariant; its level depends on the convention chosen.
+    """
     centre = h.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((h - centre) ** 2, axis=1))))
     if not spread > 0:
@@ -464,7 +474,7 @@ def _fit_all(
     batch_size: int,
     lr: float,
     faithful: bool,
-    standardize: bool = False,
+    standardize: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
     """The decoders of every hold-out and fit: scores, angles, test ``x*``, orthants tested.
 
